@@ -1,0 +1,18 @@
+import type { Config } from 'jest'
+
+const config: Config = {
+  projects: [
+    {
+      displayName: 'payload-kv-cache',
+      rootDir: '<rootDir>/packages/payload-kv-cache',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testEnvironment: 'node',
+      extensionsToTreatAsEsm: ['.ts'],
+      moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+      transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }] },
+    },
+  ],
+  testTimeout: 120_000,
+}
+
+export default config

@@ -1,0 +1,106 @@
+import type { Scope } from './keys.js'
+
+/** The parts of Payload's sanitized config the dependency graph reads. */
+export interface ConfigLike {
+  collections?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown>; auth?: unknown }>
+  globals?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
+  blocks?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
+}
+
+type FieldLike = {
+  type?: string
+  relationTo?: string | string[]
+  collection?: string | string[]
+  fields?: ReadonlyArray<unknown>
+  tabs?: ReadonlyArray<{ fields?: ReadonlyArray<unknown> }>
+  blocks?: ReadonlyArray<{ slug?: string; fields?: ReadonlyArray<unknown> }>
+  blockReferences?: ReadonlyArray<string | { slug?: string; fields?: ReadonlyArray<unknown> }>
+}
+
+/**
+ * Which scopes a read of each scope depends on. A read of A can change when B changes if A
+ * reaches B through a relationship or upload (filters, sorts and `where` paths traverse it;
+ * SQL foreign keys cascade or set null on delete) or a join (resolved inside the adapter
+ * query, polymorphic joins included). For now every scope reachable from A, transitively,
+ * counts: conservative, never stale. Population at depth is not a dependency: Payload
+ * populates through separate reads, cached under their own scope.
+ */
+export class DependencyGraph {
+  private readonly closure = new Map<Scope, Scope[]>()
+  private readonly readersOf = new Map<Scope, Set<Scope>>()
+
+  constructor(config: ConfigLike) {
+    const edges = new Map<Scope, Set<Scope>>()
+    const blocks = new Map((config.blocks ?? []).map((block) => [block.slug, block]))
+    for (const collection of config.collections ?? []) {
+      edges.set(`c:${collection.slug}`, targetsOf(collection.fields ?? [], blocks))
+    }
+    for (const global of config.globals ?? []) {
+      edges.set(`g:${global.slug}`, targetsOf(global.fields ?? [], blocks))
+    }
+    for (const scope of edges.keys()) {
+      const seen = new Set<Scope>([scope])
+      const queue: Scope[] = [scope]
+      while (queue.length > 0) {
+        const next = queue.pop()!
+        for (const target of edges.get(next) ?? []) {
+          if (!seen.has(target) && edges.has(target)) {
+            seen.add(target)
+            queue.push(target)
+          }
+        }
+      }
+      // Sorted so that the stamp signature of a scope is the same in every isolate.
+      this.closure.set(scope, [...seen].sort())
+      for (const dependency of seen) {
+        let readers = this.readersOf.get(dependency)
+        if (!readers) this.readersOf.set(dependency, (readers = new Set()))
+        readers.add(scope)
+      }
+    }
+  }
+
+  /** The scopes whose stamps a read of `scope` checks, itself included. */
+  dependenciesOf(scope: Scope): readonly Scope[] {
+    return this.closure.get(scope) ?? [scope]
+  }
+
+  /** The scopes whose reads change when `scope` is written. */
+  readersOfScope(scope: Scope): ReadonlySet<Scope> {
+    return this.readersOf.get(scope) ?? new Set([scope])
+  }
+
+  has(scope: Scope): boolean {
+    return this.closure.has(scope)
+  }
+}
+
+function targetsOf(fields: ReadonlyArray<unknown>, blocks: Map<string, { fields?: ReadonlyArray<unknown> }>): Set<Scope> {
+  const out = new Set<Scope>()
+  const seenBlocks = new Set<string>()
+  const walk = (list: ReadonlyArray<unknown>): void => {
+    for (const raw of list) {
+      if (raw === null || typeof raw !== 'object') continue
+      const field = raw as FieldLike
+      if (field.type === 'relationship' || field.type === 'upload') addTargets(out, field.relationTo)
+      if (field.type === 'join') addTargets(out, field.collection)
+      if (field.fields) walk(field.fields)
+      for (const tab of field.tabs ?? []) walk(tab.fields ?? [])
+      for (const block of field.blocks ?? []) walk(block.fields ?? [])
+      for (const reference of field.blockReferences ?? []) {
+        const block = typeof reference === 'string' ? blocks.get(reference) : reference
+        const slug = typeof reference === 'string' ? reference : reference.slug
+        if (!block || (slug !== undefined && seenBlocks.has(slug))) continue
+        if (slug !== undefined) seenBlocks.add(slug)
+        walk(block.fields ?? [])
+      }
+    }
+  }
+  walk(fields)
+  return out
+}
+
+function addTargets(out: Set<Scope>, relationTo: string | string[] | undefined): void {
+  if (typeof relationTo === 'string') out.add(`c:${relationTo}`)
+  else if (Array.isArray(relationTo)) for (const slug of relationTo) out.add(`c:${slug}`)
+}

@@ -1,0 +1,254 @@
+import { BackgroundWork } from './background.js'
+import { UncacheableArgumentError } from './canonical.js'
+import { decodeEnvelope, encodeEnvelope } from './codec.js'
+import { controlFor } from './context.js'
+import type { ConfigLike } from './dependencies.js'
+import { DependencyGraph } from './dependencies.js'
+import type { Scope } from './keys.js'
+import { argumentsDigest, byteLength, digest, entryKey, KV_MAX_KEY_BYTES } from './keys.js'
+import { KV_LIMITS } from './kv.js'
+import type { ReadOperation, ScopeRef } from './operations.js'
+import { scopeOfCall } from './operations.js'
+import type { CacheControl, ResolvedOptions } from './options.js'
+import { CachePolicy } from './policy.js'
+import type { StampScope } from './stamps.js'
+import { Stamps } from './stamps.js'
+import type { CacheStats } from './stats.js'
+import { emptyStats } from './stats.js'
+import { SafeKV } from './store.js'
+import type { TransactionID } from './transactions.js'
+import { PendingTransactions } from './transactions.js'
+
+/** What the engine needs of the inner adapter instance. */
+export interface InnerAdapter {
+  name?: string
+  sessions?: Record<string | number, unknown>
+  [method: string]: unknown
+}
+
+export interface Logger {
+  debug?: (message: string) => void
+  warn?: (message: string) => void
+}
+
+export type Args = Record<string, unknown> & { req?: { transactionID?: unknown; context?: unknown } }
+type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
+
+const REPORT_INTERVAL_MS = 10_000
+
+/** The read and write paths of DESIGN sections 5-7, for one adapter instance. */
+export class CacheEngine {
+  readonly stats: CacheStats = emptyStats()
+  readonly background: BackgroundWork
+  private readonly kv: SafeKV
+  private readonly stamps: Stamps
+  private readonly transactions: PendingTransactions
+  private readonly graph: DependencyGraph
+  private readonly policy: CachePolicy
+  private readonly lastReported = new Map<string, number>()
+  private readonly clock: () => number
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly inner: InnerAdapter,
+    config: ConfigLike,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.clock = options.clock
+    this.background = new BackgroundWork(options.waitUntil)
+    this.kv = new SafeKV(options.kv, options.kvTimeoutMs, this.stats, (error, what) =>
+      this.report(`kv-${what}`, `KV ${what} failed, using the database instead: ${error instanceof Error ? error.message : String(error)}`),
+    )
+    this.stamps = new Stamps(this.kv, options.prefix, this.clock, this.stats, this.background, (message) => this.report('stamp', message))
+    this.transactions = new PendingTransactions(this.clock)
+    this.graph = new DependencyGraph(config)
+    this.policy = new CachePolicy(options, config)
+  }
+
+  async read(operation: ReadOperation, method: Method, args: Args): Promise<unknown> {
+    const call = () => method.call(this.inner, args)
+    const ref = scopeOfCall(operation, args)
+    if (!ref) return call()
+    const scope = toScope(ref)
+    const control = controlFor(args.req)
+    let ttl = this.policy.ttlFor(scope, operation)
+    if (ttl === null || control?.bypass) return this.bypass(call)
+    if (await this.liveTransaction(args.req)) return this.bypass(call)
+    const dependencies = this.graph.dependenciesOf(scope)
+    if (this.stamps.isUnsettled(dependencies)) return this.bypass(call)
+    const key = this.keyFor(operation, ref, scope, args)
+    if (key === undefined) return this.bypass(call)
+
+    const stampKeys = this.stamps.keysFor(scope, dependencies)
+    const values = await this.kv.getMany([key, ...stampKeys])
+    if (!values) return call()
+    // Read before the database call: a fill that races a write lands under the old stamp.
+    const signature = this.stamps.signature(stampKeys, values)
+    const raw = values.get(key)
+    if (raw != null && !control?.refresh) {
+      const entry = decodeEnvelope(raw)
+      if (entry.status === 'foreign') this.stats.malformed++
+      else if (entry.stamps !== signature || this.clock() >= entry.expiresAt) this.stats.stale++
+      else {
+        try {
+          const result = entry.read()
+          this.stats.hits++
+          return result
+        } catch {
+          this.stats.malformed++
+        }
+      }
+    } else this.stats.misses++
+
+    const result = await call()
+    ttl = controlTtl(control) ?? ttl
+    this.fill(key, signature, ttl, result)
+    return result
+  }
+
+  async write(operation: string, method: Method, args: Args): Promise<unknown> {
+    const ref = scopeOfCall(operation, args)
+    // A write whose target we cannot tell could have touched anything.
+    const scopes: StampScope[] = ref ? this.affectedBy(toScope(ref)) : ['*']
+    if (scopes.length === 0) return method.call(this.inner, args)
+    const transactionID = await this.liveTransaction(args.req)
+    if (transactionID !== null) {
+      // Recorded before the call: a write that throws may still be committed by the caller.
+      this.transactions.record(transactionID, scopes)
+      return method.call(this.inner, args)
+    }
+    return this.invalidating(scopes, () => method.call(this.inner, args))
+  }
+
+  async transaction(operation: 'beginTransaction' | 'commitTransaction' | 'rollbackTransaction', method: Method, callArgs: unknown[]): Promise<unknown> {
+    if (operation === 'beginTransaction') return method.apply(this.inner, callArgs)
+    let id: unknown
+    try {
+      id = await callArgs[0]
+    } catch {
+      id = null
+    }
+    const scopes = typeof id === 'string' || typeof id === 'number' ? this.transactions.take(id) : undefined
+    if (operation === 'rollbackTransaction' || !scopes || scopes.size === 0) return method.apply(this.inner, callArgs)
+    // Invalidate even when commit throws: drizzle can roll back silently, and a needless
+    // invalidation costs a miss while a missing one serves stale data.
+    return this.invalidating(scopes, () => method.apply(this.inner, callArgs))
+  }
+
+  /** Migrations, raw SQL, dropDatabase: anything may have changed. */
+  async flush(method: Method, callArgs: unknown[]): Promise<unknown> {
+    return this.invalidating(['*'], () => method.apply(this.inner, callArgs))
+  }
+
+  async invalidate(scopes: Iterable<StampScope>): Promise<void> {
+    await this.invalidating([...scopes], async () => undefined)
+  }
+
+  private async invalidating<T>(scopes: Iterable<StampScope>, run: () => T | Promise<T>): Promise<T> {
+    const list = [...scopes]
+    // Held from before the write starts until the new stamps land: reads in this isolate go
+    // to the database meanwhile, so none of them can fill or serve pre-write data as fresh.
+    const release = this.stamps.hold(list)
+    try {
+      return await run()
+    } finally {
+      this.stats.invalidations += list.length
+      await this.stamps.bump(list)
+      release()
+    }
+  }
+
+  /** The stamps a write to `scope` must bump: none when no cached read depends on it. */
+  private affectedBy(scope: Scope): StampScope[] {
+    for (const reader of this.graph.readersOfScope(scope)) {
+      if (this.policy.isCached(reader)) return [scope]
+    }
+    return []
+  }
+
+  private bypass<T>(call: () => T): T {
+    this.stats.bypasses++
+    return call()
+  }
+
+  /** A transaction is live when its id resolves to one the inner adapter holds a session for. */
+  private async liveTransaction(req: Args['req']): Promise<TransactionID | null> {
+    const pending = req?.transactionID
+    if (pending === undefined || pending === null) return null
+    let id: unknown
+    try {
+      id = await pending
+    } catch {
+      return null
+    }
+    if (typeof id !== 'string' && typeof id !== 'number') return null
+    const sessions = this.inner.sessions
+    return sessions && sessions[id] ? id : null
+  }
+
+  private keyFor(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): string | undefined {
+    let defaultDigest: string
+    try {
+      defaultDigest = argumentsDigest(this.inner.name ?? 'unknown', operation, args)
+    } catch (error) {
+      if (error instanceof UncacheableArgumentError) return undefined
+      throw error
+    }
+    let keyDigest = defaultDigest
+    if (this.options.key) {
+      try {
+        const { req: _req, ...rest } = args
+        const custom = this.options.key({ operation, kind: ref.kind, slug: ref.slug, args: rest, defaultDigest })
+        if (typeof custom !== 'string' || custom.length === 0) throw new Error(`returned ${typeof custom === 'string' ? 'an empty string' : typeof custom}`)
+        keyDigest = custom
+      } catch (error) {
+        this.report('key', `the \`key\` option threw or ${error instanceof Error ? error.message : String(error)}; using the default key`)
+      }
+    }
+    let key = entryKey(this.options.prefix, scope, operation, keyDigest)
+    if (key.length * 3 > KV_MAX_KEY_BYTES && byteLength(key) > KV_MAX_KEY_BYTES) {
+      if (keyDigest !== defaultDigest) key = entryKey(this.options.prefix, scope, operation, digest(keyDigest))
+      // A slug so long that even a digest does not fit: this scope is not cached.
+      if (byteLength(key) > KV_MAX_KEY_BYTES) return undefined
+    }
+    return key
+  }
+
+  private fill(key: string, signature: string, ttl: number, result: unknown): void {
+    const now = this.clock()
+    let text: string
+    try {
+      // Encoded now, before Payload's hooks mutate the result we hand back.
+      text = encodeEnvelope(signature, now, now + ttl * 1000, result)
+    } catch {
+      this.stats.fillSkips++
+      return
+    }
+    if (text.length * 3 > KV_LIMITS.maxValueBytes && byteLength(text) > KV_LIMITS.maxValueBytes) {
+      this.stats.fillSkips++
+      return
+    }
+    const expirationTtl = Math.max(KV_LIMITS.minExpirationTtl, Math.ceil(ttl))
+    this.background.run(async () => {
+      if (await this.kv.put(key, text, expirationTtl)) this.stats.fills++
+    })
+  }
+
+  /** Logs a problem at most once per interval per kind: a KV outage must not flood the logs. */
+  report(kind: string, message: string): void {
+    const now = this.clock()
+    const last = this.lastReported.get(kind)
+    if (last !== undefined && now - last < REPORT_INTERVAL_MS) return
+    this.lastReported.set(kind, now)
+    this.logger?.warn?.(`payload-kv-cache: ${message}`)
+  }
+}
+
+export function toScope(ref: ScopeRef): Scope {
+  return ref.kind === 'global' ? `g:${ref.slug}` : `c:${ref.slug}`
+}
+
+function controlTtl(control: CacheControl | undefined): number | undefined {
+  const ttl = control?.ttl
+  return typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0 ? ttl : undefined
+}

@@ -1,0 +1,51 @@
+import { runWithControl } from './context.js'
+import type { CacheEngine } from './engine.js'
+import type { CacheControl } from './options.js'
+import type { CacheStats } from './stats.js'
+import { emptyStats } from './stats.js'
+
+/** Control over one wrapped adapter: `payload.db.kvCache`, also on the value `withKVCache` returns. */
+export interface KVCacheHandle {
+  /** Counters for this isolate since the adapter was initialised. */
+  stats(): CacheStats
+  /** Resolves when every fill started so far has been written (or failed). */
+  settled(): Promise<void>
+  /** Runs `fn` with cache control for every adapter call inside it, `findByID` included. */
+  run<R>(control: CacheControl, fn: () => R): R
+  /** Invalidates the named collections and globals, for writes made outside Payload. */
+  invalidate(target: { collections?: string[]; globals?: string[] }): Promise<void>
+  /** Invalidates every entry of this prefix. */
+  invalidateAll(): Promise<void>
+}
+
+export class Handle implements KVCacheHandle {
+  engine: CacheEngine | undefined
+
+  stats(): CacheStats {
+    return this.engine ? { ...this.engine.stats } : emptyStats()
+  }
+
+  async settled(): Promise<void> {
+    await this.engine?.background.settled()
+  }
+
+  run<R>(control: CacheControl, fn: () => R): R {
+    return runWithControl(control, fn)
+  }
+
+  async invalidate(target: { collections?: string[]; globals?: string[] }): Promise<void> {
+    await this.requireEngine().invalidate([
+      ...(target.collections ?? []).map((slug) => `c:${slug}` as const),
+      ...(target.globals ?? []).map((slug) => `g:${slug}` as const),
+    ])
+  }
+
+  async invalidateAll(): Promise<void> {
+    await this.requireEngine().invalidate(['*'])
+  }
+
+  private requireEngine(): CacheEngine {
+    if (!this.engine) throw new Error('payload-kv-cache: the adapter is not initialised yet; call this after getPayload() resolves.')
+    return this.engine
+  }
+}

@@ -1,0 +1,215 @@
+import type { KVNamespaceLike } from './kv.js'
+import { isKVNamespace } from './kv.js'
+import type { ReadOperation } from './operations.js'
+import { READ_OPERATIONS } from './operations.js'
+
+/** Per-operation settings: `false` turns caching of that operation off. */
+export type OperationSetting = boolean | { ttl?: number }
+
+export type OperationSettings = Partial<Record<ReadOperation, OperationSetting>>
+
+/** Per collection or global: `false` never caches it, `true` opts a default exclusion in. */
+export type ScopeSetting = boolean | { ttl?: number; operations?: OperationSettings }
+
+/** What a custom `key` function receives. */
+export interface KeyInput {
+  operation: ReadOperation
+  /** `collection` or `global`. */
+  kind: 'collection' | 'global'
+  slug: string
+  /** The adapter's arguments without `req`. */
+  args: Record<string, unknown>
+  /** The digest the library would use. */
+  defaultDigest: string
+}
+
+/** Per request, through `req.context.kvCache` or `kvCache.run(control, fn)`. */
+export interface CacheControl {
+  /** Neither read nor fill the cache. */
+  bypass?: boolean
+  /** Skip the lookup but fill with the fresh result. */
+  refresh?: boolean
+  /** TTL in seconds for entries filled by this request. */
+  ttl?: number
+}
+
+export interface KVCacheOptions {
+  /** The KV namespace, or a function returning it (Workers bindings can be per request). */
+  kv: KVNamespaceLike | (() => KVNamespaceLike)
+  /** Seconds an entry lives. Default 300. Under 60 s is honoured by a logical expiry. */
+  ttl?: number
+  /** Per read operation, for every collection and global. */
+  operations?: OperationSettings
+  /** Per collection: `false`, `true`, or `{ ttl, operations }`. */
+  collections?: Record<string, ScopeSetting>
+  /** Per global: `false`, `true`, or `{ ttl, operations }`. */
+  globals?: Record<string, ScopeSetting>
+  /**
+   * Replaces the argument digest. The scope part of the key is always kept, so invalidation
+   * still reaches the entry. Must return a non-empty string.
+   */
+  key?: (input: KeyInput) => string
+  /** Key namespace, so several sites can share one KV namespace. Default `pkc`. */
+  prefix?: string
+  /** Only `'stamp'` for now. */
+  invalidation?: 'stamp'
+  /** Workers' `ctx.waitUntil`: fills run through it instead of being tracked in memory. */
+  waitUntil?: (promise: Promise<unknown>) => void
+  /** A KV read slower than this (ms) is abandoned for the database. Default 1000. */
+  kvTimeoutMs?: number
+  /** Milliseconds since the epoch. Tests move it; defaults to `Date.now`. */
+  clock?: () => number
+}
+
+export interface ResolvedOptions {
+  kv: () => KVNamespaceLike
+  ttl: number
+  operations: OperationSettings
+  collections: Record<string, ScopeSetting>
+  globals: Record<string, ScopeSetting>
+  key?: (input: KeyInput) => string
+  prefix: string
+  invalidation: 'stamp'
+  waitUntil?: (promise: Promise<unknown>) => void
+  kvTimeoutMs: number
+  clock: () => number
+}
+
+export class KVCacheConfigError extends Error {
+  constructor(option: string, problem: string, fix: string) {
+    super(`payload-kv-cache: option \`${option}\` ${problem}. ${fix}`)
+    this.name = 'KVCacheConfigError'
+  }
+}
+
+const KNOWN_OPTIONS = new Set([
+  'kv',
+  'ttl',
+  'operations',
+  'collections',
+  'globals',
+  'key',
+  'prefix',
+  'invalidation',
+  'waitUntil',
+  'kvTimeoutMs',
+  'clock',
+])
+
+// ':' separates key parts; '*' names the global stamp; control characters break listing.
+const PREFIX_PATTERN = /^[A-Za-z0-9_\-.]{1,64}$/
+
+function checkTtl(option: string, value: unknown): void {
+  if (value === undefined) return
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new KVCacheConfigError(option, `must be a positive number of seconds (got ${describe(value)})`, 'Use for example `ttl: 300`.')
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (value === null || typeof value !== 'object') return String(value)
+  return Array.isArray(value) ? 'an array' : 'an object'
+}
+
+function checkOperations(option: string, value: unknown): void {
+  if (value === undefined) return
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new KVCacheConfigError(option, 'must be an object keyed by read operation', `Use for example \`${option}: { find: { ttl: 60 }, count: false }\`.`)
+  }
+  for (const [name, setting] of Object.entries(value)) {
+    if (!(READ_OPERATIONS as readonly string[]).includes(name)) {
+      throw new KVCacheConfigError(`${option}.${name}`, 'is not a read operation', `Use one of: ${READ_OPERATIONS.join(', ')}.`)
+    }
+    if (typeof setting === 'boolean') continue
+    if (setting === null || typeof setting !== 'object') {
+      throw new KVCacheConfigError(`${option}.${name}`, 'must be true, false or { ttl }', 'For example `{ ttl: 60 }`.')
+    }
+    checkTtl(`${option}.${name}.ttl`, (setting as { ttl?: unknown }).ttl)
+  }
+}
+
+function checkScopes(option: 'collections' | 'globals', value: unknown): void {
+  if (value === undefined) return
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new KVCacheConfigError(option, 'must be an object keyed by slug', `Use for example \`${option}: { posts: { ttl: 60 }, secrets: false }\`.`)
+  }
+  for (const [slug, setting] of Object.entries(value)) {
+    if (typeof setting === 'boolean') continue
+    if (setting === null || typeof setting !== 'object') {
+      throw new KVCacheConfigError(`${option}.${slug}`, 'must be true, false or { ttl, operations }', 'For example `{ ttl: 60 }`.')
+    }
+    checkTtl(`${option}.${slug}.ttl`, (setting as { ttl?: unknown }).ttl)
+    checkOperations(`${option}.${slug}.operations`, (setting as { operations?: unknown }).operations)
+  }
+}
+
+/** Validates options at config time, so a mistake fails the build, not a request. */
+export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefined): ResolvedOptions {
+  if (input === undefined || input === null) {
+    throw new KVCacheConfigError('kv', 'is missing', 'Pass your KV binding: `withKVCache(adapter, { kv: env.CACHE })`.')
+  }
+  const options: KVCacheOptions = isKVNamespace(input) ? { kv: input } : (input as KVCacheOptions)
+  if (typeof options !== 'object') {
+    throw new KVCacheConfigError('kv', `must be a KV namespace or an options object (got ${describe(options)})`, 'Pass `{ kv: env.CACHE }`.')
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) {
+      throw new KVCacheConfigError(name, 'is not an option', `Known options: ${[...KNOWN_OPTIONS].join(', ')}.`)
+    }
+  }
+  const { kv } = options
+  if (kv === undefined || kv === null) {
+    throw new KVCacheConfigError('kv', 'is missing', 'Pass your KV binding: `withKVCache(adapter, { kv: env.CACHE })`. In Node, get one from Miniflare or wrangler\'s getPlatformProxy().')
+  }
+  if (typeof kv !== 'function' && !isKVNamespace(kv)) {
+    throw new KVCacheConfigError('kv', `is not a KV namespace (got ${describe(kv)}: it needs get, put, delete and list)`, 'Pass the binding itself, e.g. `env.CACHE`, or a function returning it.')
+  }
+  checkTtl('ttl', options.ttl)
+  checkOperations('operations', options.operations)
+  checkScopes('collections', options.collections)
+  checkScopes('globals', options.globals)
+  if (options.key !== undefined && typeof options.key !== 'function') {
+    throw new KVCacheConfigError('key', 'must be a function returning a string', 'For example `key: ({ defaultDigest }) => defaultDigest`.')
+  }
+  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !PREFIX_PATTERN.test(options.prefix))) {
+    throw new KVCacheConfigError('prefix', `must be 1-64 characters of A-Z, a-z, 0-9, '_', '-', '.' (got ${describe(options.prefix)})`, 'For example `prefix: \'site-a\'`.')
+  }
+  if (options.invalidation !== undefined && options.invalidation !== 'stamp') {
+    throw new KVCacheConfigError('invalidation', `must be 'stamp' (got ${describe(options.invalidation)})`, "Remove it or set `invalidation: 'stamp'`.")
+  }
+  if (options.waitUntil !== undefined && typeof options.waitUntil !== 'function') {
+    throw new KVCacheConfigError('waitUntil', 'must be a function', 'Pass `(p) => ctx.waitUntil(p)`.')
+  }
+  if (options.kvTimeoutMs !== undefined && (typeof options.kvTimeoutMs !== 'number' || !(options.kvTimeoutMs > 0))) {
+    throw new KVCacheConfigError('kvTimeoutMs', `must be a positive number of milliseconds (got ${describe(options.kvTimeoutMs)})`, 'For example `kvTimeoutMs: 1000`.')
+  }
+  if (options.clock !== undefined && typeof options.clock !== 'function') {
+    throw new KVCacheConfigError('clock', 'must be a function returning milliseconds', 'Remove it; it exists for tests.')
+  }
+
+  const getKV = typeof kv === 'function' ? checkedBinding(kv) : () => kv
+  return {
+    kv: getKV,
+    ttl: options.ttl ?? 300,
+    operations: options.operations ?? {},
+    collections: options.collections ?? {},
+    globals: options.globals ?? {},
+    key: options.key,
+    prefix: options.prefix ?? 'pkc',
+    invalidation: 'stamp',
+    waitUntil: options.waitUntil,
+    kvTimeoutMs: options.kvTimeoutMs ?? 1000,
+    clock: options.clock ?? Date.now,
+  }
+}
+
+function checkedBinding(factory: () => KVNamespaceLike): () => KVNamespaceLike {
+  return () => {
+    const kv = factory()
+    if (!isKVNamespace(kv)) {
+      throw new KVCacheConfigError('kv', `function returned ${describe(kv)}, not a KV namespace`, 'Check the binding name in wrangler.jsonc.')
+    }
+    return kv
+  }
+}

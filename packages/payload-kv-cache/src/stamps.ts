@@ -1,0 +1,120 @@
+import type { BackgroundWork } from './background.js'
+import type { Scope } from './keys.js'
+import { stampKey } from './keys.js'
+import type { CacheStats } from './stats.js'
+import type { SafeKV } from './store.js'
+
+/** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
+export type StampScope = Scope | '*'
+
+const RETRY_DELAYS_MS = [25, 100, 400]
+const FAILED_RETRY_INTERVAL_MS = 1000
+
+/**
+ * Invalidation stamps (DESIGN section 6). Each scope's stamp holds a random token; an entry
+ * is valid only while the tokens it was filled under are current, so a write invalidates
+ * every entry of a scope with one KV put, and a fill that raced a write lands under a dead
+ * token. In this isolate a scope whose bump has not landed yet is bypassed, so the isolate
+ * that wrote never reads what it overwrote.
+ */
+export class Stamps {
+  private readonly inFlight = new Map<StampScope, number>()
+  /** Scopes whose last bump never landed, with the time of the last attempt. */
+  private readonly failed = new Map<StampScope, number>()
+  private readonly keyCache = new Map<Scope, string[]>()
+
+  constructor(
+    private readonly kv: SafeKV,
+    private readonly prefix: string,
+    private readonly clock: () => number,
+    private readonly stats: CacheStats,
+    private readonly background: BackgroundWork,
+    private readonly report: (message: string) => void,
+  ) {}
+
+  /** The stamp keys a read of `scope` fetches, the global one first. */
+  keysFor(scope: Scope, dependencies: readonly Scope[]): string[] {
+    let keys = this.keyCache.get(scope)
+    if (!keys) {
+      keys = [stampKey(this.prefix, '*'), ...dependencies.map((dependency) => stampKey(this.prefix, dependency))]
+      this.keyCache.set(scope, keys)
+    }
+    return keys
+  }
+
+  /** What an entry must have been filled under to be valid now. */
+  signature(keys: readonly string[], values: Map<string, string | null>): string {
+    let out = ''
+    for (const key of keys) out += (values.get(key) ?? '-') + '.'
+    return out
+  }
+
+  /** True when a write to one of these scopes has not finished invalidating. */
+  isUnsettled(dependencies: readonly Scope[]): boolean {
+    if (this.inFlight.size === 0 && this.failed.size === 0) return false
+    if (this.inFlight.has('*') || this.failed.has('*')) {
+      this.retryFailed('*')
+      return true
+    }
+    let unsettled = false
+    for (const scope of dependencies) {
+      if (this.inFlight.has(scope)) unsettled = true
+      else if (this.failed.has(scope)) {
+        unsettled = true
+        this.retryFailed(scope)
+      }
+    }
+    return unsettled
+  }
+
+  /** Marks scopes as being written; returns the release. */
+  hold(scopes: Iterable<StampScope>): () => void {
+    const held = [...scopes]
+    for (const scope of held) this.inFlight.set(scope, (this.inFlight.get(scope) ?? 0) + 1)
+    return () => {
+      for (const scope of held) {
+        const count = (this.inFlight.get(scope) ?? 1) - 1
+        if (count <= 0) this.inFlight.delete(scope)
+        else this.inFlight.set(scope, count)
+      }
+    }
+  }
+
+  /** Writes new tokens for the scopes. Never throws: a bump that cannot land is retried and reported. */
+  async bump(scopes: Iterable<StampScope>): Promise<void> {
+    await Promise.all([...scopes].map((scope) => this.bumpOne(scope)))
+  }
+
+  private async bumpOne(scope: StampScope): Promise<void> {
+    const key = stampKey(this.prefix, scope)
+    for (let attempt = 0; ; attempt++) {
+      const ok = await this.kv.put(key, newToken(this.clock()))
+      if (ok) {
+        this.stats.stampWrites++
+        this.failed.delete(scope)
+        return
+      }
+      const delay = RETRY_DELAYS_MS[attempt]
+      if (delay === undefined) break
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    }
+    this.failed.set(scope, this.clock())
+    this.report(`could not write the invalidation stamp for ${scope}; this isolate bypasses the cache for it until a retry lands, other isolates may serve stale entries until their TTL`)
+  }
+
+  private retryFailed(scope: StampScope): void {
+    const last = this.failed.get(scope)
+    if (last === undefined || this.clock() - last < FAILED_RETRY_INTERVAL_MS) return
+    this.failed.set(scope, this.clock())
+    const release = this.hold([scope])
+    this.background.run(() => this.bumpOne(scope).finally(release))
+  }
+}
+
+function newToken(now: number): string {
+  const bytes = new Uint8Array(9)
+  crypto.getRandomValues(bytes)
+  let random = ''
+  for (const byte of bytes) random += byte.toString(36).padStart(2, '0')
+  return `${now.toString(36)}-${random}`
+}

@@ -1,0 +1,41 @@
+/** Per-isolate counters. A snapshot is a plain object, safe to log or export. */
+export interface CacheStats {
+  /** Reads answered from KV. */
+  hits: number
+  /** Reads that found no entry. */
+  misses: number
+  /** Entries found but filled under an older stamp, or past their logical expiry. */
+  stale: number
+  /** Entries in a format this version does not read (another version, corrupted). */
+  malformed: number
+  /** Entries written. */
+  fills: number
+  /** Results not written: too large, or holding values the codec cannot round-trip. */
+  fillSkips: number
+  /** Reads sent straight to the database: excluded scope, live transaction, bypass, pending invalidation. */
+  bypasses: number
+  /** Scopes invalidated by writes (counted once per scope per write). */
+  invalidations: number
+  /** Stamp tokens written to KV. */
+  stampWrites: number
+  /** KV calls that threw. */
+  kvErrors: number
+  /** KV reads abandoned for the database after `kvTimeoutMs`. */
+  timeouts: number
+}
+
+export function emptyStats(): CacheStats {
+  return {
+    hits: 0,
+    misses: 0,
+    stale: 0,
+    malformed: 0,
+    fills: 0,
+    fillSkips: 0,
+    bypasses: 0,
+    invalidations: 0,
+    stampWrites: 0,
+    kvErrors: 0,
+    timeouts: 0,
+  }
+}

@@ -1,0 +1,69 @@
+import type { KVNamespaceLike } from './kv.js'
+import type { CacheStats } from './stats.js'
+
+export class KVTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`KV did not answer within ${ms} ms`)
+    this.name = 'KVTimeoutError'
+  }
+}
+
+const BULK_GET_LIMIT = 100
+
+/**
+ * KV calls with the failure contract applied: a read that throws or is too slow returns
+ * undefined (the caller goes to the database), and is counted.
+ */
+export class SafeKV {
+  constructor(
+    private readonly getKV: () => KVNamespaceLike,
+    private readonly timeoutMs: number,
+    private readonly stats: CacheStats,
+    private readonly onError: (error: unknown, what: string) => void,
+  ) {}
+
+  /** One bulk get per 100 keys, all in parallel; undefined when any part failed. */
+  async getMany(keys: readonly string[]): Promise<Map<string, string | null> | undefined> {
+    try {
+      const kv = this.getKV()
+      const parts: Promise<Map<string, string | null>>[] = []
+      for (let i = 0; i < keys.length; i += BULK_GET_LIMIT) parts.push(kv.get(keys.slice(i, i + BULK_GET_LIMIT), 'text'))
+      const maps = await this.withTimeout(Promise.all(parts))
+      if (maps.length === 1) return maps[0]
+      const merged = new Map<string, string | null>()
+      for (const map of maps) for (const [key, value] of map) merged.set(key, value)
+      return merged
+    } catch (error) {
+      this.fail(error, 'get')
+      return undefined
+    }
+  }
+
+  /** Returns whether the value was stored. */
+  async put(key: string, value: string, expirationTtl?: number): Promise<boolean> {
+    try {
+      const kv = this.getKV()
+      await this.withTimeout(kv.put(key, value, expirationTtl === undefined ? undefined : { expirationTtl }))
+      return true
+    } catch (error) {
+      this.fail(error, 'put')
+      return false
+    }
+  }
+
+  private fail(error: unknown, what: string): void {
+    if (error instanceof KVTimeoutError) this.stats.timeouts++
+    else this.stats.kvErrors++
+    this.onError(error, what)
+  }
+
+  private withTimeout<T>(promise: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new KVTimeoutError(this.timeoutMs)), this.timeoutMs)
+    })
+    // A late answer is dropped: the caller has already gone to the database.
+    promise.catch(() => undefined)
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+  }
+}

@@ -1,0 +1,65 @@
+import type { StampScope } from './stamps.js'
+
+export type TransactionID = number | string
+
+interface PendingRecord {
+  scopes: Set<StampScope>
+  startedAt: number
+}
+
+const MAX_RECORDS = 10_000
+const MAX_AGE_MS = 15 * 60 * 1000
+const MAX_ORPHANS = 1_000
+
+/**
+ * Scopes written inside transactions, invalidated when the transaction commits (DESIGN
+ * section 7). Bounded: the jobs queue can begin a transaction with no rollback path, so
+ * records expire. An expired record is kept, smaller, as an orphan, so that a very late
+ * commit still invalidates what it wrote.
+ */
+export class PendingTransactions {
+  private readonly records = new Map<TransactionID, PendingRecord>()
+  private readonly orphans = new Map<TransactionID, Set<StampScope>>()
+
+  constructor(private readonly clock: () => number) {}
+
+  record(id: TransactionID, scopes: Iterable<StampScope>): void {
+    let record = this.records.get(id)
+    if (!record) {
+      this.sweep()
+      record = { scopes: new Set(), startedAt: this.clock() }
+      this.records.set(id, record)
+    }
+    for (const scope of scopes) record.scopes.add(scope)
+  }
+
+  /** Removes and returns what the transaction wrote. */
+  take(id: TransactionID): Set<StampScope> | undefined {
+    const record = this.records.get(id)
+    if (record) {
+      this.records.delete(id)
+      return record.scopes
+    }
+    const orphan = this.orphans.get(id)
+    this.orphans.delete(id)
+    return orphan
+  }
+
+  get size(): number {
+    return this.records.size + this.orphans.size
+  }
+
+  private sweep(): void {
+    const now = this.clock()
+    // Maps iterate in insertion order, so the oldest records come first.
+    for (const [id, record] of this.records) {
+      if (this.records.size < MAX_RECORDS && now - record.startedAt < MAX_AGE_MS) break
+      this.records.delete(id)
+      this.orphans.set(id, record.scopes)
+    }
+    for (const id of this.orphans.keys()) {
+      if (this.orphans.size <= MAX_ORPHANS) break
+      this.orphans.delete(id)
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import type { BaseDatabaseAdapter, DatabaseAdapterObj as DatabaseAdapterResult, Payload } from 'payload'
+import type { Args, InnerAdapter, Logger } from './engine.js'
+import { CacheEngine } from './engine.js'
+import type { KVCacheHandle } from './handle.js'
+import { Handle } from './handle.js'
+import type { KVNamespaceLike } from './kv.js'
+import type { ReadOperation, TransactionOperation } from './operations.js'
+import { kindOf, PASS_OPERATIONS } from './operations.js'
+import type { KVCacheOptions } from './options.js'
+import { resolveOptions } from './options.js'
+
+type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
+
+const INNER = Symbol.for('payload-kv-cache.inner')
+
+/**
+ * The adapter under the cache, for calls that must reach the database directly (and for
+ * tests that count them). Returns its argument when it is not a wrapped adapter.
+ */
+export function unwrapAdapter<T extends object>(db: T): T {
+  return ((db as Record<symbol, unknown>)[INNER] as T | undefined) ?? db
+}
+
+/** What `withKVCache` returns: the adapter value it was given, with `init` wrapped. */
+export type WithKVCache<T extends DatabaseAdapterResult> = T & { kvCache: KVCacheHandle }
+
+/**
+ * Wraps a Payload database adapter (what you would pass as `db:`) so that reads are answered
+ * from Workers KV and writes invalidate them.
+ *
+ * ```ts
+ * db: withKVCache(postgresAdapter({ pool: { connectionString } }), { kv: env.CACHE })
+ * ```
+ */
+export function withKVCache<T extends DatabaseAdapterResult>(adapter: T, options: KVNamespaceLike | KVCacheOptions): WithKVCache<T> {
+  const resolved = resolveOptions(options)
+  if (!adapter || typeof adapter.init !== 'function') {
+    throw new TypeError('payload-kv-cache: the first argument must be a Payload database adapter, e.g. `withKVCache(postgresAdapter({ ... }), { kv })`.')
+  }
+  const handle = new Handle()
+  return {
+    ...adapter,
+    kvCache: handle,
+    init(args: { payload: Payload }): BaseDatabaseAdapter {
+      const inner = adapter.init(args) as unknown as InnerAdapter
+      const logger = args.payload?.logger as Logger | undefined
+      handle.engine = new CacheEngine(resolved, inner, args.payload?.config ?? {}, logger)
+      return wrapInstance(inner, handle.engine, handle, logger) as unknown as BaseDatabaseAdapter
+    },
+  }
+}
+
+/**
+ * A live view of the inner adapter (DESIGN section 3). Nothing is copied: adapters reassign
+ * their own methods and properties after init. Every method is called with `this === inner`,
+ * so an adapter's calls to itself (`upsert` calling `this.updateOne`, `connect` running
+ * `this.migrate`) are never intercepted a second time.
+ */
+function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheHandle, logger: Logger | undefined): InnerAdapter {
+  // One wrapper per inner function, so `db.find === db.find` and spies behave.
+  const wrappers = new WeakMap<Method, Method>()
+  // Our own wrappers, when something stored one back on the adapter (a restored spy).
+  const ours = new WeakSet<Method>()
+  const logged = new Set<string>()
+
+  let proxy: InnerAdapter
+  const wrap = (name: string, fn: Method): Method => {
+    if (ours.has(fn)) return fn
+    let wrapper = wrappers.get(fn)
+    if (wrapper) return wrapper
+    const kind = kindOf(name)
+    if (!kind && !PASS_OPERATIONS.has(name) && !logged.has(name)) {
+      logged.add(name)
+      logger?.debug?.(`payload-kv-cache: forwarding ${name}, which it does not know`)
+    }
+    wrapper = function (this: unknown, ...args: unknown[]) {
+      // Called by the adapter on itself (or by a spy we called): not ours to cache twice.
+      if (this === inner || !kind) return fn.apply(inner, args)
+      switch (kind) {
+        case 'read':
+          return engine.read(name as ReadOperation, fn, (args[0] ?? {}) as Args)
+        case 'write':
+          return engine.write(name, fn, (args[0] ?? {}) as Args)
+        case 'transaction':
+          return engine.transaction(name as TransactionOperation, fn, args)
+        case 'flush':
+          return engine.flush(fn, args)
+      }
+    }
+    wrappers.set(fn, wrapper)
+    ours.add(wrapper)
+    return wrapper
+  }
+
+  // Functions assigned through the proxy (`vi.spyOn(payload.db, 'find')`, a plugin replacing
+  // `updateJobs`) are handed back as they are: called as `payload.db.x()`, their calls to
+  // `this` and to the original they kept still go through the cache, and a spy stays a spy.
+  const assigned = new WeakSet<object>()
+  const remember = (value: unknown): void => {
+    if (typeof value === 'function') assigned.add(value)
+  }
+
+  proxy = new Proxy(inner, {
+    get(target, property) {
+      if (property === 'kvCache') return handle
+      if (property === INNER) return target
+      const value: unknown = Reflect.get(target, property, target)
+      if (typeof property !== 'string' || typeof value !== 'function' || assigned.has(value)) return value
+      // Proxy invariant: a non-writable, non-configurable property must read as itself.
+      const descriptor = Object.getOwnPropertyDescriptor(target, property)
+      if (descriptor && !descriptor.configurable && !descriptor.writable) return value
+      return wrap(property, value as Method)
+    },
+    set(target, property, value) {
+      remember(value)
+      return Reflect.set(target, property, value, target)
+    },
+    defineProperty(target, property, descriptor) {
+      remember(descriptor.value)
+      return Reflect.defineProperty(target, property, descriptor)
+    },
+  })
+  return proxy
+}

@@ -1,0 +1,142 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { CollectionConfig, DatabaseAdapterObj, GlobalConfig, Payload } from 'payload'
+import { buildConfig, getPayload } from 'payload'
+import type { KVCacheHandle, KVCacheOptions, KVNamespaceLike } from '../../src/index.js'
+import { withKVCache } from '../../src/index.js'
+import type { PostgresServer } from './postgres.js'
+
+export type DatabaseKind = 'sqlite' | 'postgres' | 'mongodb'
+
+/**
+ * A small site with what makes caching hard: a relationship, a hasMany relationship, a join
+ * field, localized fields, drafts with autosave, a versioned global and an auth collection.
+ */
+export const siteCollections = (): CollectionConfig[] => [
+  {
+    slug: 'authors',
+    fields: [
+      { name: 'name', type: 'text', required: true },
+      { name: 'bio', type: 'textarea' },
+      { name: 'posts', type: 'join', collection: 'posts', on: 'author' },
+    ],
+  },
+  {
+    slug: 'categories',
+    fields: [{ name: 'title', type: 'text', required: true }],
+  },
+  {
+    slug: 'posts',
+    versions: { drafts: { autosave: true }, maxPerDoc: 20 },
+    fields: [
+      { name: 'title', type: 'text', localized: true },
+      { name: 'body', type: 'textarea' },
+      { name: 'views', type: 'number' },
+      { name: 'publishedOn', type: 'date' },
+      { name: 'author', type: 'relationship', relationTo: 'authors' },
+      { name: 'categories', type: 'relationship', relationTo: 'categories', hasMany: true },
+      { name: 'tags', type: 'select', hasMany: true, options: ['news', 'tech', 'life'] },
+      { name: 'meta', type: 'group', fields: [{ name: 'score', type: 'number' }, { name: 'note', type: 'text' }] },
+      { name: 'data', type: 'json' },
+    ],
+  },
+  {
+    slug: 'notes',
+    fields: [{ name: 'text', type: 'text' }],
+  },
+  {
+    slug: 'users',
+    auth: true,
+    fields: [{ name: 'name', type: 'text' }],
+  },
+]
+
+export const siteGlobals = (): GlobalConfig[] => [
+  {
+    slug: 'settings',
+    versions: { drafts: true, max: 20 },
+    fields: [
+      { name: 'siteName', type: 'text', localized: true },
+      { name: 'featured', type: 'relationship', relationTo: 'posts' },
+    ],
+  },
+]
+
+export interface Database {
+  kind: DatabaseKind
+  /** A fresh adapter on the same database each call, so two Payload instances share it. */
+  adapter(): DatabaseAdapterObj
+}
+
+let instance = 0
+
+export async function createDatabase(kind: DatabaseKind, postgres?: PostgresServer): Promise<Database> {
+  const name = `pkc_${kind}_${instance++}`
+  if (kind === 'sqlite') {
+    const { sqliteAdapter } = await import('@payloadcms/db-sqlite')
+    const file = join(mkdtempSync(join(tmpdir(), 'pkc-sqlite-')), 'test.db')
+    return { kind, adapter: () => sqliteAdapter({ client: { url: `file:${file}` } }) }
+  }
+  if (kind === 'postgres') {
+    if (!postgres) throw new Error('postgres server missing')
+    const { postgresAdapter } = await import('@payloadcms/db-postgres')
+    const connectionString = await postgres.createDatabase(name)
+    return { kind, adapter: () => postgresAdapter({ pool: { connectionString, max: 5 } }) }
+  }
+  const uri = process.env.MONGODB_URI
+  if (!uri) throw new Error('MONGODB_URI is not set')
+  const { mongooseAdapter } = await import('@payloadcms/db-mongodb')
+  const url = new URL(uri)
+  url.pathname = `/${name}_${process.pid}`
+  return { kind, adapter: () => mongooseAdapter({ url: url.toString() }) }
+}
+
+let key = 0
+
+export async function startPayload(db: DatabaseAdapterObj): Promise<Payload> {
+  const config = buildConfig({
+    secret: 'payload-kv-cache-tests',
+    // Fresh each time: buildConfig adds Payload's own collections to the arrays it is given.
+    collections: siteCollections(),
+    globals: siteGlobals(),
+    localization: { locales: ['en', 'de'], defaultLocale: 'en', fallback: true },
+    db,
+    telemetry: false,
+    typescript: { autoGenerate: false },
+    logger: { options: { level: 'error' } },
+  })
+  return getPayload({ config, key: `pkc-${process.pid}-${key++}`, cron: false })
+}
+
+export interface Pair {
+  /** Payload over the wrapped adapter. */
+  cached: Payload
+  /** Payload over an unwrapped adapter on the same database: what the database says. */
+  plain: Payload
+  cache: KVCacheHandle
+  stop(): Promise<void>
+}
+
+/** A wrapped and an unwrapped Payload on one database: the differential pair. */
+export async function startPair(database: Database, kv: KVNamespaceLike, options: Omit<KVCacheOptions, 'kv'> = {}): Promise<Pair> {
+  const wrapped = withKVCache(database.adapter(), { kv, ...options })
+  const cached = await startPayload(wrapped)
+  const plain = await startPayload(database.adapter())
+  return {
+    cached,
+    plain,
+    cache: wrapped.kvCache,
+    stop: async () => {
+      await wrapped.kvCache.settled()
+      await cached.db.destroy?.()
+      await plain.db.destroy?.()
+    },
+  }
+}
+
+export function databaseKinds(): DatabaseKind[] {
+  const kinds: DatabaseKind[] = ['sqlite', 'postgres']
+  if (process.env.MONGODB_URI) kinds.push('mongodb')
+  return kinds
+}

@@ -1,0 +1,44 @@
+import { Miniflare } from 'miniflare'
+import type { KVNamespaceLike } from '../../src/index.js'
+
+export interface KVServer {
+  kv: KVNamespaceLike
+  dispose(): Promise<void>
+}
+
+/** Miniflare's KV: the implementation `wrangler dev` runs. One per test file. */
+export async function startKV(): Promise<KVServer> {
+  const mf = new Miniflare({ modules: true, script: 'export default {}', kvNamespaces: ['CACHE'], cf: false })
+  const kv = (await mf.getKVNamespace('CACHE')) as unknown as KVNamespaceLike
+  return { kv, dispose: () => mf.dispose() }
+}
+
+/**
+ * The real namespace with every call counted, so tests can tell hits from misses and see
+ * how many stamp writes a write made. Wraps, never replaces.
+ */
+export function countingKV(kv: KVNamespaceLike): KVNamespaceLike & { counts: Record<'get' | 'put' | 'delete' | 'list', number>; puts: string[] } {
+  const counts = { get: 0, put: 0, delete: 0, list: 0 }
+  const puts: string[] = []
+  return {
+    counts,
+    puts,
+    get: ((key: string | string[], type: 'text') => {
+      counts.get++
+      return kv.get(key as string, type)
+    }) as KVNamespaceLike['get'],
+    put: (key, value, options) => {
+      counts.put++
+      puts.push(key)
+      return kv.put(key, value, options)
+    },
+    delete: (key) => {
+      counts.delete++
+      return kv.delete(key)
+    },
+    list: (options) => {
+      counts.list++
+      return kv.list(options)
+    },
+  }
+}
