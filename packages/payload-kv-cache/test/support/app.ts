@@ -71,12 +71,14 @@ export interface Database {
 
 let instance = 0
 
-export async function createDatabase(kind: DatabaseKind, postgres?: PostgresServer): Promise<Database> {
+export async function createDatabase(kind: DatabaseKind, postgres?: PostgresServer, options: { transactions?: boolean } = {}): Promise<Database> {
   const name = `pkc_${kind}_${instance++}`
   if (kind === 'sqlite') {
     const { sqliteAdapter } = await import('@payloadcms/db-sqlite')
     const file = join(mkdtempSync(join(tmpdir(), 'pkc-sqlite-')), 'test.db')
-    return { kind, adapter: () => sqliteAdapter({ client: { url: `file:${file}` } }) }
+    // Transactions are off by default in db-sqlite (req.transactionID resolves to null).
+    const transactionOptions = options.transactions ? {} : false
+    return { kind, adapter: () => sqliteAdapter({ client: { url: `file:${file}` }, transactionOptions }) }
   }
   if (kind === 'postgres') {
     if (!postgres) throw new Error('postgres server missing')
@@ -102,6 +104,8 @@ export async function startPayload(db: DatabaseAdapterObj): Promise<Payload> {
     globals: siteGlobals(),
     localization: { locales: ['en', 'de'], defaultLocale: 'en', fallback: true },
     db,
+    // One task, so Payload adds its payload-jobs collection and updateJobs is exercised.
+    jobs: { tasks: [{ slug: 'noop', handler: async () => ({ output: {} }) }] },
     telemetry: false,
     typescript: { autoGenerate: false },
     logger: { options: { level: 'error' } },
@@ -129,9 +133,33 @@ export async function startPair(database: Database, kv: KVNamespaceLike, options
     cache: wrapped.kvCache,
     stop: async () => {
       await wrapped.kvCache.settled()
-      await cached.db.destroy?.()
-      await plain.db.destroy?.()
+      await closePayload(plain)
+      await closePayload(cached)
     },
+  }
+}
+
+/**
+ * Payload's destroy() leaves the pool open, and db-postgres keeps one client checked out for
+ * good (connect() never releases it), so `pool.end()` would wait forever. End without
+ * waiting and absorb the errors the server's shutdown then raises on those clients.
+ */
+export async function closePayload(payload: Payload): Promise<void> {
+  const db = payload.db as unknown as {
+    pool?: { end(): Promise<void>; on(event: 'error', listener: () => void): void }
+    client?: { close?(): void }
+    destroy?(): Promise<void>
+  }
+  const { pool, client } = db
+  await db.destroy?.()
+  if (pool) {
+    pool.on('error', () => undefined)
+    void pool.end().catch(() => undefined)
+  }
+  try {
+    client?.close?.()
+  } catch {
+    // already closed
   }
 }
 

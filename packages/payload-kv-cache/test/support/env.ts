@@ -1,0 +1,60 @@
+import { afterAll, beforeAll } from '@jest/globals'
+import type { KVCacheOptions, KVNamespaceLike } from '../../src/index.js'
+import type { Database, DatabaseKind, Pair } from './app.js'
+import { createDatabase, startPair } from './app.js'
+import type { KVServer } from './kv.js'
+import { startKV } from './kv.js'
+import type { PostgresServer } from './postgres.js'
+import { startPostgres } from './postgres.js'
+
+export interface PairOptions extends Omit<KVCacheOptions, 'kv'> {
+  /** Wrap the real namespace (counting, faults) before the cache sees it. */
+  wrapKV?: (kv: KVNamespaceLike) => KVNamespaceLike
+  /** SQLite only: turn on transactions (off by default in @payloadcms/db-sqlite). */
+  transactions?: boolean
+}
+
+export interface TestEnv {
+  kind: DatabaseKind
+  kv(): KVNamespaceLike
+  /** A fresh database and a wrapped plus an unwrapped Payload on it; stopped after the file. */
+  newPair(options?: PairOptions): Promise<Pair>
+  /** A fresh database, for tests that build their own instances on it. */
+  newDatabase(options?: { transactions?: boolean }): Promise<Database>
+}
+
+let prefixes = 0
+
+/** Starts KV (and Postgres) once for the test file, and stops everything after it. */
+export function useTestEnv(kind: DatabaseKind): TestEnv {
+  let kvServer: KVServer | undefined
+  let postgres: PostgresServer | undefined
+  const pairs: Pair[] = []
+
+  beforeAll(async () => {
+    kvServer = await startKV()
+    if (kind === 'postgres') postgres = await startPostgres()
+  })
+
+  afterAll(async () => {
+    for (const pair of pairs) await pair.stop().catch(() => undefined)
+    await kvServer?.dispose()
+    await postgres?.stop()
+  })
+
+  const env: TestEnv = {
+    kind,
+    kv: () => kvServer!.kv,
+    newDatabase: (options) => createDatabase(kind, postgres, options),
+    async newPair(options = {}) {
+      const { wrapKV, transactions, ...cacheOptions } = options
+      const database = await createDatabase(kind, postgres, { transactions })
+      const kv = wrapKV ? wrapKV(kvServer!.kv) : kvServer!.kv
+      // Each pair gets its own prefix: the file's suites share one namespace, like sites do.
+      const pair = await startPair(database, kv, { prefix: `t${prefixes++}`, ...cacheOptions })
+      pairs.push(pair)
+      return pair
+    },
+  }
+  return env
+}
