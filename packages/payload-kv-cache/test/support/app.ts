@@ -53,6 +53,7 @@ export const siteCollections = (): CollectionConfig[] => [
 ]
 
 export const siteGlobals = (): GlobalConfig[] => [
+  { slug: 'banner', fields: [{ name: 'text', type: 'text' }] },
   {
     slug: 'settings',
     versions: { drafts: true, max: 20 },

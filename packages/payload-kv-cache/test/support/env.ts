@@ -25,6 +25,10 @@ export interface TestEnv {
 
 let prefixes = 0
 
+// Drizzle skips its dev push when the schema equals the last one pushed in this process,
+// which would leave every database after the first without tables.
+process.env.PAYLOAD_FORCE_DRIZZLE_PUSH = 'true'
+
 /** Starts KV (and Postgres) once for the test file, and stops everything after it. */
 export function useTestEnv(kind: DatabaseKind): TestEnv {
   let kvServer: KVServer | undefined
