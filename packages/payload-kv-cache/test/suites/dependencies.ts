@@ -1,0 +1,111 @@
+import { beforeAll, describe, expect, it } from '@jest/globals'
+import type { Payload } from 'payload'
+import type { Pair } from '../support/app.js'
+import type { TestEnv } from '../support/env.js'
+import { countingKV } from '../support/kv.js'
+import type { Seed } from '../support/seed.js'
+import { seed } from '../support/seed.js'
+import type { CallLog } from '../support/spy.js'
+import { spyOnDatabase } from '../support/spy.js'
+
+/** Reads of A that change when B is written. */
+export function dependencySuite(env: TestEnv): void {
+  describe('dependencies', () => {
+    let pair: Pair
+    let data: Seed
+    let log: CallLog
+    let counted: ReturnType<typeof countingKV>
+
+    beforeAll(async () => {
+      pair = await env.newPair({
+        wrapKV: (kv) => {
+          counted = countingKV(kv)
+          return counted
+        },
+      })
+      data = await seed(pair.cached)
+      log = spyOnDatabase(pair.cached)
+    })
+
+    /** Read through the cache until it is a hit, then return it. */
+    async function warm<T>(read: (p: Payload) => Promise<T>): Promise<T> {
+      await read(pair.cached)
+      await pair.cache.settled()
+      log.reset()
+      const hit = await read(pair.cached)
+      expect(log.reads).toEqual([])
+      return hit
+    }
+
+    async function expectFresh<T>(read: (p: Payload) => Promise<T>): Promise<T> {
+      const result = await read(pair.cached)
+      expect(result).toStrictEqual(await read(pair.plain))
+      return result
+    }
+
+    it('a join field: writing the joined collection invalidates the joining one', async () => {
+      const read = (p: Payload) => p.find({ collection: 'authors', sort: 'name', depth: 0, joins: { posts: { sort: '-views', limit: 20 } } })
+      const before = await warm(read)
+      await pair.cached.update({ collection: 'posts', id: data.posts[0]!.id, data: { author: data.authors[2]!.id } })
+      const after = await expectFresh(read)
+      expect(after).not.toStrictEqual(before)
+    })
+
+    it('a where through a relationship: renaming the author changes which posts match', async () => {
+      const read = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'title', where: { 'author.name': { equals: 'Grace' } } })
+      const before = await warm(read)
+      expect(before.totalDocs).toBeGreaterThan(0)
+      await pair.cached.update({ collection: 'authors', id: data.authors[1]!.id, data: { name: 'Grace H.' } })
+      const after = await expectFresh(read)
+      expect(after.totalDocs).toBe(0)
+      await pair.cached.update({ collection: 'authors', id: data.authors[1]!.id, data: { name: 'Grace' } })
+    })
+
+    it('a sort through a relationship follows the related values', async () => {
+      const read = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'author.name', limit: 3 })
+      const before = await warm(read)
+      await pair.cached.update({ collection: 'authors', id: data.authors[2]!.id, data: { name: 'Aaron' } })
+      const after = await expectFresh(read)
+      expect(after.docs.map((d) => d.id)).not.toEqual(before.docs.map((d) => d.id))
+    })
+
+    it('a global that relates to a collection sees that collection change', async () => {
+      const read = (p: Payload) => p.findGlobal({ slug: 'settings', depth: 0 })
+      await warm(read)
+      await pair.cached.update({ collection: 'posts', id: data.posts[0]!.id, data: { title: 'Renamed featured' } })
+      await expectFresh(read)
+    })
+
+    it('deleting a related document is seen by reads of the relating collection (SQL foreign keys)', async () => {
+      const extra = await pair.cached.create({ collection: 'categories', data: { title: 'Doomed' } })
+      await pair.cached.update({ collection: 'posts', id: data.posts[1]!.id, data: { categories: [data.categories[0]!.id, extra.id] } })
+      const read = (p: Payload) => p.findByID({ collection: 'posts', id: data.posts[1]!.id, depth: 0 })
+      const before = await warm(read)
+      expect(before.categories).toHaveLength(2)
+      await pair.cached.delete({ collection: 'categories', id: extra.id })
+      const after = await expectFresh(read)
+      expect(after.categories).toHaveLength(1)
+    })
+
+    it('a write to an unrelated collection invalidates nothing else', async () => {
+      const read = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'title' })
+      await warm(read)
+      const stampPuts = () => counted.puts.filter((key) => key.includes(':stamp:'))
+      const before = stampPuts().length
+      await pair.cached.create({ collection: 'notes', data: { text: 'unrelated' } })
+      const written = stampPuts().slice(before)
+      expect(written).toHaveLength(1)
+      expect(written[0]).toMatch(/:stamp:c:notes$/)
+      log.reset()
+      await read(pair.cached)
+      expect(log.reads).toEqual([])
+    })
+
+    it('a write to a collection no cached read depends on writes no stamp at all', async () => {
+      const before = counted.puts.filter((key) => key.includes(':stamp:')).length
+      await pair.cached.jobs.queue({ task: 'noop', input: {} })
+      await pair.cached.db.updateJobs({ where: {}, data: { processing: false }, req: {} })
+      expect(counted.puts.filter((key) => key.includes(':stamp:'))).toHaveLength(before)
+    })
+  })
+}

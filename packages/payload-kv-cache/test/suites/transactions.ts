@@ -1,0 +1,100 @@
+import { beforeAll, describe, expect, it } from '@jest/globals'
+import type { Payload, PayloadRequest } from 'payload'
+import type { Pair } from '../support/app.js'
+import type { TestEnv } from '../support/env.js'
+import type { Seed } from '../support/seed.js'
+import { seed } from '../support/seed.js'
+import type { CallLog } from '../support/spy.js'
+import { spyOnDatabase } from '../support/spy.js'
+
+/** DESIGN section 7: nothing inside an uncommitted transaction is visible through the cache. */
+export function transactionSuite(env: TestEnv): void {
+  describe('transactions', () => {
+    let pair: Pair
+    let data: Seed
+    let log: CallLog
+
+    beforeAll(async () => {
+      pair = await env.newPair({ transactions: true })
+      data = await seed(pair.cached)
+      log = spyOnDatabase(pair.cached)
+    })
+
+    const begin = async (): Promise<Partial<PayloadRequest>> => {
+      const transactionID = await pair.cached.db.beginTransaction()
+      expect(transactionID).not.toBeNull()
+      return { transactionID: transactionID! }
+    }
+    const readPost = (p: Payload, req?: Partial<PayloadRequest>) => p.findByID({ collection: 'posts', id: data.posts[2]!.id, depth: 0, req })
+    const warm = async () => {
+      await readPost(pair.cached)
+      await pair.cache.settled()
+      log.reset()
+      const hit = await readPost(pair.cached)
+      expect(log.reads).toEqual([])
+      return hit
+    }
+
+    it('reads inside a transaction are neither served from nor written to KV', async () => {
+      await warm()
+      const req = await begin()
+      const fillsBefore = pair.cache.stats().fills
+      log.reset()
+      await readPost(pair.cached, req)
+      await readPost(pair.cached, req)
+      await pair.cache.settled()
+      expect(log.reads.filter((call) => call === 'findOne:posts')).toHaveLength(2)
+      expect(pair.cache.stats().fills).toBe(fillsBefore)
+      await pair.cached.db.rollbackTransaction(req.transactionID!)
+    })
+
+    it('a write inside a transaction stays invisible until commit, and rollback leaves earlier entries valid', async () => {
+      const original = await warm()
+      const req = await begin()
+      await pair.cached.update({ collection: 'posts', id: data.posts[2]!.id, data: { title: 'Uncommitted' }, req })
+      // Inside: the transaction's own view.
+      expect((await readPost(pair.cached, req)).title).toBe('Uncommitted')
+      // Outside: still the committed data, still from KV.
+      log.reset()
+      expect(await readPost(pair.cached)).toStrictEqual(original)
+      expect(log.reads).toEqual([])
+      await pair.cached.db.rollbackTransaction(req.transactionID!)
+      log.reset()
+      expect(await readPost(pair.cached)).toStrictEqual(original)
+      expect(log.reads).toEqual([])
+      expect(await readPost(pair.plain)).toStrictEqual(original)
+    })
+
+    it('commit invalidates what the transaction wrote', async () => {
+      await warm()
+      const req = await begin()
+      await pair.cached.update({ collection: 'posts', id: data.posts[2]!.id, data: { title: 'Committed' }, req })
+      // An outside read while the transaction is open fills under the pre-commit stamp.
+      await readPost(pair.cached)
+      await pair.cache.settled()
+      await pair.cached.db.commitTransaction(req.transactionID!)
+      const after = await readPost(pair.cached)
+      expect(after.title).toBe('Committed')
+      expect(after).toStrictEqual(await readPost(pair.plain))
+    })
+
+    it('a transaction id given as a promise (as initTransaction does) is tracked', async () => {
+      await warm()
+      const transactionID = pair.cached.db.beginTransaction() as Promise<number | string>
+      const req = { transactionID } as Partial<PayloadRequest>
+      await pair.cached.update({ collection: 'posts', id: data.posts[2]!.id, data: { title: 'Via promise' }, req })
+      log.reset()
+      expect((await readPost(pair.cached)).title).toBe('Committed')
+      await pair.cached.db.commitTransaction(transactionID)
+      expect((await readPost(pair.cached)).title).toBe('Via promise')
+    })
+
+    it('Local API writes (which run in their own transaction) are seen at once', async () => {
+      await warm()
+      await pair.cached.update({ collection: 'posts', id: data.posts[2]!.id, data: { title: 'Local API' } })
+      const after = await readPost(pair.cached)
+      expect(after.title).toBe('Local API')
+      expect(after).toStrictEqual(await readPost(pair.plain))
+    })
+  })
+}
