@@ -177,7 +177,7 @@ export function differentialSuite(env: TestEnv, steps = 500): void {
             locale: pick(['en', 'de', 'all'] as const),
             draft: rnd() < 0.3,
             depth: pick([0, 0, 1]),
-            select: rnd() < 0.2 ? { title: true, views: true } : undefined,
+            select: rnd() < 0.2 ? ({ title: true, views: true } as const) : undefined,
           }
           return { name: `find posts ${JSON.stringify(args)}`, write: false, run: (p) => p.find(args) }
         }],
