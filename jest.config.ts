@@ -13,6 +13,8 @@ const config: Config = {
     },
   ],
   testTimeout: 120_000,
+  globalSetup: '<rootDir>/jest.global-setup.mjs',
+  verbose: true,
 }
 
 export default config

@@ -1,3 +1,4 @@
+import './augment.js'
 export { unwrapAdapter, withKVCache } from './wrapper.js'
 export type { WithKVCache } from './wrapper.js'
 export type { KVCacheHandle } from './handle.js'

@@ -20,7 +20,6 @@ if (process.env.MONGODB_URI) {
   raceSuite(env)
   differentialSuite(env)
 } else {
-  console.log('SKIP mongodb: MONGODB_URI is not set, so the MongoDB suite did not run (set it to a mongodb:// URI to run it)')
   describe('mongodb', () => {
     it.skip('MONGODB_URI is not set: the MongoDB suite did not run', () => undefined)
   })

@@ -15,7 +15,7 @@ export function transactionSuite(env: TestEnv): void {
     let log: CallLog
 
     beforeAll(async () => {
-      pair = await env.newPair({ transactions: true })
+      pair = await env.newPair({ transactions: true, collections: { 'payload-jobs': true } })
       data = await seed(pair.cached)
       log = spyOnDatabase(pair.cached)
     })
@@ -87,6 +87,19 @@ export function transactionSuite(env: TestEnv): void {
       expect((await readPost(pair.cached)).title).toBe('Committed')
       await pair.cached.db.commitTransaction(transactionID)
       expect((await readPost(pair.cached)).title).toBe('Via promise')
+    })
+
+    it('the jobs queue (begin, updateJobs, commit, no rollback path) invalidates on commit', async () => {
+      const job = await pair.cached.jobs.queue({ task: 'noop', input: {} })
+      const read = (p: Payload) => p.findByID({ collection: 'payload-jobs', id: job.id, depth: 0, disableErrors: true })
+      await read(pair.cached)
+      await pair.cache.settled()
+      expect((await read(pair.cached))?.id).toBe(job.id)
+      await pair.cached.jobs.run()
+      // A completed job is deleted by default: the cached read must say so too.
+      const after = await read(pair.cached)
+      expect(after).toBeNull()
+      expect(after).toStrictEqual(await read(pair.plain))
     })
 
     it('Local API writes (which run in their own transaction) are seen at once', async () => {

@@ -1,0 +1,87 @@
+import { beforeAll, describe, expect, it } from '@jest/globals'
+import { sql } from '@payloadcms/db-sqlite'
+import type { Payload } from 'payload'
+import { FLUSH_OPERATIONS, kindOf, READ_OPERATIONS, TRANSACTION_OPERATIONS, WRITE_OPERATIONS } from '../src/operations.js'
+import { unwrapAdapter } from '../src/index.js'
+import type { Pair } from './support/app.js'
+import { useTestEnv } from './support/env.js'
+import { spyOnDatabase } from './support/spy.js'
+
+const env = useTestEnv('sqlite')
+
+describe('operation table', () => {
+  it('routes every method the design names, and only those', () => {
+    expect(READ_OPERATIONS).toHaveLength(10)
+    expect(WRITE_OPERATIONS).toHaveLength(14)
+    for (const name of READ_OPERATIONS) expect(kindOf(name)).toBe('read')
+    for (const name of WRITE_OPERATIONS) expect(kindOf(name)).toBe('write')
+    for (const name of TRANSACTION_OPERATIONS) expect(kindOf(name)).toBe('transaction')
+    for (const name of FLUSH_OPERATIONS) expect(kindOf(name)).toBe('flush')
+    for (const name of ['init', 'connect', 'destroy', 'createMigration', 'someFutureMethod']) expect(kindOf(name)).toBeUndefined()
+  })
+})
+
+describe('adapter lifecycle and pass-through', () => {
+  let pair: Pair
+  const readNotes = (p: Payload) => p.find({ collection: 'notes', sort: 'text' })
+
+  beforeAll(async () => {
+    pair = await env.newPair()
+    await pair.cached.create({ collection: 'notes', data: { text: 'one' } })
+  })
+
+  async function warm(): Promise<void> {
+    await readNotes(pair.cached)
+    await pair.cache.settled()
+    const log = spyOnDatabase(pair.cached)
+    await readNotes(pair.cached)
+    expect(log.reads).toEqual([])
+    log.restore()
+  }
+
+  it('raw SQL through payload.db.execute invalidates everything', async () => {
+    await warm()
+    const db = pair.cached.db as unknown as { drizzle: unknown; execute: (args: unknown) => Promise<unknown> }
+    await db.execute({ drizzle: db.drizzle, sql: sql`update notes set text = 'raw'` })
+    const after = await readNotes(pair.cached)
+    expect(after.docs.map((d) => d.text)).toEqual(['raw'])
+    expect(after).toStrictEqual(await readNotes(pair.plain))
+  })
+
+  it('writes made behind Payload are seen after kvCache.invalidate()', async () => {
+    await warm()
+    // Straight on the inner adapter: the cache cannot know.
+    const inner = unwrapAdapter(pair.cached.db) as unknown as { drizzle: { run: (q: unknown) => Promise<unknown> } }
+    await inner.drizzle.run(sql`update notes set text = 'behind'`)
+    expect((await readNotes(pair.cached)).docs[0]!.text).toBe('raw')
+    await pair.cached.db.kvCache!.invalidate({ collections: ['notes'] })
+    expect((await readNotes(pair.cached)).docs[0]!.text).toBe('behind')
+  })
+
+  it('survives hot reload: destroy, init and connect again on the same proxy', async () => {
+    await warm()
+    const db = pair.cached.db
+    await db.destroy?.()
+    await db.init?.()
+    await db.connect?.({ hotReload: true })
+    await pair.cached.create({ collection: 'notes', data: { text: 'after reload' } })
+    const after = await readNotes(pair.cached)
+    expect(after.docs.map((d) => d.text)).toContain('after reload')
+    expect(after).toStrictEqual(await readNotes(pair.plain))
+  })
+
+  it('forwards a method it does not know, with the adapter as `this`', async () => {
+    const inner = unwrapAdapter(pair.cached.db) as unknown as Record<string, unknown>
+    inner.someFutureMethod = function (this: unknown, value: number) {
+      return { self: this === inner, value }
+    }
+    const result = (pair.cached.db as unknown as { someFutureMethod: (v: number) => unknown }).someFutureMethod(7)
+    expect(result).toEqual({ self: true, value: 7 })
+    delete inner.someFutureMethod
+    expect('someFutureMethod' in pair.cached.db).toBe(false)
+  })
+
+  it('exposes the handle on payload.db and on the withKVCache value alike', () => {
+    expect(pair.cached.db.kvCache).toBe(pair.cache)
+  })
+})
