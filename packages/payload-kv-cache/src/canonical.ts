@@ -51,6 +51,13 @@ function write(value: unknown, depth: number, seen: Set<object>): string {
       return out + ']'
     }
     if (value instanceof Date) return `D${value.getTime()}`
+    if (ArrayBuffer.isView(value)) {
+      // Bytes by value: String() of a Buffer is a lossy UTF-8 decoding.
+      const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+      let hex = ''
+      for (const byte of bytes) hex += byte.toString(16).padStart(2, '0')
+      return `X${JSON.stringify(value.constructor.name)}${hex}`
+    }
     const proto = Object.getPrototypeOf(value)
     if (proto !== Object.prototype && proto !== null) {
       // ObjectId, Decimal128 and similar value objects: their string form is their identity.

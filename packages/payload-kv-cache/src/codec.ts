@@ -69,7 +69,9 @@ function enc(value: unknown, depth: number): unknown {
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'unknown'
     throw new UncacheableValueError(`an instance of ${name} in the result`)
   }
-  const out: Record<string, unknown> = {}
+  // A null-prototype copy: an own `__proto__` key (JSON.parse makes them) must stay a key,
+  // not become the copy's prototype through Object.prototype's setter.
+  const out = Object.create(null) as Record<string, unknown>
   if (nullProto) out[NULL_PROTO_KEY] = 1
   for (const key of Object.keys(value)) {
     if (key.startsWith(TAG)) throw new UncacheableValueError('a result key that starts with U+0001')
@@ -92,7 +94,11 @@ export function decode(value: unknown): unknown {
     delete record[NULL_PROTO_KEY]
     target = Object.create(null) as Record<string, unknown>
   }
-  for (const key of Object.keys(record)) target[key] = decode(record[key])
+  for (const key of Object.keys(record)) {
+    const item = decode(record[key])
+    if (key === '__proto__') Object.defineProperty(target, key, { value: item, writable: true, enumerable: true, configurable: true })
+    else target[key] = item
+  }
   return target
 }
 
