@@ -60,11 +60,13 @@ function write(value: unknown, depth: number, seen: Set<object>): string {
     }
     const proto = Object.getPrototypeOf(value)
     if (proto !== Object.prototype && proto !== null) {
-      // ObjectId, Decimal128 and similar value objects: their string form is their identity.
+      // Only value objects whose text is their identity; any other class (Map, Set, a class
+      // with a constant toString) could make two different arguments share a key.
       const name = (value as { constructor?: { name?: string } }).constructor?.name ?? '?'
-      const text = String(value)
-      if (text === '[object Object]') throw new UncacheableArgumentError(`argument of class ${name}`)
-      return `O${JSON.stringify(name)}${JSON.stringify(text)}`
+      const hex = (value as { toHexString?: unknown }).toHexString
+      if (typeof hex === 'function') return `O${JSON.stringify(name)}${JSON.stringify(String(hex.call(value)))}`
+      if (value instanceof RegExp || name === 'Decimal128') return `O${JSON.stringify(name)}${JSON.stringify(String(value))}`
+      throw new UncacheableArgumentError(`argument of class ${name}`)
     }
     const record = value as Record<string, unknown>
     const keys = Object.keys(record).sort()
@@ -72,8 +74,9 @@ function write(value: unknown, depth: number, seen: Set<object>): string {
     let first = true
     for (const key of keys) {
       const item = record[key]
-      // An absent key and a key set to undefined mean the same to every adapter.
-      if (item === undefined) continue
+      // Only at the top: an absent argument and one set to undefined mean the same to every
+      // adapter. Deeper, `{ equals: undefined }` and `{}` do not (one matches nothing).
+      if (item === undefined && depth === 0) continue
       if (!first) out += ','
       first = false
       out += JSON.stringify(key) + ':' + write(item, depth + 1, seen)

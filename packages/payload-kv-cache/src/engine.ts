@@ -115,7 +115,17 @@ export class CacheEngine {
     if (transactionID !== null) {
       // Recorded before the call: a write that throws may still be committed by the caller.
       this.transactions.record(transactionID, scopes)
-      return method.call(this.inner, args)
+      try {
+        return await method.call(this.inner, args)
+      } finally {
+        // The transaction ended while this write was running (an un-awaited write in a hook):
+        // the adapter then ran it on the plain connection, and the commit already took the
+        // record. Invalidate now, or nobody will.
+        if (!this.sessionIsLive(transactionID)) {
+          this.transactions.take(transactionID)
+          await this.invalidate(scopes)
+        }
+      }
     }
     return this.invalidating(scopes, () => method.call(this.inner, args))
   }
@@ -182,8 +192,15 @@ export class CacheEngine {
       return null
     }
     if (typeof id !== 'string' && typeof id !== 'number') return null
-    const sessions = this.inner.sessions
-    return sessions && sessions[id] ? id : null
+    return this.sessionIsLive(id) ? id : null
+  }
+
+  private sessionIsLive(id: TransactionID): boolean {
+    const session = this.inner.sessions?.[id] as { inTransaction?: () => boolean } | undefined
+    if (!session) return false
+    // Mongo keeps sessions that are no longer in a transaction; its adapter then writes
+    // without one, so such a session is not live.
+    return typeof session.inTransaction === 'function' ? session.inTransaction() : true
   }
 
   private keyFor(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): string | undefined {

@@ -66,7 +66,9 @@ export class CachePolicy {
 
   private scopeSetting(scope: Scope): ScopeSetting | undefined {
     const slug = scope.slice(2)
-    const setting = scope.startsWith('c:') ? this.options.collections[slug] : this.options.globals[slug]
+    const table = scope.startsWith('c:') ? this.options.collections : this.options.globals
+    // Own keys only: a slug such as `constructor` must not find Object.prototype's.
+    const setting = Object.hasOwn(table, slug) ? table[slug] : undefined
     if (setting !== undefined) return setting
     return this.excluded.has(scope) ? false : undefined
   }

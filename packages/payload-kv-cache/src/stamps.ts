@@ -7,7 +7,6 @@ import type { SafeKV } from './store.js'
 /** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
 export type StampScope = Scope | '*'
 
-const RETRY_DELAYS_MS = [25, 100, 400]
 const FAILED_RETRY_INTERVAL_MS = 1000
 
 /**
@@ -85,18 +84,17 @@ export class Stamps {
     await Promise.all([...scopes].map((scope) => this.bumpOne(scope)))
   }
 
+  /**
+   * One attempt inline: a write must not wait seconds on a failing KV, and retrying inside
+   * the same second only meets KV's one-write-per-second limit again. A failed scope is
+   * bypassed in this isolate and retried, at most once a second, when a read touches it.
+   */
   private async bumpOne(scope: StampScope): Promise<void> {
-    const key = stampKey(this.prefix, scope)
-    for (let attempt = 0; ; attempt++) {
-      const ok = await this.kv.put(key, newToken(this.clock()))
-      if (ok) {
-        this.stats.stampWrites++
-        this.failed.delete(scope)
-        return
-      }
-      const delay = RETRY_DELAYS_MS[attempt]
-      if (delay === undefined) break
-      await new Promise((resolve) => setTimeout(resolve, delay))
+    const ok = await this.kv.put(stampKey(this.prefix, scope), newToken(this.clock()))
+    if (ok) {
+      this.stats.stampWrites++
+      this.failed.delete(scope)
+      return
     }
     this.failed.set(scope, this.clock())
     this.report(`could not write the invalidation stamp for ${scope}; this isolate bypasses the cache for it until a retry lands, other isolates may serve stale entries until their TTL`)

@@ -29,6 +29,8 @@ export class SafeKV {
       const parts: Promise<Map<string, string | null>>[] = []
       for (let i = 0; i < keys.length; i += BULK_GET_LIMIT) parts.push(kv.get(keys.slice(i, i + BULK_GET_LIMIT), 'text'))
       const maps = await this.withTimeout(Promise.all(parts))
+      // A binding that answers a bulk get with anything but a Map is failing, not empty.
+      if (!maps.every((map) => map instanceof Map)) throw new TypeError('KV bulk get did not return a Map')
       if (maps.length === 1) return maps[0]
       const merged = new Map<string, string | null>()
       for (const map of maps) for (const [key, value] of map) merged.set(key, value)

@@ -210,9 +210,10 @@ describe('canonicalize', () => {
     expect(canonicalize({ x: { q: 1, p: 2 } })).toBe(canonicalize({ x: { p: 2, q: 1 } }))
   })
 
-  it('treats a key set to undefined as absent', () => {
+  it('treats a top-level argument set to undefined as absent (only there)', () => {
     expect(canonicalize({ a: undefined })).toBe(canonicalize({}))
-    expect(canonicalize({ x: 1, a: undefined, nested: { b: undefined } })).toBe(canonicalize({ nested: {}, x: 1 }))
+    expect(canonicalize({ x: 1, a: undefined, nested: { b: 1 } })).toBe(canonicalize({ nested: { b: 1 }, x: 1 }))
+    expect(canonicalize({ nested: { b: undefined } })).not.toBe(canonicalize({ nested: {} }))
   })
 
   it('treats a null-prototype object like a plain one with the same content', () => {
@@ -330,5 +331,32 @@ describe('keys', () => {
     // and two huge wheres that differ in one value get different keys
     const other = { or: [...huge.or.slice(0, -1), { field_4999: { equals: 'changed' } }] }
     expect(argumentsDigest('sqlite', 'find', { collection: 'posts', where: other })).not.toBe(d)
+  })
+})
+
+describe('canonicalize: review regressions', () => {
+  it('keeps a nested undefined apart from an absent key: { equals: undefined } matches nothing, {} matches all', () => {
+    expect(canonicalize({ where: { slug: { equals: undefined } } })).not.toBe(canonicalize({ where: { slug: {} } }))
+    expect(canonicalize({ where: undefined, limit: 1 })).toBe(canonicalize({ limit: 1 }))
+  })
+
+  it('refuses class instances whose text is not their identity (Map, Set, custom classes)', () => {
+    class Box {
+      constructor(readonly v: number) {}
+    }
+    for (const value of [new Map([[1, 2]]), new Set([1]), new Box(1)]) {
+      expect(() => canonicalize({ where: { x: { equals: value } } })).toThrow(UncacheableArgumentError)
+    }
+  })
+
+  it('keys an ObjectId-like value by its hex string', () => {
+    class ObjectId {
+      constructor(readonly hex: string) {}
+      toHexString() {
+        return this.hex
+      }
+    }
+    expect(canonicalize({ id: new ObjectId('aa') })).not.toBe(canonicalize({ id: new ObjectId('bb') }))
+    expect(canonicalize({ id: new ObjectId('aa') })).toBe(canonicalize({ id: new ObjectId('aa') }))
   })
 })

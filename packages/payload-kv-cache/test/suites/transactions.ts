@@ -89,6 +89,24 @@ export function transactionSuite(env: TestEnv): void {
       expect((await readPost(pair.cached)).title).toBe('Via promise')
     })
 
+    it('a write still running when its transaction commits is invalidated when it lands', async () => {
+      await warm()
+      const req = await begin()
+      // Not awaited, as a hook that forgets `await` does: the commit overtakes it, and the
+      // adapter then runs it on the plain connection after the commit's invalidation.
+      const write = (pair.cached.db as unknown as { updateOne: (a: unknown) => Promise<unknown> }).updateOne({
+        collection: 'posts',
+        id: data.posts[2]!.id,
+        data: { views: 99 },
+        req,
+      })
+      await pair.cached.db.commitTransaction(req.transactionID!)
+      await write
+      const after = await readPost(pair.cached)
+      expect(after).toStrictEqual(await readPost(pair.plain))
+      expect(after.views).toBe(99)
+    })
+
     it('the jobs queue (begin, updateJobs, commit, no rollback path) invalidates on commit', async () => {
       const job = await pair.cached.jobs.queue({ task: 'noop', input: {} })
       const read = (p: Payload) => p.findByID({ collection: 'payload-jobs', id: job.id, depth: 0, disableErrors: true })
