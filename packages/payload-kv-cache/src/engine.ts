@@ -18,6 +18,7 @@ import { emptyStats } from './stats.js'
 import { SafeKV } from './store.js'
 import type { TransactionID } from './transactions.js'
 import { PendingTransactions } from './transactions.js'
+import { schemaFingerprint } from './fingerprint.js'
 
 /** What the engine needs of the inner adapter instance. */
 export interface InnerAdapter {
@@ -47,6 +48,8 @@ export class CacheEngine {
   private readonly policy: CachePolicy
   private readonly lastReported = new Map<string, number>()
   private readonly clock: () => number
+  /** Adapter name plus the schema fingerprint: both are part of every key. */
+  private readonly keyNamespace: string
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -63,6 +66,7 @@ export class CacheEngine {
     this.transactions = new PendingTransactions(this.clock)
     this.graph = new DependencyGraph(config)
     this.policy = new CachePolicy(options, config)
+    this.keyNamespace = `${inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
   }
 
   async read(operation: ReadOperation, method: Method, args: Args): Promise<unknown> {
@@ -206,7 +210,7 @@ export class CacheEngine {
   private keyFor(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): string | undefined {
     let defaultDigest: string
     try {
-      defaultDigest = argumentsDigest(this.inner.name ?? 'unknown', operation, args)
+      defaultDigest = argumentsDigest(this.keyNamespace, operation, args)
     } catch (error) {
       if (error instanceof UncacheableArgumentError) return undefined
       throw error

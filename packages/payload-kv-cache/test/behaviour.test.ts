@@ -3,6 +3,10 @@ import type { Payload } from 'payload'
 import type { CacheStats, KeyInput, KVNamespaceLike } from '../src/index.js'
 import { unwrapAdapter } from '../src/index.js'
 import { argumentsDigest, byteLength, entryKey } from '../src/keys.js'
+import { schemaFingerprint } from '../src/fingerprint.js'
+
+/** What the engine digests besides the arguments: the adapter name and the schema fingerprint. */
+const keyNamespace = (p: { cached: { config: unknown } }) => `sqlite:${schemaFingerprint(p.cached.config)}`
 import type { Pair } from './support/app.js'
 import { useTestEnv } from './support/env.js'
 import type { CallLog } from './support/spy.js'
@@ -454,7 +458,7 @@ describe('the default pair: exclusions, per-request control, stats, prefix, malf
       const hit = await read(pair.cached)
       expect(log.reads).toEqual(['find:notes'])
       expect(hit).toStrictEqual(await read(pair.plain))
-      const expected = entryKey(prefix, 'c:notes', 'find', argumentsDigest('sqlite', 'find', { collection: 'notes', where }))
+      const expected = entryKey(prefix, 'c:notes', 'find', argumentsDigest(keyNamespace(pair), 'find', { collection: 'notes', where }))
       expect(byteLength(expected)).toBeLessThan(512)
       expect(await env.kv().get(expected, 'text')).not.toBeNull()
     })
@@ -492,7 +496,7 @@ describe('the default pair: exclusions, per-request control, stats, prefix, malf
       await read(pair.cached)
       await pair.cache.settled()
       const keys = await listAll(env.kv(), `${prefix}:c:notes:find:`)
-      const key = entryKey(prefix, 'c:notes', 'find', argumentsDigest('sqlite', 'find', { collection: 'notes', sort: '-text', limit: 2 }))
+      const key = entryKey(prefix, 'c:notes', 'find', argumentsDigest(keyNamespace(pair), 'find', { collection: 'notes', sort: '-text', limit: 2 }))
       expect(keys).toContain(key)
       let value = garbage
       if (value === null) {
@@ -713,7 +717,7 @@ describe('a custom key function', () => {
       kind: 'collection',
       slug: 'notes',
       args: { collection: 'notes', where: { text: { equals: 'a' } } },
-      defaultDigest: argumentsDigest('sqlite', 'count', { collection: 'notes', where: { text: { equals: 'a' } } }),
+      defaultDigest: argumentsDigest(keyNamespace(pair), 'count', { collection: 'notes', where: { text: { equals: 'a' } } }),
     })
   })
 
@@ -754,7 +758,7 @@ describe('a custom key function', () => {
     const truth = await read(pair.plain)
     expect(first).toStrictEqual(truth)
     expect(second).toStrictEqual(truth)
-    const defaultKey = entryKey(prefix, `c:${slug}`, operation, argumentsDigest('sqlite', operation, args))
+    const defaultKey = entryKey(prefix, `c:${slug}`, operation, argumentsDigest(keyNamespace(pair), operation, args))
     expect(await env.kv().get(defaultKey, 'text')).not.toBeNull()
     const listed = await listAll(env.kv(), `${prefix}:c:${slug}:${operation}:`)
     expect(listed).toContain(defaultKey)
