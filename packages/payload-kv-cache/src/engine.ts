@@ -86,6 +86,7 @@ export class CacheEngine {
     const stampKeys = this.stamps.keysFor(scope, dependencies)
     const values = await this.kv.getMany([key, ...stampKeys])
     if (!values) return call()
+    if (this.stamps.contradictsRecentWrites(stampKeys, values)) return this.bypass(call)
     // Read before the database call: a fill that races a write lands under the old stamp.
     const signature = this.stamps.signature(stampKeys, values)
     const raw = values.get(key)

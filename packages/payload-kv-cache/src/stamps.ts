@@ -8,6 +8,9 @@ import type { SafeKV } from './store.js'
 export type StampScope = Scope | '*'
 
 const FAILED_RETRY_INTERVAL_MS = 1000
+/** How long KV's location caches may keep serving an older value (Cloudflare: about 60 s). */
+const PROPAGATION_WINDOW_MS = 60_000
+const MAX_RECENT = 1000
 
 /**
  * Invalidation stamps (DESIGN section 6). Each scope's stamp holds a random token; an entry
@@ -21,6 +24,8 @@ export class Stamps {
   /** Scopes whose last bump never landed, with the time of the last attempt. */
   private readonly failed = new Map<StampScope, number>()
   private readonly keyCache = new Map<Scope, string[]>()
+  /** Tokens this isolate wrote lately, by stamp key: KV's location cache may not show them yet. */
+  private readonly recent = new Map<string, { token: string; at: number }>()
 
   constructor(
     private readonly kv: SafeKV,
@@ -46,6 +51,23 @@ export class Stamps {
     let out = ''
     for (const key of keys) out += (values.get(key) ?? '-') + '.'
     return out
+  }
+
+  /**
+   * True when KV answered a stamp with something other than the token this isolate wrote to
+   * it within the propagation window: the answer may be a location cache's older value, and
+   * trusting it could serve what this isolate's write replaced.
+   */
+  contradictsRecentWrites(keys: readonly string[], values: Map<string, string | null>): boolean {
+    if (this.recent.size === 0) return false
+    const now = this.clock()
+    for (const key of keys) {
+      const mine = this.recent.get(key)
+      if (!mine) continue
+      if (now - mine.at > PROPAGATION_WINDOW_MS) this.recent.delete(key)
+      else if (values.get(key) !== mine.token) return true
+    }
+    return false
   }
 
   /** True when a write to one of these scopes has not finished invalidating. */
@@ -90,9 +112,18 @@ export class Stamps {
    * bypassed in this isolate and retried, at most once a second, when a read touches it.
    */
   private async bumpOne(scope: StampScope): Promise<void> {
-    const ok = await this.kv.put(stampKey(this.prefix, scope), newToken(this.clock()))
+    const key = stampKey(this.prefix, scope)
+    const token = newToken(this.clock())
+    const ok = await this.kv.put(key, token)
     if (ok) {
       this.stats.stampWrites++
+      this.recent.delete(key)
+      this.recent.set(key, { token, at: this.clock() })
+      // Oldest first: drop the excess so the map stays bounded.
+      for (const old of this.recent.keys()) {
+        if (this.recent.size <= MAX_RECENT) break
+        this.recent.delete(old)
+      }
       this.failed.delete(scope)
       return
     }
