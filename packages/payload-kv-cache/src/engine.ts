@@ -62,7 +62,7 @@ export class CacheEngine {
     this.kv = new SafeKV(options.kv, options.kvTimeoutMs, this.stats, (error, what) =>
       this.report(`kv-${what}`, `KV ${what} failed, using the database instead: ${error instanceof Error ? error.message : String(error)}`),
     )
-    this.stamps = new Stamps(this.kv, options.prefix, this.clock, this.stats, this.background, (message) => this.report('stamp', message))
+    this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.stats, this.background, (message) => this.report('stamp', message))
     this.transactions = new PendingTransactions(this.clock)
     this.graph = new DependencyGraph(config)
     this.policy = new CachePolicy(options, config)
@@ -128,7 +128,7 @@ export class CacheEngine {
         // record. Invalidate now, or nobody will.
         if (!this.sessionIsLive(transactionID)) {
           this.transactions.take(transactionID)
-          await this.invalidate(scopes)
+          await this.invalidating(scopes, () => undefined)
         }
       }
     }
@@ -155,8 +155,16 @@ export class CacheEngine {
     return this.invalidating(['*'], () => method.apply(this.inner, callArgs))
   }
 
+  /** For the handle: resolves once the new stamps are in KV, trailing writes included. */
   async invalidate(scopes: Iterable<StampScope>): Promise<void> {
-    await this.invalidating([...scopes], async () => undefined)
+    const list = [...scopes]
+    const release = this.stamps.hold(list)
+    try {
+      this.stats.invalidations += list.length
+      await this.stamps.bumpAndWait(list)
+    } finally {
+      release()
+    }
   }
 
   private async invalidating<T>(scopes: Iterable<StampScope>, run: () => T | Promise<T>): Promise<T> {

@@ -57,8 +57,19 @@ export interface KVCacheOptions {
   waitUntil?: (promise: Promise<unknown>) => void
   /** A KV read slower than this (ms) is abandoned for the database. Default 1000. */
   kvTimeoutMs?: number
-  /** Milliseconds since the epoch. Tests move it; defaults to `Date.now`. */
-  clock?: () => number
+  /**
+   * Time, for tests: `() => ms` replaces `Date.now`; `{ now, sleep }` also replaces the
+   * timer that spaces stamp writes, so a test can move time instead of waiting for it.
+   */
+  clock?: (() => number) | KVCacheClock
+}
+
+/** A clock under a test's control. */
+export interface KVCacheClock {
+  /** Milliseconds since the epoch. */
+  now(): number
+  /** Resolves once `ms` milliseconds have passed on this clock. */
+  sleep(ms: number): Promise<void>
 }
 
 export interface ResolvedOptions {
@@ -73,6 +84,7 @@ export interface ResolvedOptions {
   waitUntil?: (promise: Promise<unknown>) => void
   kvTimeoutMs: number
   clock: () => number
+  sleep: (ms: number) => Promise<void>
 }
 
 export class KVCacheConfigError extends Error {
@@ -184,8 +196,9 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   if (options.kvTimeoutMs !== undefined && (typeof options.kvTimeoutMs !== 'number' || !(options.kvTimeoutMs > 0))) {
     throw new KVCacheConfigError('kvTimeoutMs', `must be a positive number of milliseconds (got ${describe(options.kvTimeoutMs)})`, 'For example `kvTimeoutMs: 1000`.')
   }
-  if (options.clock !== undefined && typeof options.clock !== 'function') {
-    throw new KVCacheConfigError('clock', 'must be a function returning milliseconds', 'Remove it; it exists for tests.')
+  const { clock } = options
+  if (clock !== undefined && typeof clock !== 'function' && !(typeof clock === 'object' && clock !== null && typeof clock.now === 'function' && typeof clock.sleep === 'function')) {
+    throw new KVCacheConfigError('clock', 'must be a function returning milliseconds, or { now, sleep }', 'Remove it; it exists for tests.')
   }
 
   const getKV = typeof kv === 'function' ? checkedBinding(kv) : () => kv
@@ -200,8 +213,13 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
     invalidation: 'stamp',
     waitUntil: options.waitUntil,
     kvTimeoutMs: options.kvTimeoutMs ?? 1000,
-    clock: options.clock ?? Date.now,
+    clock: clock === undefined ? Date.now : typeof clock === 'function' ? clock : () => clock.now(),
+    sleep: clock !== undefined && typeof clock === 'object' ? (ms) => clock.sleep(ms) : realSleep,
   }
+}
+
+function realSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 function checkedBinding(factory: () => KVNamespaceLike): () => KVNamespaceLike {

@@ -7,30 +7,53 @@ import type { SafeKV } from './store.js'
 /** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
 export type StampScope = Scope | '*'
 
-const FAILED_RETRY_INTERVAL_MS = 1000
+/** KV accepts one write per second to a key; a second write inside it meets a 429. */
+export const STAMP_WRITE_INTERVAL_MS = 1000
+/** Waits before the retries of a stamp write that failed: the first one is KV's write interval. */
+const RETRY_BACKOFF_MS = [1000, 2000, 4000]
 /** How long KV's location caches may keep serving an older value (Cloudflare: about 60 s). */
 const PROPAGATION_WINDOW_MS = 60_000
 const MAX_RECENT = 1000
+const MAX_IDLE_SCOPES = 1000
+
+interface ScopeState {
+  /** When this isolate last attempted a write of the stamp (landed or not). */
+  lastAttemptAt: number
+  /** A bump was asked for that no write started since covers. */
+  dirty: boolean
+  /** The loop writing this stamp, while one runs. */
+  writer: Promise<void> | undefined
+}
 
 /**
  * Invalidation stamps (DESIGN section 6). Each scope's stamp holds a random token; an entry
  * is valid only while the tokens it was filled under are current, so a write invalidates
  * every entry of a scope with one KV put, and a fill that raced a write lands under a dead
- * token. In this isolate a scope whose bump has not landed yet is bypassed, so the isolate
- * that wrote never reads what it overwrote.
+ * token.
+ *
+ * KV takes one write per second per key, so bumps of one scope are coalesced: the first goes
+ * out at once, the ones that follow inside the second become one trailing write when the
+ * second is over. Until it lands, and while a failed write is being retried, this isolate
+ * bypasses the cache for the scope, so the isolate that wrote never reads what it overwrote.
+ * Other isolates may serve the old entries until the trailing write lands: about a second,
+ * plus KV's propagation.
  */
 export class Stamps {
   private readonly inFlight = new Map<StampScope, number>()
-  /** Scopes whose last bump never landed, with the time of the last attempt. */
+  private readonly states = new Map<StampScope, ScopeState>()
+  /** Scopes whose last bump never landed after its retries, with the time of giving up. */
   private readonly failed = new Map<StampScope, number>()
   private readonly keyCache = new Map<Scope, string[]>()
   /** Tokens this isolate wrote lately, by stamp key: KV's location cache may not show them yet. */
   private readonly recent = new Map<string, { token: string; at: number }>()
+  /** Writers running, so that a read with nothing pending skips the per-scope lookups. */
+  private writing = 0
 
   constructor(
     private readonly kv: SafeKV,
     private readonly prefix: string,
     private readonly clock: () => number,
+    private readonly sleep: (ms: number) => Promise<void>,
     private readonly stats: CacheStats,
     private readonly background: BackgroundWork,
     private readonly report: (message: string) => void,
@@ -53,6 +76,16 @@ export class Stamps {
     return out
   }
 
+  /** The time the youngest of these stamps was written, from the time each token carries. */
+  youngestWrite(keys: readonly string[], values: Map<string, string | null>): number {
+    let youngest = -Infinity
+    for (const key of keys) {
+      const at = tokenTime(values.get(key))
+      if (at > youngest) youngest = at
+    }
+    return youngest
+  }
+
   /**
    * True when KV answered a stamp with something other than the token this isolate wrote to
    * it within the propagation window: the answer may be a location cache's older value, and
@@ -72,20 +105,24 @@ export class Stamps {
 
   /** True when a write to one of these scopes has not finished invalidating. */
   isUnsettled(dependencies: readonly Scope[]): boolean {
-    if (this.inFlight.size === 0 && this.failed.size === 0) return false
-    if (this.inFlight.has('*') || this.failed.has('*')) {
-      this.retryFailed('*')
-      return true
-    }
+    if (this.inFlight.size === 0 && this.failed.size === 0 && this.writing === 0) return false
+    if (this.unsettled('*')) return true
     let unsettled = false
-    for (const scope of dependencies) {
-      if (this.inFlight.has(scope)) unsettled = true
-      else if (this.failed.has(scope)) {
-        unsettled = true
-        this.retryFailed(scope)
-      }
-    }
+    for (const scope of dependencies) if (this.unsettled(scope)) unsettled = true
     return unsettled
+  }
+
+  private unsettled(scope: StampScope): boolean {
+    if (this.inFlight.has(scope)) return true
+    if (this.states.get(scope)?.writer) return true
+    if (!this.failed.has(scope)) return false
+    // A read of a scope whose bump was given up on tries again, at most once a second.
+    const last = this.failed.get(scope)!
+    if (this.clock() - last >= STAMP_WRITE_INTERVAL_MS) {
+      this.failed.set(scope, this.clock())
+      void this.request(scope)
+    }
+    return true
   }
 
   /** Marks scopes as being written; returns the release. */
@@ -101,42 +138,106 @@ export class Stamps {
     }
   }
 
-  /** Writes new tokens for the scopes. Never throws: a bump that cannot land is retried and reported. */
+  /**
+   * Asks for new tokens. Resolves once each scope is either written (when its write could go
+   * out at once) or handed to a trailing write that this isolate waits for by bypassing.
+   * Never throws.
+   */
   async bump(scopes: Iterable<StampScope>): Promise<void> {
-    await Promise.all([...scopes].map((scope) => this.bumpOne(scope)))
+    await Promise.all([...scopes].map((scope) => this.request(scope)))
+  }
+
+  /** Asks for new tokens and resolves once they are in KV (or have been given up on). */
+  async bumpAndWait(scopes: Iterable<StampScope>): Promise<void> {
+    const list = [...scopes]
+    await this.bump(list)
+    await Promise.all(list.map((scope) => this.states.get(scope)?.writer))
+  }
+
+  private request(scope: StampScope): Promise<void> {
+    let state = this.states.get(scope)
+    if (!state) {
+      this.sweepIdle()
+      state = { lastAttemptAt: -Infinity, dirty: false, writer: undefined }
+      this.states.set(scope, state)
+    }
+    state.dirty = true
+    // A writer is running: it writes again after its current attempt, which covers this bump.
+    if (state.writer) {
+      this.stats.stampsCoalesced++
+      return Promise.resolve()
+    }
+    let handedOff!: () => void
+    const ready = new Promise<void>((resolve) => (handedOff = resolve))
+    const writer = this.writeLoop(scope, state, handedOff).finally(() => {
+      state.writer = undefined
+      this.writing--
+      handedOff()
+    })
+    state.writer = writer
+    this.writing++
+    // Through waitUntil on Workers: a trailing write must outlive the response.
+    this.background.run(() => writer)
+    return ready
   }
 
   /**
-   * One attempt inline: a write must not wait seconds on a failing KV, and retrying inside
-   * the same second only meets KV's one-write-per-second limit again. A failed scope is
-   * bypassed in this isolate and retried, at most once a second, when a read touches it.
+   * Writes the stamp until no bump is left uncovered, one write per interval. `handedOff`
+   * resolves the first caller: after the first attempt when it could go out at once, or as
+   * soon as it has to wait.
    */
-  private async bumpOne(scope: StampScope): Promise<void> {
-    const key = stampKey(this.prefix, scope)
-    const token = newToken(this.clock())
-    const ok = await this.kv.put(key, token)
-    if (ok) {
-      this.stats.stampWrites++
-      this.recent.delete(key)
-      this.recent.set(key, { token, at: this.clock() })
-      // Oldest first: drop the excess so the map stays bounded.
-      for (const old of this.recent.keys()) {
-        if (this.recent.size <= MAX_RECENT) break
-        this.recent.delete(old)
+  private async writeLoop(scope: StampScope, state: ScopeState, handedOff: () => void): Promise<void> {
+    let failures = 0
+    while (state.dirty) {
+      const spacing = state.lastAttemptAt + STAMP_WRITE_INTERVAL_MS - this.clock()
+      const wait = Math.max(spacing, failures > 0 ? RETRY_BACKOFF_MS[failures - 1]! : 0)
+      if (wait > 0) {
+        handedOff()
+        await this.sleep(wait)
       }
-      this.failed.delete(scope)
-      return
+      // Every write that asked before this point has finished: this token covers them all.
+      state.dirty = false
+      state.lastAttemptAt = this.clock()
+      if (failures > 0) this.stats.stampRetries++
+      if (await this.writeToken(scope)) {
+        failures = 0
+        this.failed.delete(scope)
+      } else {
+        state.dirty = true
+        failures++
+        if (failures > RETRY_BACKOFF_MS.length) {
+          state.dirty = false
+          this.stats.stampFailures++
+          this.failed.set(scope, this.clock())
+          this.report(`could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`)
+        }
+      }
+      handedOff()
     }
-    this.failed.set(scope, this.clock())
-    this.report(`could not write the invalidation stamp for ${scope}; this isolate bypasses the cache for it until a retry lands, other isolates may serve stale entries until their TTL`)
   }
 
-  private retryFailed(scope: StampScope): void {
-    const last = this.failed.get(scope)
-    if (last === undefined || this.clock() - last < FAILED_RETRY_INTERVAL_MS) return
-    this.failed.set(scope, this.clock())
-    const release = this.hold([scope])
-    this.background.run(() => this.bumpOne(scope).finally(release))
+  private async writeToken(scope: StampScope): Promise<boolean> {
+    const key = stampKey(this.prefix, scope)
+    const token = newToken(this.clock())
+    if (!(await this.kv.put(key, token))) return false
+    this.stats.stampWrites++
+    this.recent.delete(key)
+    this.recent.set(key, { token, at: this.clock() })
+    // Oldest first: drop the excess so the map stays bounded.
+    for (const old of this.recent.keys()) {
+      if (this.recent.size <= MAX_RECENT) break
+      this.recent.delete(old)
+    }
+    return true
+  }
+
+  /** Forgets idle scopes past the bound; their next bump simply goes out at once. */
+  private sweepIdle(): void {
+    if (this.states.size < MAX_IDLE_SCOPES) return
+    const now = this.clock()
+    for (const [scope, state] of this.states) {
+      if (!state.writer && now - state.lastAttemptAt >= STAMP_WRITE_INTERVAL_MS) this.states.delete(scope)
+    }
   }
 }
 
@@ -146,4 +247,12 @@ function newToken(now: number): string {
   let random = ''
   for (const byte of bytes) random += byte.toString(36).padStart(2, '0')
   return `${now.toString(36)}-${random}`
+}
+
+/** When a token was written; -Infinity for a missing or foreign one. */
+export function tokenTime(token: string | null | undefined): number {
+  if (!token) return -Infinity
+  const dash = token.indexOf('-')
+  const at = dash > 0 ? parseInt(token.slice(0, dash), 36) : NaN
+  return Number.isFinite(at) ? at : -Infinity
 }

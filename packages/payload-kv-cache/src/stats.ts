@@ -18,6 +18,12 @@ export interface CacheStats {
   invalidations: number
   /** Stamp tokens written to KV. */
   stampWrites: number
+  /** Bumps folded into a stamp write already due (KV takes one write per second per key). */
+  stampsCoalesced: number
+  /** Stamp writes tried again after KV refused one (a 429, an error, a timeout). */
+  stampRetries: number
+  /** Stamp writes given up after their retries: reported, and the scope bypassed in this isolate. */
+  stampFailures: number
   /** KV calls that threw. */
   kvErrors: number
   /** KV reads abandoned for the database after `kvTimeoutMs`. */
@@ -35,6 +41,9 @@ export function emptyStats(): CacheStats {
     bypasses: 0,
     invalidations: 0,
     stampWrites: 0,
+    stampsCoalesced: 0,
+    stampRetries: 0,
+    stampFailures: 0,
     kvErrors: 0,
     timeouts: 0,
   }

@@ -31,6 +31,7 @@ describe('adapter lifecycle and pass-through', () => {
   })
 
   async function warm(): Promise<void> {
+    await pair.cache.settled()
     await readNotes(pair.cached)
     await pair.cache.settled()
     const log = spyOnDatabase(pair.cached)

@@ -92,6 +92,7 @@ describe('withKVCache options, checked at call time', () => {
     ['kvTimeoutMs: -1', () => ({ kv, kvTimeoutMs: -1 }), 'kvTimeoutMs'],
     ["kvTimeoutMs: '50'", () => ({ kv, kvTimeoutMs: '50' }), 'kvTimeoutMs'],
     ['clock: a number', () => ({ kv, clock: 5 }), 'clock'],
+    ['clock: { now } without sleep', () => ({ kv, clock: { now: () => 0 } }), 'clock'],
   ]
 
   it.each(cases)('%s: KVCacheConfigError naming the option', (_, options, option) => {
@@ -106,6 +107,7 @@ describe('withKVCache options, checked at call time', () => {
     expect(() => withKV({ operations: { find: true, count: false, findOne: { ttl: 5 }, findGlobal: {} } })()).not.toThrow()
     expect(() => withKV({ collections: { posts: { ttl: 5, operations: { find: false } }, notes: false, users: true }, globals: { banner: true } })()).not.toThrow()
     expect(() => withKV({ key: () => 'k', waitUntil: () => undefined, clock: () => 0 })()).not.toThrow()
+    expect(() => withKV({ clock: { now: () => 0, sleep: async () => undefined } })()).not.toThrow()
     expect(() => withKVCache(adapter(), { kv: () => kv })).not.toThrow()
   })
 

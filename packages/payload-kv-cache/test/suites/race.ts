@@ -72,6 +72,11 @@ export function raceSuite(env: TestEnv): void {
         expect(b.kvCache.stats().hits).toBe(hitsBefore + 1)
 
         await isolateA.update({ collection: 'notes', id: post.id, data: { text: 'second' } })
+        // The create bumped the notes stamp under a second ago, so this bump is a trailing
+        // write (KV takes one write per second per key). A never reads stale meanwhile; B
+        // may, until the write lands: real timers here, the one test that waits for them.
+        expect((await read(isolateA)).text).toBe('second')
+        await a.kvCache.settled()
         expect((await read(isolateB)).text).toBe('second')
         await b.kvCache.settled()
         await isolateB.update({ collection: 'notes', id: post.id, data: { text: 'third' } })

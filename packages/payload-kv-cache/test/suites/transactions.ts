@@ -27,6 +27,7 @@ export function transactionSuite(env: TestEnv): void {
     }
     const readPost = (p: Payload, req?: Partial<PayloadRequest>) => p.findByID({ collection: 'posts', id: data.posts[2]!.id, depth: 0, req })
     const warm = async () => {
+      await pair.cache.settled()
       await readPost(pair.cached)
       await pair.cache.settled()
       log.reset()

@@ -4,6 +4,7 @@ import type { Database, DatabaseKind, Pair } from './app.js'
 import { createDatabase, startPair } from './app.js'
 import type { KVServer } from './kv.js'
 import { startKV } from './kv.js'
+import { skippingClock } from './clock.js'
 import type { PostgresServer } from './postgres.js'
 import { startPostgres } from './postgres.js'
 
@@ -55,7 +56,9 @@ export function useTestEnv(kind: DatabaseKind): TestEnv {
       const database = await createDatabase(kind, postgres, { transactions })
       const kv = wrapKV ? wrapKV(kvServer!.kv) : kvServer!.kv
       // Each pair gets its own prefix: the file's suites share one namespace, like sites do.
-      const pair = await startPair(database, kv, { prefix: `t${prefixes++}`, ...cacheOptions })
+      // The clock skips the second between coalesced stamp writes; tests about timing pass
+      // their own.
+      const pair = await startPair(database, kv, { prefix: `t${prefixes++}`, clock: skippingClock(), ...cacheOptions })
       pairs.push(pair)
       return pair
     },

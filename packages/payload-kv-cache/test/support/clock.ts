@@ -1,0 +1,59 @@
+import type { KVCacheClock } from '../../src/index.js'
+
+/**
+ * Time that a test moves by hand. `sleep` resolves when `advance` passes its deadline, so
+ * a test steps through KV's one-write-per-second spacing without waiting for it.
+ */
+export class ManualClock implements KVCacheClock {
+  private sleepers: { until: number; wake: () => void }[] = []
+
+  constructor(private time = Date.UTC(2026, 0, 1)) {}
+
+  now = (): number => this.time
+
+  sleep = (ms: number): Promise<void> =>
+    new Promise((wake) => {
+      this.sleepers.push({ until: this.time + ms, wake })
+    })
+
+  /** Moves time forward, waking sleepers in deadline order and letting each one run. */
+  async advance(ms: number): Promise<void> {
+    const target = this.time + ms
+    for (;;) {
+      this.sleepers.sort((a, b) => a.until - b.until)
+      const next = this.sleepers[0]
+      if (!next || next.until > target) break
+      this.sleepers.shift()
+      this.time = Math.max(this.time, next.until)
+      next.wake()
+      await settleMicrotasks()
+    }
+    this.time = target
+    await settleMicrotasks()
+  }
+
+  get pending(): number {
+    return this.sleepers.length
+  }
+}
+
+/**
+ * Real time that skips its waits: `sleep(ms)` moves the clock `ms` ahead and resolves on the
+ * next turn. For suites about what a read returns, not when: a write's trailing stamp lands
+ * at once instead of a second later.
+ */
+export function skippingClock(): KVCacheClock {
+  let offset = 0
+  return {
+    now: () => Date.now() + offset,
+    sleep: (ms) => {
+      offset += Math.max(0, ms)
+      return new Promise((resolve) => setImmediate(resolve))
+    },
+  }
+}
+
+async function settleMicrotasks(): Promise<void> {
+  // KV calls answer on the event loop, not as microtasks: give them real turns.
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+}
