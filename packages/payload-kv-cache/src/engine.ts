@@ -152,6 +152,13 @@ export class CacheEngine {
 
   /** Migrations, raw SQL, dropDatabase: anything may have changed. */
   async flush(method: Method, callArgs: unknown[]): Promise<unknown> {
+    // Raw SQL can run inside an open transaction (`execute({ db: session.db })`) and only
+    // becomes visible at its commit, after this bump: other isolates could refill the old
+    // rows in between. The call does not say which session it used, so every open one
+    // invalidates everything again when it commits.
+    for (const id of Object.keys(this.inner.sessions ?? {})) {
+      if (this.sessionIsLive(id)) this.transactions.record(id, ['*'])
+    }
     return this.invalidating(['*'], () => method.apply(this.inner, callArgs))
   }
 

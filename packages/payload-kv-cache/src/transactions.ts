@@ -18,30 +18,34 @@ const MAX_ORPHANS = 1_000
  * commit still invalidates what it wrote.
  */
 export class PendingTransactions {
-  private readonly records = new Map<TransactionID, PendingRecord>()
-  private readonly orphans = new Map<TransactionID, Set<StampScope>>()
+  // Keyed by the id as a string: sessions are an object, so its keys are strings even when
+  // an adapter's ids are numbers.
+  private readonly records = new Map<string, PendingRecord>()
+  private readonly orphans = new Map<string, Set<StampScope>>()
 
   constructor(private readonly clock: () => number) {}
 
   record(id: TransactionID, scopes: Iterable<StampScope>): void {
-    let record = this.records.get(id)
+    const key = String(id)
+    let record = this.records.get(key)
     if (!record) {
       this.sweep()
       record = { scopes: new Set(), startedAt: this.clock() }
-      this.records.set(id, record)
+      this.records.set(key, record)
     }
     for (const scope of scopes) record.scopes.add(scope)
   }
 
   /** Removes and returns what the transaction wrote. */
   take(id: TransactionID): Set<StampScope> | undefined {
-    const record = this.records.get(id)
+    const key = String(id)
+    const record = this.records.get(key)
     if (record) {
-      this.records.delete(id)
+      this.records.delete(key)
       return record.scopes
     }
-    const orphan = this.orphans.get(id)
-    this.orphans.delete(id)
+    const orphan = this.orphans.get(key)
+    this.orphans.delete(key)
     return orphan
   }
 

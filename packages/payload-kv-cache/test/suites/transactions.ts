@@ -6,6 +6,7 @@ import type { Seed } from '../support/seed.js'
 import { seed } from '../support/seed.js'
 import type { CallLog } from '../support/spy.js'
 import { spyOnDatabase } from '../support/spy.js'
+import { unwrapAdapter } from '../../src/index.js'
 
 /** DESIGN section 7: nothing inside an uncommitted transaction is visible through the cache. */
 export function transactionSuite(env: TestEnv): void {
@@ -76,6 +77,24 @@ export function transactionSuite(env: TestEnv): void {
       await pair.cached.db.commitTransaction(req.transactionID!)
       const after = await readPost(pair.cached)
       expect(after.title).toBe('Committed')
+      expect(after).toStrictEqual(await readPost(pair.plain))
+    })
+
+    it('raw SQL run inside an open transaction (execute on the session) is invalidated at commit', async () => {
+      const inner = unwrapAdapter(pair.cached.db) as unknown as { sessions: Record<string, { db: unknown }> }
+      const id = data.posts[2]!.id
+      await warm()
+      const req = await begin()
+      const { db } = inner.sessions[String(await req.transactionID)]!
+      const execute = (pair.cached.db as unknown as { execute: (args: unknown) => Promise<unknown> }).execute
+      await execute.call(pair.cached.db, { db, raw: `UPDATE posts SET views = 4242 WHERE id = ${id}` })
+      // Outside, before the commit: the committed row, filled into KV after the execute's bump.
+      const before = await readPost(pair.cached)
+      expect(before.views).not.toBe(4242)
+      await pair.cache.settled()
+      await pair.cached.db.commitTransaction(req.transactionID!)
+      const after = await readPost(pair.cached)
+      expect(after.views).toBe(4242)
       expect(after).toStrictEqual(await readPost(pair.plain))
     })
 
