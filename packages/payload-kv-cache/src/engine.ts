@@ -106,9 +106,28 @@ export class CacheEngine {
     } else this.stats.misses++
 
     const result = await call()
+    // With read replicas, a read soon after a write may have come from a replica that has not
+    // caught up; filled under the new stamp, its old row would outlive replication.
+    const replicaWindow = this.replicaWindowMs()
+    if (replicaWindow > 0 && this.clock() - this.stamps.youngestWrite(stampKeys, values) < replicaWindow) {
+      this.stats.fillSkips++
+      return result
+    }
     ttl = controlTtl(control) ?? ttl
     this.fill(key, signature, ttl, result)
     return result
+  }
+
+  /**
+   * Drizzle adapters with `readReplicas` keep the primary in `primaryDrizzle` and send reads
+   * to the primary for `readReplicasAfterWriteInterval` after a write in the same isolate:
+   * Payload's own estimate of replication lag, which we take for every isolate.
+   */
+  private replicaWindowMs(): number {
+    const inner = this.inner as { primaryDrizzle?: unknown; readReplicasAfterWriteInterval?: unknown }
+    if (!inner.primaryDrizzle) return 0
+    const interval = inner.readReplicasAfterWriteInterval
+    return typeof interval === 'number' && interval > 0 ? interval : 2000
   }
 
   async write(operation: string, method: Method, args: Args): Promise<unknown> {

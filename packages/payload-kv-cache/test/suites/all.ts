@@ -4,6 +4,7 @@ import { differentialSuite } from './differential.js'
 import { draftSuite } from './drafts.js'
 import { raceSuite } from './race.js'
 import { readSuite } from './reads.js'
+import { replicaSuite } from './replicas.js'
 import { transactionSuite } from './transactions.js'
 import { variationSuite } from './variations.js'
 import { writeSuite } from './writes.js'
@@ -18,5 +19,6 @@ export function allSuites(env: TestEnv, options: { transactions: boolean }): voi
   // MongoDB without a replica set has no transactions to track.
   if (options.transactions) transactionSuite(env)
   raceSuite(env)
+  if (env.kind === 'postgres') replicaSuite(env)
   differentialSuite(env)
 }

@@ -68,6 +68,8 @@ export interface Database {
   kind: DatabaseKind
   /** A fresh adapter on the same database each call, so two Payload instances share it. */
   adapter(): DatabaseAdapterObj
+  /** Postgres: where the database is. */
+  connectionString?: string
 }
 
 let instance = 0
@@ -85,7 +87,7 @@ export async function createDatabase(kind: DatabaseKind, postgres?: PostgresServ
     if (!postgres) throw new Error('postgres server missing')
     const { postgresAdapter } = await import('@payloadcms/db-postgres')
     const connectionString = await postgres.createDatabase(name)
-    return { kind, adapter: () => postgresAdapter({ pool: { connectionString, max: 5 } }) }
+    return { kind, connectionString, adapter: () => postgresAdapter({ pool: { connectionString, max: 5 } }) }
   }
   const uri = process.env.MONGODB_URI
   if (!uri) throw new Error('MONGODB_URI is not set')
@@ -152,7 +154,13 @@ export async function closePayload(payload: Payload): Promise<void> {
     destroy?(): Promise<void>
   }
   const { pool, client } = db
+  // Read replicas get pools of their own that only drizzle's wrapper holds.
+  const replicas = (db as { drizzle?: { $replicas?: { $client?: { end?(): Promise<void>; on?(event: 'error', listener: () => void): void } }[] } }).drizzle?.$replicas ?? []
   await db.destroy?.()
+  for (const replica of replicas) {
+    replica.$client?.on?.('error', () => undefined)
+    void replica.$client?.end?.().catch(() => undefined)
+  }
   if (pool) {
     pool.on('error', () => undefined)
     void pool.end().catch(() => undefined)
