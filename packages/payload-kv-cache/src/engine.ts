@@ -44,12 +44,12 @@ export class CacheEngine {
   private readonly kv: SafeKV
   private readonly stamps: Stamps
   private readonly transactions: PendingTransactions
-  private readonly graph: DependencyGraph
-  private readonly policy: CachePolicy
+  private graph!: DependencyGraph
+  private policy!: CachePolicy
   private readonly lastReported = new Map<string, number>()
   private readonly clock: () => number
   /** Adapter name plus the schema fingerprint: both are part of every key. */
-  private readonly keyNamespace: string
+  private keyNamespace!: string
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -64,9 +64,20 @@ export class CacheEngine {
     )
     this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.stats, this.background, (message) => this.report('stamp', message))
     this.transactions = new PendingTransactions(this.clock)
+    this.configure(config)
+  }
+
+  /**
+   * Builds what depends on the config. Called again when Payload hot-reloads a changed
+   * config (it then calls the instance's `init`): new fields and relationships change the
+   * dependencies, and the fingerprint moves every key away from entries in the old shape.
+   */
+  configure(config: ConfigLike): void {
+    const policy = new CachePolicy(this.options, config)
     this.graph = new DependencyGraph(config)
-    this.policy = new CachePolicy(options, config)
-    this.keyNamespace = `${inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
+    this.policy = policy
+    this.keyNamespace = `${this.inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
+    this.stamps.forgetDependencies()
   }
 
   async read(operation: ReadOperation, method: Method, args: Args): Promise<unknown> {

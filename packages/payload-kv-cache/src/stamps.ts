@@ -69,6 +69,11 @@ export class Stamps {
     return keys
   }
 
+  /** After a config change: a scope's dependencies may be different. */
+  forgetDependencies(): void {
+    this.keyCache.clear()
+  }
+
   /** What an entry must have been filled under to be valid now. */
   signature(keys: readonly string[], values: Map<string, string | null>): string {
     let out = ''

@@ -1,4 +1,5 @@
 import type { BaseDatabaseAdapter, DatabaseAdapterObj as DatabaseAdapterResult, Payload } from 'payload'
+import type { ConfigLike } from './dependencies.js'
 import type { Args, InnerAdapter, Logger } from './engine.js'
 import { CacheEngine } from './engine.js'
 import type { KVCacheHandle } from './handle.js'
@@ -63,6 +64,19 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
   const ours = new WeakSet<Method>()
   const logged = new Set<string>()
 
+  // Payload's hot reload sets `payload.config` to the new config, then calls the instance's
+  // `init`: rebuild what the engine derived from the old one.
+  const reinit = (fn: Method, args: unknown[]): unknown => {
+    const result = fn.apply(inner, args)
+    const reconfigure = (): void => {
+      const config = (inner.payload as { config?: ConfigLike } | undefined)?.config
+      if (config) engine.configure(config)
+    }
+    if (result instanceof Promise) return result.then((value) => (reconfigure(), value))
+    reconfigure()
+    return result
+  }
+
   let proxy: InnerAdapter
   const wrap = (name: string, fn: Method): Method => {
     if (ours.has(fn)) return fn
@@ -74,6 +88,7 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
       logger?.debug?.(`payload-kv-cache: forwarding ${name}, which it does not know`)
     }
     wrapper = function (this: unknown, ...args: unknown[]) {
+      if (name === 'init' && this !== inner) return reinit(fn, args)
       // Called by the adapter on itself (or by a spy we called): not ours to cache twice.
       if (this === inner || !kind) return fn.apply(inner, args)
       switch (kind) {

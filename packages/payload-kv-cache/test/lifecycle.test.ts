@@ -1,9 +1,12 @@
 import { beforeAll, describe, expect, it } from '@jest/globals'
 import { sql } from '@payloadcms/db-sqlite'
-import type { Payload } from 'payload'
+import type { CollectionConfig, Field, Payload } from 'payload'
+import { reload } from 'payload'
 import { FLUSH_OPERATIONS, kindOf, READ_OPERATIONS, TRANSACTION_OPERATIONS, WRITE_OPERATIONS } from '../src/operations.js'
-import { unwrapAdapter } from '../src/index.js'
+import { unwrapAdapter, withKVCache } from '../src/index.js'
 import type { Pair } from './support/app.js'
+import { closePayload, siteCollections, siteConfig, startPayload } from './support/app.js'
+import { skippingClock } from './support/clock.js'
 import { useTestEnv } from './support/env.js'
 import { spyOnDatabase } from './support/spy.js'
 
@@ -84,5 +87,50 @@ describe('adapter lifecycle and pass-through', () => {
 
   it('exposes the handle on payload.db and on the withKVCache value alike', () => {
     expect(pair.cached.db.kvCache).toBe(pair.cache)
+  })
+})
+
+describe('hot reload', () => {
+  it('a reloaded config rebuilds keys and dependencies: a new relationship field is in the results and its target invalidates', async () => {
+    const database = await env.newDatabase()
+    const adapter = withKVCache(database.adapter(), { kv: env.kv(), prefix: 'hot', clock: skippingClock() })
+    const cached = await startPayload(adapter)
+    let plain: Payload | undefined
+    try {
+      const category = await cached.create({ collection: 'categories', data: { title: 'News' } })
+      const note = await cached.create({ collection: 'notes', data: { text: 'n' } })
+      const readAll = (p: Payload) => p.find({ collection: 'notes', depth: 0 })
+      await readAll(cached)
+      await adapter.kvCache.settled()
+
+      // What `next dev` does on a config change: the same Payload, a new config, db.init().
+      const field: Field = { name: 'category', type: 'relationship', relationTo: 'categories' }
+      const changed = (): CollectionConfig[] => siteCollections().map((c) => (c.slug === 'notes' ? { ...c, fields: [...c.fields, field] } : c))
+      await reload(await siteConfig(adapter, { collections: changed() }), cached, true)
+      // The reload pushed the new column already; a second push trips over its index.
+      plain = await startPayload(database.adapter({ push: false }), { collections: changed() })
+
+      // Entries in the old shape (no `category` key) are not served.
+      expect(await readAll(cached)).toStrictEqual(await readAll(plain))
+
+      await cached.update({ collection: 'notes', id: note.id, data: { category: category.id } })
+      const byCategory = (p: Payload) => p.find({ collection: 'notes', depth: 0, where: { 'category.title': { equals: 'News' } } })
+      await adapter.kvCache.settled()
+      await byCategory(cached)
+      await adapter.kvCache.settled()
+      const hits = adapter.kvCache.stats().hits
+      expect((await byCategory(cached)).totalDocs).toBe(1)
+      expect(adapter.kvCache.stats().hits).toBe(hits + 1)
+
+      // notes now depends on categories: renaming the category changes what matches.
+      await cached.update({ collection: 'categories', id: category.id, data: { title: 'Politics' } })
+      const after = await byCategory(cached)
+      expect(after.totalDocs).toBe(0)
+      expect(after).toStrictEqual(await byCategory(plain))
+    } finally {
+      await adapter.kvCache.settled()
+      if (plain) await closePayload(plain)
+      await closePayload(cached)
+    }
   })
 })

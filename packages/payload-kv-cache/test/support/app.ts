@@ -67,7 +67,7 @@ export const siteGlobals = (): GlobalConfig[] => [
 export interface Database {
   kind: DatabaseKind
   /** A fresh adapter on the same database each call, so two Payload instances share it. */
-  adapter(): DatabaseAdapterObj
+  adapter(options?: { push?: boolean }): DatabaseAdapterObj
   /** Postgres: where the database is. */
   connectionString?: string
 }
@@ -81,7 +81,7 @@ export async function createDatabase(kind: DatabaseKind, postgres?: PostgresServ
     const file = join(mkdtempSync(join(tmpdir(), 'pkc-sqlite-')), 'test.db')
     // Transactions are off by default in db-sqlite (req.transactionID resolves to null).
     const transactionOptions = options.transactions ? {} : false
-    return { kind, adapter: () => sqliteAdapter({ client: { url: `file:${file}` }, transactionOptions }) }
+    return { kind, adapter: (adapterOptions = {}) => sqliteAdapter({ client: { url: `file:${file}` }, transactionOptions, ...adapterOptions }) }
   }
   if (kind === 'postgres') {
     if (!postgres) throw new Error('postgres server missing')
@@ -99,11 +99,16 @@ export async function createDatabase(kind: DatabaseKind, postgres?: PostgresServ
 
 let key = 0
 
-export async function startPayload(db: DatabaseAdapterObj): Promise<Payload> {
-  const config = buildConfig({
+export async function startPayload(db: DatabaseAdapterObj, site: { collections?: CollectionConfig[] } = {}): Promise<Payload> {
+  return getPayload({ config: siteConfig(db, site), key: `pkc-${process.pid}-${key++}`, cron: false })
+}
+
+/** The test site's config; `collections` replaces the site's (for a config that changed). */
+export function siteConfig(db: DatabaseAdapterObj, site: { collections?: CollectionConfig[] } = {}): ReturnType<typeof buildConfig> {
+  return buildConfig({
     secret: 'payload-kv-cache-tests',
     // Fresh each time: buildConfig adds Payload's own collections to the arrays it is given.
-    collections: siteCollections(),
+    collections: site.collections ?? siteCollections(),
     globals: siteGlobals(),
     localization: { locales: ['en', 'de'], defaultLocale: 'en', fallback: true },
     db,
@@ -113,7 +118,6 @@ export async function startPayload(db: DatabaseAdapterObj): Promise<Payload> {
     typescript: { autoGenerate: false },
     logger: { options: { level: 'error' } },
   })
-  return getPayload({ config, key: `pkc-${process.pid}-${key++}`, cron: false })
 }
 
 export interface Pair {
