@@ -1,12 +1,21 @@
 import { beforeAll, describe, expect, it, jest } from '@jest/globals'
 import type { Payload } from 'payload'
 import { unwrapAdapter } from '../../src/index.js'
-import type { Pair } from '../support/app.js'
+import type { KVCacheClock, KVCacheHandle } from '../../src/index.js'
+import type { Database, Pair } from '../support/app.js'
+import { ManualClock } from '../support/clock.js'
 import { closePayload, startPayload } from '../support/app.js'
 import type { TestEnv } from '../support/env.js'
 import { withKVCache } from '../../src/index.js'
 import type { Seed } from '../support/seed.js'
 import { seed } from '../support/seed.js'
+
+interface Isolate {
+  payload: Payload
+  cache: KVCacheHandle
+}
+
+let isolates = 0
 
 /** A fill that raced a write is never served (DESIGN section 11.3). */
 export function raceSuite(env: TestEnv): void {
@@ -54,39 +63,70 @@ export function raceSuite(env: TestEnv): void {
   })
 
   describe('two isolates on one database and one KV namespace', () => {
-    it('a write through one is seen by the next read through the other', async () => {
-      const database = await env.newDatabase()
-      const prefix = `iso${Date.now().toString(36)}`
-      const a = withKVCache(database.adapter(), { kv: env.kv(), prefix })
-      const b = withKVCache(database.adapter(), { kv: env.kv(), prefix })
-      const isolateA = await startPayload(a)
-      const isolateB = await startPayload(b)
-      try {
-        const post = await isolateA.create({ collection: 'notes', data: { text: 'first' } })
-        const read = (p: Payload) => p.findByID({ collection: 'notes', id: post.id })
-        expect((await read(isolateA)).text).toBe('first')
-        await a.kvCache.settled()
-        // B is served A's fill: the namespace is shared.
-        const hitsBefore = b.kvCache.stats().hits
-        expect((await read(isolateB)).text).toBe('first')
-        expect(b.kvCache.stats().hits).toBe(hitsBefore + 1)
+    let database: Database
+    beforeAll(async () => {
+      database = await env.newDatabase()
+    })
 
-        await isolateA.update({ collection: 'notes', id: post.id, data: { text: 'second' } })
-        // The create bumped the notes stamp under a second ago, so this bump is a trailing
-        // write (KV takes one write per second per key). A never reads stale meanwhile; B
-        // may, until the write lands: real timers here, the one test that waits for them.
-        expect((await read(isolateA)).text).toBe('second')
-        await a.kvCache.settled()
-        expect((await read(isolateB)).text).toBe('second')
-        await b.kvCache.settled()
-        await isolateB.update({ collection: 'notes', id: post.id, data: { text: 'third' } })
-        expect((await read(isolateA)).text).toBe('third')
+    async function twoIsolates<T>(clock: KVCacheClock | undefined, run: (a: Isolate, b: Isolate) => Promise<T>): Promise<T> {
+      const prefix = `iso${Date.now().toString(36)}${isolates++}`
+      const a = withKVCache(database.adapter(), { kv: env.kv(), prefix, clock })
+      const b = withKVCache(database.adapter(), { kv: env.kv(), prefix, clock })
+      const isolateA = { payload: await startPayload(a), cache: a.kvCache }
+      const isolateB = { payload: await startPayload(b), cache: b.kvCache }
+      try {
+        return await run(isolateA, isolateB)
       } finally {
         await a.kvCache.settled()
         await b.kvCache.settled()
-        await closePayload(isolateA)
-        await closePayload(isolateB)
+        await closePayload(isolateA.payload)
+        await closePayload(isolateB.payload)
       }
+    }
+
+    it('a write through one is seen by the next read through the other; a second write to the scope within the same second, once its trailing stamp write lands', async () => {
+      const clock = new ManualClock(Date.now())
+      await twoIsolates(clock, async (a, b) => {
+        const post = await a.payload.create({ collection: 'notes', data: { text: 'first' } })
+        const read = (p: Payload) => p.findByID({ collection: 'notes', id: post.id })
+        expect((await read(a.payload)).text).toBe('first')
+        await a.cache.settled()
+        // B is served A's fill: the namespace is shared.
+        const hitsBefore = b.cache.stats().hits
+        expect((await read(b.payload)).text).toBe('first')
+        expect(b.cache.stats().hits).toBe(hitsBefore + 1)
+
+        // A quiet second since A's last stamp write: this one goes out with the write.
+        await clock.advance(1000)
+        await a.payload.update({ collection: 'notes', id: post.id, data: { text: 'second' } })
+        expect((await read(b.payload)).text).toBe('second')
+        await b.cache.settled()
+        await b.payload.update({ collection: 'notes', id: post.id, data: { text: 'third' } })
+        expect((await read(a.payload)).text).toBe('third')
+        await a.cache.settled()
+
+        // Inside B's second: the stamp write trails (KV takes one write per second per key).
+        // B never reads stale; A does until the trailing write lands, and not after.
+        await b.payload.update({ collection: 'notes', id: post.id, data: { text: 'fourth' } })
+        expect((await read(b.payload)).text).toBe('fourth')
+        await clock.advance(1000)
+        await b.cache.settled()
+        expect((await read(a.payload)).text).toBe('fourth')
+      })
+    })
+
+    it('with real timers, a trailing stamp write lands on its own and settled() waits for it', async () => {
+      await twoIsolates(undefined, async (a, b) => {
+        const note = await a.payload.create({ collection: 'notes', data: { text: 'one' } })
+        const read = (p: Payload) => p.findByID({ collection: 'notes', id: note.id })
+        await read(b.payload)
+        await b.cache.settled()
+        await a.payload.update({ collection: 'notes', id: note.id, data: { text: 'two' } })
+        const stampWrites = a.cache.stats().stampWrites
+        await a.cache.settled()
+        expect(a.cache.stats().stampWrites).toBe(stampWrites + 1)
+        expect((await read(b.payload)).text).toBe('two')
+      })
     })
   })
 }
