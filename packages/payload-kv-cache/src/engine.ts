@@ -13,6 +13,7 @@ import type { CacheControl, ResolvedOptions } from './options.js'
 import { CachePolicy } from './policy.js'
 import type { StampScope } from './stamps.js'
 import { Stamps } from './stamps.js'
+import { Purger } from './purge.js'
 import type { CacheStats } from './stats.js'
 import { emptyStats } from './stats.js'
 import { SafeKV } from './store.js'
@@ -44,6 +45,13 @@ export class CacheEngine {
   private readonly kv: SafeKV
   private readonly stamps: Stamps
   private readonly transactions: PendingTransactions
+  private readonly purger: Purger
+  /**
+   * Prefix strategy: writes started per scope in this isolate. A miss whose database read
+   * overlapped one does not fill (the race the strategy cannot stop across isolates).
+   */
+  private readonly writeEpochs = new Map<StampScope, number>()
+  private readonly fillsInFlight = new Set<Promise<void>>()
   private graph!: DependencyGraph
   private policy!: CachePolicy
   private readonly lastReported = new Map<string, number>()
@@ -64,6 +72,7 @@ export class CacheEngine {
     )
     this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.stats, this.background, (message) => this.report('stamp', message))
     this.transactions = new PendingTransactions(this.clock)
+    this.purger = new Purger(this.kv, options.purgeBudget, this.stats, this.background)
     this.configure(config)
   }
 
@@ -94,7 +103,9 @@ export class CacheEngine {
     const key = this.keyFor(operation, ref, scope, args)
     if (key === undefined) return this.bypass(call)
 
-    const stampKeys = this.stamps.keysFor(scope, dependencies)
+    const prefixMode = this.options.invalidation === 'prefix'
+    const stampKeys = prefixMode ? [] : this.stamps.keysFor(scope, dependencies)
+    const epoch = prefixMode ? this.epochOf(dependencies) : 0
     const values = await this.kv.getMany([key, ...stampKeys])
     if (!values) return call()
     if (this.stamps.contradictsRecentWrites(stampKeys, values)) return this.bypass(call)
@@ -117,6 +128,10 @@ export class CacheEngine {
     } else this.stats.misses++
 
     const result = await call()
+    if (prefixMode && (this.epochOf(dependencies) !== epoch || this.stamps.isUnsettled(dependencies))) {
+      this.stats.fillSkips++
+      return result
+    }
     // With read replicas, a read soon after a write may have come from a replica that has not
     // caught up; filled under the new stamp, its old row would outlive replication.
     const replicaWindow = this.replicaWindowMs()
@@ -192,30 +207,81 @@ export class CacheEngine {
     return this.invalidating(['*'], () => method.apply(this.inner, callArgs))
   }
 
-  /** For the handle: resolves once the new stamps are in KV, trailing writes included. */
+
+
+  private async invalidating<T>(scopes: Iterable<StampScope>, run: () => T | Promise<T>): Promise<T> {
+    const list = [...scopes]
+    // Held from before the write starts until the new stamps land (or the entries are
+    // deleted): reads in this isolate go to the database meanwhile, so none of them can fill
+    // or serve pre-write data as fresh.
+    const release = this.stamps.hold(list)
+    this.startEpoch(list)
+    let held = true
+    try {
+      return await run()
+    } finally {
+      this.stats.invalidations += list.length
+      if (this.options.invalidation === 'prefix') {
+        const { done } = await this.purgeAfterFills(list)
+        // Past the budget the rest is deleted in the background; keep bypassing until then.
+        held = false
+        void done.finally(release)
+      } else await this.stamps.bump(list)
+      if (held) release()
+    }
+  }
+
+  /** For the handle: resolves once the scopes are invalidated everywhere this isolate can tell. */
   async invalidate(scopes: Iterable<StampScope>): Promise<void> {
     const list = [...scopes]
     const release = this.stamps.hold(list)
+    this.startEpoch(list)
     try {
       this.stats.invalidations += list.length
-      await this.stamps.bumpAndWait(list)
+      if (this.options.invalidation === 'prefix') await (await this.purgeAfterFills(list)).done
+      else await this.stamps.bumpAndWait(list)
     } finally {
       release()
     }
   }
 
-  private async invalidating<T>(scopes: Iterable<StampScope>, run: () => T | Promise<T>): Promise<T> {
-    const list = [...scopes]
-    // Held from before the write starts until the new stamps land: reads in this isolate go
-    // to the database meanwhile, so none of them can fill or serve pre-write data as fresh.
-    const release = this.stamps.hold(list)
+  /**
+   * Deletes the entries of the scopes (and of every scope whose reads depend on them) to free
+   * KV storage at once, in either strategy; with stamps, also bumps them first, so that an
+   * entry the listing misses (KV's list lags) is dead anyway.
+   */
+  async purge(scopes: readonly StampScope[]): Promise<void> {
+    if (this.options.invalidation === 'stamp') await this.invalidate(scopes)
+    const release = this.stamps.hold(scopes)
     try {
-      return await run()
+      await (await this.purgeAfterFills(scopes)).done
     } finally {
-      this.stats.invalidations += list.length
-      await this.stamps.bump(list)
       release()
     }
+  }
+
+  /** The key prefixes holding every entry a write to these scopes can change. */
+  private prefixesFor(scopes: readonly StampScope[]): string[] {
+    const prefix = this.options.prefix
+    if (scopes.includes('*')) return [`${prefix}:c:`, `${prefix}:g:`]
+    const out = new Set<string>()
+    for (const scope of scopes as Scope[]) {
+      out.add(`${prefix}:${scope}:`)
+      for (const reader of this.graph.readersOfScope(scope)) if (this.policy.isCached(reader)) out.add(`${prefix}:${reader}:`)
+    }
+    return [...out]
+  }
+
+  private startEpoch(scopes: readonly StampScope[]): void {
+    if (this.options.invalidation !== 'prefix') return
+    for (const scope of scopes) this.writeEpochs.set(scope, (this.writeEpochs.get(scope) ?? 0) + 1)
+  }
+
+  private epochOf(dependencies: readonly Scope[]): number {
+    if (this.writeEpochs.size === 0) return 0
+    let sum = this.writeEpochs.get('*') ?? 0
+    for (const scope of dependencies) sum += this.writeEpochs.get(scope) ?? 0
+    return sum
   }
 
   /** The stamps a write to `scope` must bump: none when no cached read depends on it. */
@@ -296,9 +362,20 @@ export class CacheEngine {
       return
     }
     const expirationTtl = Math.max(KV_LIMITS.minExpirationTtl, Math.ceil(ttl))
-    this.background.run(async () => {
+    const put = async (): Promise<void> => {
       if (await this.kv.put(key, text, expirationTtl)) this.stats.fills++
-    })
+    }
+    if (this.options.invalidation !== 'prefix') return this.background.run(put)
+    // A purge must not list before a fill it could miss has landed: it waits for these.
+    const running = put().finally(() => this.fillsInFlight.delete(running))
+    this.fillsInFlight.add(running)
+    this.background.run(() => running)
+  }
+
+  /** Prefix strategy: lets fills already under way land, then deletes under the prefixes. */
+  private async purgeAfterFills(scopes: readonly StampScope[]): Promise<{ done: Promise<void> }> {
+    if (this.fillsInFlight.size > 0) await Promise.all(this.fillsInFlight)
+    return this.purger.purge(this.prefixesFor(scopes))
   }
 
   /** Logs a problem at most once per interval per kind: a KV outage must not flood the logs. */

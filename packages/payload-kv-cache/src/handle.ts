@@ -1,5 +1,6 @@
 import { runWithControl } from './context.js'
 import type { CacheEngine } from './engine.js'
+import type { Scope } from './keys.js'
 import type { CacheControl } from './options.js'
 import type { CacheStats } from './stats.js'
 import { emptyStats } from './stats.js'
@@ -16,6 +17,12 @@ export interface KVCacheHandle {
   invalidate(target: { collections?: string[]; globals?: string[] }): Promise<void>
   /** Invalidates every entry of this prefix. */
   invalidateAll(): Promise<void>
+  /**
+   * Invalidates the named collections and globals and deletes their entries (and those of
+   * every collection whose reads depend on them) from KV, for raw SQL, imports and
+   * migrations run outside Payload. Omit both to purge everything.
+   */
+  purge(target?: { collections?: string[]; globals?: string[] }): Promise<void>
 }
 
 export class Handle implements KVCacheHandle {
@@ -34,10 +41,12 @@ export class Handle implements KVCacheHandle {
   }
 
   async invalidate(target: { collections?: string[]; globals?: string[] }): Promise<void> {
-    await this.requireEngine().invalidate([
-      ...(target.collections ?? []).map((slug) => `c:${slug}` as const),
-      ...(target.globals ?? []).map((slug) => `g:${slug}` as const),
-    ])
+    await this.requireEngine().invalidate(scopesOf(target))
+  }
+
+  async purge(target: { collections?: string[]; globals?: string[] } = {}): Promise<void> {
+    const scopes = scopesOf(target)
+    await this.requireEngine().purge(scopes.length === 0 ? ['*'] : scopes)
   }
 
   async invalidateAll(): Promise<void> {
@@ -48,4 +57,8 @@ export class Handle implements KVCacheHandle {
     if (!this.engine) throw new Error('payload-kv-cache: the adapter is not initialised yet; call this after getPayload() resolves.')
     return this.engine
   }
+}
+
+function scopesOf(target: { collections?: string[]; globals?: string[] }): Scope[] {
+  return [...(target.collections ?? []).map((slug) => `c:${slug}` as const), ...(target.globals ?? []).map((slug) => `g:${slug}` as const)]
 }

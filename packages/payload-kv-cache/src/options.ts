@@ -51,8 +51,18 @@ export interface KVCacheOptions {
   key?: (input: KeyInput) => string
   /** Key namespace, so several sites can share one KV namespace. Default `pkc`. */
   prefix?: string
-  /** Only `'stamp'` for now. */
-  invalidation?: 'stamp'
+  /**
+   * `'stamp'` (default): a write puts one token per affected collection, O(1) KV writes.
+   * `'prefix'`: a write lists and deletes the affected entries, one KV operation each; frees
+   * storage at once, but cannot stop a fill racing a write in another isolate.
+   */
+  invalidation?: 'stamp' | 'prefix'
+  /**
+   * KV operations (list pages and deletes) one invalidation makes before the caller goes on;
+   * the rest finish in the background (through `waitUntil`). Workers allow 1,000 KV
+   * operations per invocation. Default 500.
+   */
+  purgeBudget?: number
   /** Workers' `ctx.waitUntil`: fills run through it instead of being tracked in memory. */
   waitUntil?: (promise: Promise<unknown>) => void
   /** A KV read slower than this (ms) is abandoned for the database. Default 1000. */
@@ -80,7 +90,8 @@ export interface ResolvedOptions {
   globals: Record<string, ScopeSetting>
   key?: (input: KeyInput) => string
   prefix: string
-  invalidation: 'stamp'
+  invalidation: 'stamp' | 'prefix'
+  purgeBudget: number
   waitUntil?: (promise: Promise<unknown>) => void
   kvTimeoutMs: number
   clock: () => number
@@ -103,6 +114,7 @@ const KNOWN_OPTIONS = new Set([
   'key',
   'prefix',
   'invalidation',
+  'purgeBudget',
   'waitUntil',
   'kvTimeoutMs',
   'clock',
@@ -187,8 +199,12 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !PREFIX_PATTERN.test(options.prefix))) {
     throw new KVCacheConfigError('prefix', `must be 1-64 characters of A-Z, a-z, 0-9, '_', '-', '.' (got ${describe(options.prefix)})`, 'For example `prefix: \'site-a\'`.')
   }
-  if (options.invalidation !== undefined && options.invalidation !== 'stamp') {
-    throw new KVCacheConfigError('invalidation', `must be 'stamp' (got ${describe(options.invalidation)})`, "Remove it or set `invalidation: 'stamp'`.")
+  if (options.invalidation !== undefined && options.invalidation !== 'stamp' && options.invalidation !== 'prefix') {
+    throw new KVCacheConfigError('invalidation', `must be 'stamp' or 'prefix' (got ${describe(options.invalidation)})`, "Remove it (stamps are the default) or set `invalidation: 'prefix'`.")
+  }
+  const { purgeBudget } = options
+  if (purgeBudget !== undefined && (typeof purgeBudget !== 'number' || !Number.isInteger(purgeBudget) || purgeBudget < 2 || purgeBudget > 1000)) {
+    throw new KVCacheConfigError('purgeBudget', `must be a whole number of KV operations from 2 to 1000 (got ${describe(purgeBudget)})`, 'Workers allow 1,000 KV operations per invocation; for example `purgeBudget: 500`.')
   }
   if (options.waitUntil !== undefined && typeof options.waitUntil !== 'function') {
     throw new KVCacheConfigError('waitUntil', 'must be a function', 'Pass `(p) => ctx.waitUntil(p)`.')
@@ -210,7 +226,8 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
     globals: options.globals ?? {},
     key: options.key,
     prefix: options.prefix ?? 'pkc',
-    invalidation: 'stamp',
+    invalidation: options.invalidation ?? 'stamp',
+    purgeBudget: purgeBudget ?? 500,
     waitUntil: options.waitUntil,
     kvTimeoutMs: options.kvTimeoutMs ?? 1000,
     clock: clock === undefined ? Date.now : typeof clock === 'function' ? clock : () => clock.now(),

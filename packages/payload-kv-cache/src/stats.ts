@@ -24,6 +24,12 @@ export interface CacheStats {
   stampRetries: number
   /** Stamp writes given up after their retries: reported, and the scope bypassed in this isolate. */
   stampFailures: number
+  /** Entries deleted by the prefix strategy and `purge()`. */
+  entriesDeleted: number
+  /** Purges that ran past their KV operation budget and finished in the background. */
+  purgesDeferred: number
+  /** Lists and deletes of a purge that failed (their entries stay until TTL). */
+  purgeErrors: number
   /** KV calls that threw. */
   kvErrors: number
   /** KV reads abandoned for the database after `kvTimeoutMs`. */
@@ -44,6 +50,9 @@ export function emptyStats(): CacheStats {
     stampsCoalesced: 0,
     stampRetries: 0,
     stampFailures: 0,
+    entriesDeleted: 0,
+    purgesDeferred: 0,
+    purgeErrors: 0,
     kvErrors: 0,
     timeouts: 0,
   }

@@ -1,4 +1,4 @@
-import type { KVNamespaceLike } from './kv.js'
+import type { KVListResult, KVNamespaceLike } from './kv.js'
 import type { CacheStats } from './stats.js'
 
 export class KVTimeoutError extends Error {
@@ -49,6 +49,29 @@ export class SafeKV {
       return true
     } catch (error) {
       this.fail(error, 'put')
+      return false
+    }
+  }
+
+  /** One page of keys under `prefix`; undefined when listing failed. */
+  async list(prefix: string, cursor: string | undefined): Promise<KVListResult | undefined> {
+    try {
+      const page = await this.withTimeout(this.getKV().list({ prefix, cursor: cursor ?? null }))
+      if (!page || !Array.isArray(page.keys)) throw new TypeError('KV list did not return keys')
+      return page
+    } catch (error) {
+      this.fail(error, 'list')
+      return undefined
+    }
+  }
+
+  /** Returns whether the key was deleted. */
+  async delete(key: string): Promise<boolean> {
+    try {
+      await this.withTimeout(this.getKV().delete(key))
+      return true
+    } catch (error) {
+      this.fail(error, 'delete')
       return false
     }
   }

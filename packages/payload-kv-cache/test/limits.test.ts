@@ -60,10 +60,7 @@ describe('one write per second per key, and lagging locations', () => {
 
   /** Lets background fills and stamp writes finish, moving the clock for the ones that wait. */
   async function settle(...list: Isolate[]): Promise<void> {
-    const all = Promise.all(list.map((isolate) => isolate.adapter.kvCache.settled()))
-    let done = false
-    void all.then(() => (done = true))
-    while (!done) await clock.advance(100)
+    await clock.until(Promise.all(list.map((isolate) => isolate.adapter.kvCache.settled())))
   }
 
   it('a burst of 50 writes to one collection in one second makes at most 2 stamp writes; the writer never reads stale; the other location is stale for at most lag + 1 s', async () => {

@@ -32,6 +32,17 @@ export class ManualClock implements KVCacheClock {
     await settleMicrotasks()
   }
 
+  /** Waits for `work`, moving time 100 ms at a turn so that whatever sleeps on it wakes. */
+  async until(work: Promise<unknown>): Promise<void> {
+    let done = false
+    const watched = work.then(
+      () => (done = true),
+      () => (done = true),
+    )
+    while (!done) await this.advance(100)
+    await watched
+  }
+
   get pending(): number {
     return this.sleepers.length
   }

@@ -17,6 +17,8 @@ export interface PairOptions extends Omit<KVCacheOptions, 'kv'> {
 
 export interface TestEnv {
   kind: DatabaseKind
+  /** The invalidation strategy every pair of this env uses. */
+  strategy: 'stamp' | 'prefix'
   kv(): KVNamespaceLike
   /** A fresh database and a wrapped plus an unwrapped Payload on it; stopped after the file. */
   newPair(options?: PairOptions): Promise<Pair>
@@ -49,6 +51,7 @@ export function useTestEnv(kind: DatabaseKind): TestEnv {
 
   const env: TestEnv = {
     kind,
+    strategy: 'stamp',
     kv: () => kvServer!.kv,
     newDatabase: (options) => createDatabase(kind, postgres, options),
     async newPair(options = {}) {
@@ -64,4 +67,9 @@ export function useTestEnv(kind: DatabaseKind): TestEnv {
     },
   }
   return env
+}
+
+/** The same servers, with every new pair using `strategy`. */
+export function withStrategy(env: TestEnv, strategy: TestEnv['strategy']): TestEnv {
+  return { ...env, strategy, newPair: (options = {}) => env.newPair({ invalidation: strategy, ...options }) }
 }

@@ -17,12 +17,24 @@ export async function startKV(): Promise<KVServer> {
  * The real namespace with every call counted, so tests can tell hits from misses and see
  * how many stamp writes a write made. Wraps, never replaces.
  */
-export function countingKV(kv: KVNamespaceLike): KVNamespaceLike & { counts: Record<'get' | 'put' | 'delete' | 'list', number>; puts: string[] } {
+export interface CountingKV extends KVNamespaceLike {
+  counts: Record<'get' | 'put' | 'delete' | 'list', number>
+  /** Keys put, deleted, and prefixes listed, in order. */
+  puts: string[]
+  deletes: string[]
+  lists: string[]
+}
+
+export function countingKV(kv: KVNamespaceLike): CountingKV {
   const counts = { get: 0, put: 0, delete: 0, list: 0 }
   const puts: string[] = []
+  const deletes: string[] = []
+  const lists: string[] = []
   return {
     counts,
     puts,
+    deletes,
+    lists,
     get: ((key: string | string[], type: 'text') => {
       counts.get++
       return kv.get(key as string, type)
@@ -34,10 +46,12 @@ export function countingKV(kv: KVNamespaceLike): KVNamespaceLike & { counts: Rec
     },
     delete: (key) => {
       counts.delete++
+      deletes.push(key)
       return kv.delete(key)
     },
     list: (options) => {
       counts.list++
+      lists.push(options?.prefix ?? '')
       return kv.list(options)
     },
   }

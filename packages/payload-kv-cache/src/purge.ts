@@ -1,0 +1,60 @@
+import type { BackgroundWork } from './background.js'
+import type { CacheStats } from './stats.js'
+import type { SafeKV } from './store.js'
+
+/** Deletes in flight at once: enough to keep KV busy without a burst of thousands. */
+const DELETE_CONCURRENCY = 50
+
+/**
+ * The literal list-and-delete (DESIGN section 6): every key under some prefixes is listed,
+ * page by page, and deleted. One KV operation per entry, so a call stops after `budget`
+ * operations (Workers allow 1,000 per invocation) and continues the rest in the background
+ * (through `waitUntil` when given). `done` resolves when everything is deleted or failed.
+ */
+export class Purger {
+  constructor(
+    private readonly kv: SafeKV,
+    private readonly budget: number,
+    private readonly stats: CacheStats,
+    private readonly background: BackgroundWork,
+  ) {}
+
+  /** Resolves after the budgeted part; `done` after the rest. */
+  async purge(prefixes: readonly string[]): Promise<{ done: Promise<void> }> {
+    const queue = [...new Set(prefixes)].map((prefix) => ({ prefix, cursor: undefined as string | undefined }))
+    let spent = 0
+    const run = async (limit: number): Promise<boolean> => {
+      while (queue.length > 0) {
+        const head = queue[0]!
+        if (spent >= limit) return false
+        const page = await this.kv.list(head.prefix, head.cursor)
+        spent++
+        if (!page) {
+          // Listing failed: nothing more can be found under this prefix now.
+          this.stats.purgeErrors++
+          queue.shift()
+          continue
+        }
+        const names = page.keys.map((key) => key.name)
+        for (let i = 0; i < names.length; i += DELETE_CONCURRENCY) {
+          const results = await Promise.all(names.slice(i, i + DELETE_CONCURRENCY).map((name) => this.kv.delete(name)))
+          for (const ok of results) {
+            if (ok) this.stats.entriesDeleted++
+            else this.stats.purgeErrors++
+          }
+          spent += results.length
+        }
+        // A page can be empty and still not be the last one.
+        if (page.list_complete || !page.cursor) queue.shift()
+        else head.cursor = page.cursor
+      }
+      return true
+    }
+    const finished = await run(this.budget)
+    if (finished) return { done: Promise.resolve() }
+    this.stats.purgesDeferred++
+    const done = run(Infinity).then(() => undefined)
+    this.background.run(() => done)
+    return { done }
+  }
+}
