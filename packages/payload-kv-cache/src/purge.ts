@@ -21,34 +21,43 @@ export class Purger {
 
   /** Resolves after the budgeted part; `done` after the rest. */
   async purge(prefixes: readonly string[]): Promise<{ done: Promise<void> }> {
-    const queue = [...new Set(prefixes)].map((prefix) => ({ prefix, cursor: undefined as string | undefined }))
+    const queue = [...new Set(prefixes)].map((prefix) => ({ prefix, cursor: undefined as string | undefined, listed: false, complete: false }))
+    // Names listed but not deleted yet: a budget can run out in the middle of a page.
+    let names: string[] = []
     let spent = 0
     const run = async (limit: number): Promise<boolean> => {
-      while (queue.length > 0) {
-        const head = queue[0]!
-        if (spent >= limit) return false
-        const page = await this.kv.list(head.prefix, head.cursor)
-        spent++
-        if (!page) {
-          // Listing failed: nothing more can be found under this prefix now.
-          this.stats.purgeErrors++
-          queue.shift()
-          continue
-        }
-        const names = page.keys.map((key) => key.name)
-        for (let i = 0; i < names.length; i += DELETE_CONCURRENCY) {
-          const results = await Promise.all(names.slice(i, i + DELETE_CONCURRENCY).map((name) => this.kv.delete(name)))
+      for (;;) {
+        while (names.length > 0) {
+          if (spent >= limit) return false
+          const batch = names.slice(0, Math.min(DELETE_CONCURRENCY, limit - spent))
+          names = names.slice(batch.length)
+          const results = await Promise.all(batch.map((name) => this.kv.delete(name)))
+          spent += batch.length
           for (const ok of results) {
             if (ok) this.stats.entriesDeleted++
             else this.stats.purgeErrors++
           }
-          spent += results.length
         }
+        const head = queue[0]
+        if (!head) return true
+        if (head.complete) {
+          queue.shift()
+          continue
+        }
+        if (spent >= limit) return false
+        const page = await this.kv.list(head.prefix, head.cursor)
+        spent++
+        if (!page) {
+          // Listing failed: what is left under this prefix stays until its TTL.
+          this.stats.purgeErrors++
+          queue.shift()
+          continue
+        }
+        names = page.keys.map((key) => key.name)
         // A page can be empty and still not be the last one.
-        if (page.list_complete || !page.cursor) queue.shift()
+        if (page.list_complete || !page.cursor) head.complete = true
         else head.cursor = page.cursor
       }
-      return true
     }
     const finished = await run(this.budget)
     if (finished) return { done: Promise.resolve() }

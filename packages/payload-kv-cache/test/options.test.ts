@@ -87,6 +87,10 @@ describe('withKVCache options, checked at call time', () => {
     ["prefix: '*'", () => ({ kv, prefix: '*' }), 'prefix'],
     ['prefix: a number', () => ({ kv, prefix: 7 }), 'prefix'],
     ["invalidation: 'other'", () => ({ kv, invalidation: 'other' }), 'invalidation'],
+    ['purgeBudget: 1', () => ({ kv, purgeBudget: 1 }), 'purgeBudget'],
+    ['purgeBudget: 1001 (over Workers’ 1,000 KV operations per invocation)', () => ({ kv, purgeBudget: 1001 }), 'purgeBudget'],
+    ['purgeBudget: 2.5', () => ({ kv, purgeBudget: 2.5 }), 'purgeBudget'],
+    ["purgeBudget: '500'", () => ({ kv, purgeBudget: '500' }), 'purgeBudget'],
     ['waitUntil: not a function', () => ({ kv, waitUntil: {} }), 'waitUntil'],
     ['kvTimeoutMs: 0', () => ({ kv, kvTimeoutMs: 0 }), 'kvTimeoutMs'],
     ['kvTimeoutMs: -1', () => ({ kv, kvTimeoutMs: -1 }), 'kvTimeoutMs'],
@@ -108,6 +112,8 @@ describe('withKVCache options, checked at call time', () => {
     expect(() => withKV({ collections: { posts: { ttl: 5, operations: { find: false } }, notes: false, users: true }, globals: { banner: true } })()).not.toThrow()
     expect(() => withKV({ key: () => 'k', waitUntil: () => undefined, clock: () => 0 })()).not.toThrow()
     expect(() => withKV({ clock: { now: () => 0, sleep: async () => undefined } })()).not.toThrow()
+    expect(() => withKV({ invalidation: 'prefix', purgeBudget: 2 })()).not.toThrow()
+    expect(() => withKV({ invalidation: 'prefix', purgeBudget: 1000 })()).not.toThrow()
     expect(() => withKVCache(adapter(), { kv: () => kv })).not.toThrow()
   })
 

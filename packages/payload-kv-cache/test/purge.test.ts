@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import type { Payload } from 'payload'
+import type { KVListResult, KVNamespaceLike } from '../src/index.js'
+import type { Pair } from './support/app.js'
+import { useTestEnv } from './support/env.js'
+import type { CountingKV } from './support/kv.js'
+import { countingKV } from './support/kv.js'
+import { spyOnDatabase } from './support/spy.js'
+
+/** The prefix strategy's listing and `purge()`, on SQLite with Miniflare's KV. */
+const env = useTestEnv('sqlite')
+
+/** Puts `count` entries under a scope's prefix directly: what n cached reads would leave. */
+async function plant(kv: KVNamespaceLike, prefix: string, scope: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 200) {
+    await Promise.all(Array.from({ length: Math.min(200, count - i) }, (_, j) => kv.put(`${prefix}:${scope}:find:planted-${i + j}`, 'x', { expirationTtl: 600 })))
+  }
+}
+
+async function countUnder(kv: KVNamespaceLike, prefix: string): Promise<number> {
+  let total = 0
+  let cursor: string | undefined
+  for (;;) {
+    const page: KVListResult = await kv.list({ prefix, cursor: cursor ?? null })
+    total += page.keys.length
+    if (page.list_complete || !page.cursor) return total
+    cursor = page.cursor
+  }
+}
+
+/**
+ * KV may answer a list with an empty page that is not the last (`list_complete: false`):
+ * the first page of every listing is empty here, its cursor leading to the real first page.
+ */
+function emptyFirstPages(kv: CountingKV): CountingKV {
+  return {
+    ...kv,
+    list: async (options) => {
+      if (options?.cursor === 'empty-first') return kv.list({ ...options, cursor: null })
+      if (!options?.cursor) {
+        await kv.list({ ...options, limit: 1 })
+        return { keys: [], list_complete: false, cursor: 'empty-first' }
+      }
+      return kv.list(options)
+    },
+  }
+}
+
+describe('prefix strategy: list and delete', () => {
+  let pair: Pair
+  let counted: CountingKV
+  const prefix = 'purge-prefix'
+
+  beforeAll(async () => {
+    pair = await env.newPair({
+      prefix,
+      invalidation: 'prefix',
+      purgeBudget: 100,
+      wrapKV: (kv) => (counted = countingKV(kv)),
+    })
+  })
+
+  it('a write deletes every entry of its scope within the budget inline and the rest in the background; reads bypass until it is done', async () => {
+    const kv = env.kv()
+    const note = await pair.cached.create({ collection: 'notes', data: { text: 'x' } })
+    await pair.cache.settled()
+    await plant(kv, prefix, 'c:notes', 300)
+    const read = (p: Payload) => p.findByID({ collection: 'notes', id: note.id })
+    await read(pair.cached)
+    await pair.cache.settled()
+    expect(await countUnder(kv, `${prefix}:c:notes:`)).toBe(301)
+
+    const stats = pair.cache.stats()
+    const listsBefore = counted.counts.list
+    // On the adapter, so nothing but the write and its invalidation runs before we look.
+    await pair.cached.db.updateOne({ collection: 'notes', id: note.id, data: { text: 'y' } })
+    // What the write waited for: one list page and deletes up to the budget of 100; the
+    // deletes continuing in the background have not answered yet.
+    const deletedInline = pair.cache.stats().entriesDeleted - stats.entriesDeleted
+    expect(counted.counts.list - listsBefore).toBe(1)
+    expect(deletedInline).toBe(99)
+    expect(pair.cache.stats().purgesDeferred).toBe(stats.purgesDeferred + 1)
+    // The rest is still being deleted: this isolate reads the database meanwhile.
+    const log = spyOnDatabase(pair.cached)
+    expect((await read(pair.cached)).text).toBe('y')
+    expect(log.reads).toEqual(['findOne:notes'])
+    log.restore()
+
+    await pair.cache.settled()
+    expect(await countUnder(kv, `${prefix}:c:notes:`)).toBe(0)
+    expect(pair.cache.stats().entriesDeleted - stats.entriesDeleted).toBe(301)
+    expect(pair.cache.stats().purgeErrors).toBe(stats.purgeErrors)
+  })
+
+  it('an empty page with list_complete: false is not the end of the listing', async () => {
+    const local = await env.newPair({ prefix: 'purge-empty', invalidation: 'prefix', wrapKV: (kv) => emptyFirstPages(countingKV(kv)) })
+    await plant(env.kv(), 'purge-empty', 'c:notes', 30)
+    await local.cached.create({ collection: 'notes', data: { text: 'x' } })
+    await local.cache.settled()
+    expect(await countUnder(env.kv(), 'purge-empty:c:notes:')).toBe(0)
+  })
+
+  it('a write to posts deletes the entries of authors (whose join reads posts) but not of notes', async () => {
+    const kv = env.kv()
+    await plant(kv, prefix, 'c:authors', 20)
+    await plant(kv, prefix, 'c:notes', 20)
+    await pair.cached.create({ collection: 'posts', data: { title: 'p' } })
+    await pair.cache.settled()
+    expect(await countUnder(kv, `${prefix}:c:authors:`)).toBe(0)
+    expect(await countUnder(kv, `${prefix}:c:notes:`)).toBe(20)
+  })
+})
+
+describe('purge() on the cache handle', () => {
+  let pair: Pair
+  const prefix = 'purge-handle'
+
+  beforeAll(async () => {
+    pair = await env.newPair({ prefix })
+  })
+
+  afterAll(async () => {
+    await pair.cache.settled()
+  })
+
+  it('deletes the named scopes’ entries and those of their readers, and invalidates them (stamp strategy)', async () => {
+    const kv = env.kv()
+    const author = await pair.cached.create({ collection: 'authors', data: { name: 'Ada' } })
+    await pair.cached.create({ collection: 'posts', data: { title: 'p', author: author.id } })
+    await pair.cache.settled()
+    const readPosts = (p: Payload) => p.find({ collection: 'posts', depth: 0, where: { 'author.name': { equals: 'Ada' } } })
+    await readPosts(pair.cached)
+    await pair.cached.find({ collection: 'notes' })
+    await pair.cache.settled()
+    expect(await countUnder(kv, `${prefix}:c:posts:`)).toBeGreaterThan(0)
+
+    // Behind Payload's back, as an import would.
+    await pair.plain.update({ collection: 'authors', id: author.id, data: { name: 'Ada L.' } })
+    await pair.cache.purge({ collections: ['authors'] })
+    expect(await countUnder(kv, `${prefix}:c:posts:`)).toBe(0)
+    expect(await countUnder(kv, `${prefix}:c:notes:`)).toBeGreaterThan(0)
+    const after = await readPosts(pair.cached)
+    expect(after.totalDocs).toBe(0)
+    expect(after).toStrictEqual(await readPosts(pair.plain))
+  })
+
+  it('with no target, deletes every entry of the prefix, collections and globals', async () => {
+    const kv = env.kv()
+    await pair.cached.find({ collection: 'notes' })
+    await pair.cached.findGlobal({ slug: 'banner' })
+    await pair.cache.settled()
+    expect(await countUnder(kv, `${prefix}:g:`)).toBeGreaterThan(0)
+    await pair.cache.purge()
+    expect(await countUnder(kv, `${prefix}:c:`)).toBe(0)
+    expect(await countUnder(kv, `${prefix}:g:`)).toBe(0)
+  })
+})
