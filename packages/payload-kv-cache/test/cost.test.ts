@@ -1,0 +1,50 @@
+import { afterAll, describe, expect, it } from '@jest/globals'
+import type { KVNamespaceLike } from '../src/index.js'
+import { useTestEnv } from './support/env.js'
+import type { CountingKV } from './support/kv.js'
+import { countingKV } from './support/kv.js'
+
+/**
+ * KV operations one database write costs, by strategy and by how many entries its scope holds,
+ * counted on the real namespace. PKC_COST_FULL=1 adds 10,000 entries (about a minute).
+ */
+const env = useTestEnv('sqlite')
+const sizes = process.env.PKC_COST_FULL ? [100, 1_000, 10_000] : [100, 1_000]
+const rows: string[] = []
+
+async function plant(kv: KVNamespaceLike, prefix: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, count - i) }, (_, j) => kv.put(`${prefix}:c:notes:find:planted-${i + j}`, 'x', { expirationTtl: 600 })))
+  }
+}
+
+afterAll(() => {
+  process.stdout.write(['', 'KV operations per database write (create in a scope holding n entries):', '| strategy | n | put | delete | list | total | started before the write returned |', '|---|---|---|---|---|---|---|', ...rows, ''].join('\n'))
+})
+
+describe.each(['stamp', 'prefix'] as const)('%s strategy', (strategy) => {
+  it.each(sizes)('one write with %i entries in its scope', async (n) => {
+    let counted!: CountingKV
+    const prefix = `cost-${strategy}-${n}`
+    const pair = await env.newPair({ prefix, invalidation: strategy, wrapKV: (kv) => (counted = countingKV(kv)) })
+    await plant(env.kv(), prefix, n)
+    await pair.cache.settled()
+    const before = { ...counted.counts }
+    await pair.cached.db.create({ collection: 'notes', data: { text: 'x' } })
+    const inline = { ...counted.counts }
+    await pair.cache.settled()
+    const delta = (what: 'put' | 'delete' | 'list', from = before, to = counted.counts) => to[what] - from[what]
+    const total = delta('put') + delta('delete') + delta('list')
+    rows.push(`| ${strategy} | ${n} | ${delta('put')} | ${delta('delete')} | ${delta('list')} | ${total} | ${delta('put', before, inline) + delta('delete', before, inline) + delta('list', before, inline)} |`)
+    if (strategy === 'stamp') {
+      expect(delta('put')).toBe(1)
+      expect(delta('delete') + delta('list')).toBe(0)
+    } else {
+      expect(delta('put')).toBe(0)
+      expect(delta('delete')).toBe(n)
+      // 1,000 keys a page; a full last page may or may not say list_complete.
+      expect(delta('list')).toBeGreaterThanOrEqual(Math.ceil(n / 1000))
+      expect(delta('list')).toBeLessThanOrEqual(Math.floor(n / 1000) + 1)
+    }
+  })
+})
