@@ -22,22 +22,29 @@ type FieldLike = {
  * reaches B through a relationship or upload (filters, sorts and `where` paths traverse it;
  * SQL foreign keys cascade or set null on delete) or a join (resolved inside the adapter
  * query, polymorphic joins included). For now every scope reachable from A, transitively,
- * counts: conservative, never stale. Population at depth is not a dependency: Payload
+ * counts here; a read's own dependencies come from `ReadPaths`, a subset of these. Population at depth is not a dependency: Payload
  * populates through separate reads, cached under their own scope.
  */
 export class DependencyGraph {
   private readonly closure = new Map<Scope, Scope[]>()
   private readonly readersOf = new Map<Scope, Set<Scope>>()
+  /** Scopes holding a relationship or upload column that points at the key. */
+  private readonly referrers = new Map<Scope, Set<Scope>>()
 
   constructor(config: ConfigLike) {
     const edges = new Map<Scope, Set<Scope>>()
     const blocks = new Map((config.blocks ?? []).map((block) => [block.slug, block]))
-    for (const collection of config.collections ?? []) {
-      edges.set(`c:${collection.slug}`, targetsOf(collection.fields ?? [], blocks))
+    const add = (scope: Scope, fields: ReadonlyArray<unknown>): void => {
+      const relations = new Set<Scope>()
+      edges.set(scope, targetsOf(fields, blocks, relations))
+      for (const target of relations) {
+        let set = this.referrers.get(target)
+        if (!set) this.referrers.set(target, (set = new Set()))
+        set.add(scope)
+      }
     }
-    for (const global of config.globals ?? []) {
-      edges.set(`g:${global.slug}`, targetsOf(global.fields ?? [], blocks))
-    }
+    for (const collection of config.collections ?? []) add(`c:${collection.slug}`, collection.fields ?? [])
+    for (const global of config.globals ?? []) add(`g:${global.slug}`, global.fields ?? [])
     for (const scope of edges.keys()) {
       const seen = new Set<Scope>([scope])
       const queue: Scope[] = [scope]
@@ -70,19 +77,27 @@ export class DependencyGraph {
     return this.readersOf.get(scope) ?? new Set([scope])
   }
 
+  /** Scopes whose own rows change on SQL when a document of `scope` is deleted (foreign keys). */
+  referrersOf(scope: Scope): ReadonlySet<Scope> {
+    return this.referrers.get(scope) ?? new Set()
+  }
+
   has(scope: Scope): boolean {
     return this.closure.has(scope)
   }
 }
 
-function targetsOf(fields: ReadonlyArray<unknown>, blocks: Map<string, { fields?: ReadonlyArray<unknown> }>): Set<Scope> {
+function targetsOf(fields: ReadonlyArray<unknown>, blocks: Map<string, { fields?: ReadonlyArray<unknown> }>, relations: Set<Scope>): Set<Scope> {
   const out = new Set<Scope>()
   const seenBlocks = new Set<string>()
   const walk = (list: ReadonlyArray<unknown>): void => {
     for (const raw of list) {
       if (raw === null || typeof raw !== 'object') continue
       const field = raw as FieldLike
-      if (field.type === 'relationship' || field.type === 'upload') addTargets(out, field.relationTo)
+      if (field.type === 'relationship' || field.type === 'upload') {
+        addTargets(out, field.relationTo)
+        addTargets(relations, field.relationTo)
+      }
       if (field.type === 'join') addTargets(out, field.collection)
       if (field.fields) walk(field.fields)
       for (const tab of field.tabs ?? []) walk(tab.fields ?? [])

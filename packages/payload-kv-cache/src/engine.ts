@@ -4,6 +4,7 @@ import { decodeEnvelope, encodeEnvelope } from './codec.js'
 import { controlFor } from './context.js'
 import type { ConfigLike } from './dependencies.js'
 import { DependencyGraph } from './dependencies.js'
+import { ReadPaths } from './paths.js'
 import type { Scope } from './keys.js'
 import { argumentsDigest, byteLength, digest, entryKey, KV_MAX_KEY_BYTES } from './keys.js'
 import { KV_LIMITS } from './kv.js'
@@ -37,6 +38,7 @@ export type Args = Record<string, unknown> & { req?: { transactionID?: unknown; 
 type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
 
 const REPORT_INTERVAL_MS = 10_000
+const DELETES = new Set(['deleteOne', 'deleteMany', 'deleteVersions'])
 
 /** The read and write paths of DESIGN sections 5-7, for one adapter instance. */
 export class CacheEngine {
@@ -53,6 +55,7 @@ export class CacheEngine {
   private readonly writeEpochs = new Map<StampScope, number>()
   private readonly fillsInFlight = new Set<Promise<void>>()
   private graph!: DependencyGraph
+  private paths!: ReadPaths
   private policy!: CachePolicy
   private readonly lastReported = new Map<string, number>()
   private readonly clock: () => number
@@ -84,6 +87,7 @@ export class CacheEngine {
   configure(config: ConfigLike): void {
     const policy = new CachePolicy(this.options, config)
     this.graph = new DependencyGraph(config)
+    this.paths = new ReadPaths(config)
     this.policy = policy
     this.keyNamespace = `${this.inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
     this.stamps.forgetDependencies()
@@ -98,13 +102,13 @@ export class CacheEngine {
     let ttl = this.policy.ttlFor(scope, operation)
     if (ttl === null || control?.bypass) return this.bypass(call)
     if (await this.liveTransaction(args.req)) return this.bypass(call)
-    const dependencies = this.graph.dependenciesOf(scope)
+    const dependencies = this.paths.dependenciesOfCall(operation, scope, args)
     if (this.stamps.isUnsettled(dependencies)) return this.bypass(call)
     const key = this.keyFor(operation, ref, scope, args)
     if (key === undefined) return this.bypass(call)
 
     const prefixMode = this.options.invalidation === 'prefix'
-    const stampKeys = prefixMode ? [] : this.stamps.keysFor(scope, dependencies)
+    const stampKeys = prefixMode ? [] : this.stamps.keysFor(dependencies)
     const epoch = prefixMode ? this.epochOf(dependencies) : 0
     const values = await this.kv.getMany([key, ...stampKeys])
     if (!values) return call()
@@ -159,7 +163,7 @@ export class CacheEngine {
   async write(operation: string, method: Method, args: Args): Promise<unknown> {
     const ref = scopeOfCall(operation, args)
     // A write whose target we cannot tell could have touched anything.
-    const scopes: StampScope[] = ref ? this.affectedBy(toScope(ref)) : ['*']
+    const scopes: StampScope[] = ref ? this.affectedBy(toScope(ref), DELETES.has(operation) && this.hasForeignKeys()) : ['*']
     if (scopes.length === 0) return method.call(this.inner, args)
     const transactionID = await this.liveTransaction(args.req)
     if (transactionID !== null) {
@@ -284,12 +288,32 @@ export class CacheEngine {
     return sum
   }
 
-  /** The stamps a write to `scope` must bump: none when no cached read depends on it. */
-  private affectedBy(scope: Scope): StampScope[] {
+  /**
+   * The stamps a write to `scope` must bump: none when no cached read depends on it. A SQL
+   * delete also changes the rows that pointed at what it deleted (foreign keys set null or
+   * cascade), so their scopes are bumped too.
+   */
+  private affectedBy(scope: Scope, deletes: boolean): StampScope[] {
+    const out: StampScope[] = []
     for (const reader of this.graph.readersOfScope(scope)) {
-      if (this.policy.isCached(reader)) return [scope]
+      if (this.policy.isCached(reader)) {
+        out.push(scope)
+        break
+      }
     }
-    return []
+    if (deletes) {
+      for (const referrer of this.graph.referrersOf(scope)) {
+        if (referrer === scope || !this.policy.isCached(referrer)) continue
+        // Anything that reads the referrer depends on its stamp; bump it if any is cached.
+        out.push(referrer)
+      }
+    }
+    return out
+  }
+
+  /** Drizzle adapters (Postgres, SQLite, D1) keep relationships as foreign keys; Mongo does not. */
+  private hasForeignKeys(): boolean {
+    return this.inner.drizzle !== undefined && this.inner.drizzle !== null
   }
 
   private bypass<T>(call: () => T): T {

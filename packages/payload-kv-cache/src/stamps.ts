@@ -43,7 +43,7 @@ export class Stamps {
   private readonly states = new Map<StampScope, ScopeState>()
   /** Scopes whose last bump never landed after its retries, with the time of giving up. */
   private readonly failed = new Map<StampScope, number>()
-  private readonly keyCache = new Map<Scope, string[]>()
+  private readonly keyCache = new Map<string, string[]>()
   /** Tokens this isolate wrote lately, by stamp key: KV's location cache may not show them yet. */
   private readonly recent = new Map<string, { token: string; at: number }>()
   /** Writers running, so that a read with nothing pending skips the per-scope lookups. */
@@ -59,12 +59,15 @@ export class Stamps {
     private readonly report: (message: string) => void,
   ) {}
 
-  /** The stamp keys a read of `scope` fetches, the global one first. */
-  keysFor(scope: Scope, dependencies: readonly Scope[]): string[] {
-    let keys = this.keyCache.get(scope)
+  /** The stamp keys a read depending on these scopes fetches, the global one first. */
+  keysFor(dependencies: readonly Scope[]): string[] {
+    const id = dependencies.join(',')
+    let keys = this.keyCache.get(id)
     if (!keys) {
       keys = [stampKey(this.prefix, '*'), ...dependencies.map((dependency) => stampKey(this.prefix, dependency))]
-      this.keyCache.set(scope, keys)
+      // Bounded by the distinct dependency sets reads produce; cleared wholesale if it grows.
+      if (this.keyCache.size >= 1000) this.keyCache.clear()
+      this.keyCache.set(id, keys)
     }
     return keys
   }

@@ -90,6 +90,43 @@ export function dependencySuite(env: TestEnv): void {
       expect(after.categories).toHaveLength(1)
     })
 
+    it('a write to a related collection does not invalidate reads that do not traverse it', async () => {
+      const read = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'title', where: { views: { greater_than: -1 } } })
+      const before = await warm(read)
+      await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { bio: 'unrelated to this read' } })
+      await pair.cache.settled()
+      log.reset()
+      const after = await read(pair.cached)
+      if (env.strategy === 'stamp') expect(log.reads).toEqual([])
+      expect(after).toStrictEqual(before)
+      expect(after).toStrictEqual(await read(pair.plain))
+    })
+
+    it('a chain A → B → C: renaming C changes which A match through B', async () => {
+      const category = data.categories[0]!
+      await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { favourite: category.id } })
+      const read = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'title', where: { 'author.favourite.title': { equals: category.title } } })
+      const before = await warm(read)
+      expect(before.totalDocs).toBeGreaterThan(0)
+      await pair.cached.update({ collection: 'categories', id: category.id, data: { title: `${category.title} renamed` } })
+      const after = await expectFresh(read)
+      expect(after.totalDocs).toBe(0)
+      await pair.cached.update({ collection: 'categories', id: category.id, data: { title: category.title } })
+    })
+
+    it('a polymorphic join sees writes to each of its collections', async () => {
+      const author = data.authors[1]!
+      const read = (p: Payload) => p.findByID({ collection: 'authors', id: author.id, depth: 0, joins: { posts: false } })
+      const before = await warm(read)
+      const comment = await pair.cached.create({ collection: 'comments', data: { text: 'by grace', author: author.id } })
+      const withNote = await expectFresh(read)
+      expect(withNote.everything?.docs?.length).toBe((before.everything?.docs?.length ?? 0) + 1)
+      await warm(read)
+      await pair.cached.delete({ collection: 'comments', id: comment.id })
+      const without = await expectFresh(read)
+      expect(without.everything?.docs?.length).toBe(before.everything?.docs?.length ?? 0)
+    })
+
     /** What the strategy writes to invalidate: stamp keys put, or key prefixes listed. */
     const invalidations = (): string[] => (env.strategy === 'stamp' ? counted.puts.filter((key) => key.includes(':stamp:')) : counted.lists)
 

@@ -20,6 +20,9 @@ export const siteCollections = (): CollectionConfig[] => [
       { name: 'name', type: 'text', required: true },
       { name: 'bio', type: 'textarea' },
       { name: 'posts', type: 'join', collection: 'posts', on: 'author' },
+      // Polymorphic: posts and comments that name this author.
+      { name: 'everything', type: 'join', collection: ['posts', 'comments'], on: 'author' },
+      { name: 'favourite', type: 'relationship', relationTo: 'categories' },
     ],
   },
   {
@@ -44,6 +47,13 @@ export const siteCollections = (): CollectionConfig[] => [
   {
     slug: 'notes',
     fields: [{ name: 'text', type: 'text' }],
+  },
+  {
+    slug: 'comments',
+    fields: [
+      { name: 'text', type: 'text' },
+      { name: 'author', type: 'relationship', relationTo: 'authors' },
+    ],
   },
   {
     slug: 'users',

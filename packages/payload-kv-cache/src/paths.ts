@@ -1,0 +1,246 @@
+import type { Scope } from './keys.js'
+
+/**
+ * What one read actually traverses (DESIGN section 6, precise dependencies): the scopes that
+ * its `where`, `sort`, `joins` (with their own `where` and `sort`) and `findDistinct` field
+ * reach through relationship, upload and join fields, resolved against the sanitized config.
+ */
+
+type RawField = {
+  name?: string
+  type?: string
+  relationTo?: string | string[]
+  collection?: string | string[]
+  virtual?: boolean | string
+  fields?: ReadonlyArray<unknown>
+  tabs?: ReadonlyArray<{ name?: string; fields?: ReadonlyArray<unknown> }>
+  blocks?: ReadonlyArray<{ slug?: string; fields?: ReadonlyArray<unknown> }>
+  blockReferences?: ReadonlyArray<string | { slug?: string; fields?: ReadonlyArray<unknown> }>
+}
+
+interface FieldNode {
+  kind: 'relation' | 'join' | 'container' | 'leaf'
+  /** Relationship, upload and join targets. */
+  targets?: Scope[]
+  /** Group, named tab, array and blocks contents. */
+  children?: FieldIndex
+  /** A virtual field linked to a path (`virtual: 'author.name'`), resolved from the root. */
+  virtual?: string
+}
+
+type FieldIndex = Map<string, FieldNode>
+
+interface JoinField {
+  path: string
+  targets: Scope[]
+}
+
+interface ScopeShape {
+  fields: FieldIndex
+  joins: JoinField[]
+  /** Targets of virtual fields linked through relationships: read whatever the call asks. */
+  virtualTargets: Set<Scope>
+}
+
+export interface ShapeConfig {
+  collections?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
+  globals?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
+  blocks?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
+}
+
+const OPERATORS = new Set([
+  'equals',
+  'not_equals',
+  'in',
+  'not_in',
+  'all',
+  'exists',
+  'greater_than',
+  'greater_than_equal',
+  'less_than',
+  'less_than_equal',
+  'like',
+  'not_like',
+  'contains',
+  'near',
+  'within',
+  'intersects',
+])
+
+/** Path segments after a relationship that read its own column, not the related document. */
+const OWN_COLUMN = new Set(['id', 'value', 'relationTo'])
+
+const VERSION_OPERATIONS = new Set(['findVersions', 'countVersions', 'findGlobalVersions', 'countGlobalVersions'])
+
+export class ReadPaths {
+  private readonly shapes = new Map<Scope, ScopeShape>()
+
+  constructor(config: ShapeConfig) {
+    const blocks = new Map((config.blocks ?? []).map((block) => [block.slug, block]))
+    for (const collection of config.collections ?? []) this.shapes.set(`c:${collection.slug}`, shapeOf(collection.fields ?? [], blocks))
+    for (const global of config.globals ?? []) this.shapes.set(`g:${global.slug}`, shapeOf(global.fields ?? [], blocks))
+  }
+
+  /** The scopes a read of `scope` with these arguments traverses, itself included; sorted. */
+  dependenciesOfCall(operation: string, scope: Scope, args: Record<string, unknown>): Scope[] {
+    const shape = this.shapes.get(scope)
+    if (!shape) return [scope]
+    const out = new Set<Scope>([scope])
+    for (const target of shape.virtualTargets) out.add(target)
+    const versions = VERSION_OPERATIONS.has(operation)
+    this.where(scope, args.where, out, versions)
+    this.sort(scope, args.sort, out, versions)
+    if (operation === 'findDistinct' && typeof args.field === 'string') this.path(scope, args.field, out, versions)
+    if (!versions) this.joins(scope, shape, args.joins, out)
+    return [...out].sort()
+  }
+
+  private joins(scope: Scope, shape: ScopeShape, joins: unknown, out: Set<Scope>): void {
+    if (joins === false || shape.joins.length === 0) return
+    const requested = joins !== null && typeof joins === 'object' ? (joins as Record<string, unknown>) : {}
+    for (const join of shape.joins) {
+      const query = requested[join.path]
+      // `joins: { posts: false }` turns one join off; anything else resolves it.
+      if (query === false) continue
+      for (const target of join.targets) {
+        out.add(target)
+        if (query !== null && typeof query === 'object') {
+          const { where, sort } = query as { where?: unknown; sort?: unknown }
+          this.where(target, where, out, false)
+          this.sort(target, sort, out, false)
+        }
+      }
+    }
+    void scope
+  }
+
+  private where(scope: Scope, where: unknown, out: Set<Scope>, versions: boolean, base = ''): void {
+    if (where === null || typeof where !== 'object') return
+    if (Array.isArray(where)) {
+      for (const part of where) this.where(scope, part, out, versions, base)
+      return
+    }
+    for (const [key, value] of Object.entries(where)) {
+      if (!base && (key === 'and' || key === 'or')) {
+        this.where(scope, value, out, versions)
+        continue
+      }
+      if (OPERATORS.has(key)) continue
+      const path = base ? `${base}.${key}` : key
+      this.path(scope, path, out, versions)
+      // `{ author: { name: { equals } } }`: keys that are not operators continue the path.
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) this.where(scope, value, out, versions, path)
+    }
+  }
+
+  private sort(scope: Scope, sort: unknown, out: Set<Scope>, versions: boolean): void {
+    const list = typeof sort === 'string' ? sort.split(',') : Array.isArray(sort) ? sort : []
+    for (const entry of list) {
+      if (typeof entry === 'string') this.path(scope, entry.trim().replace(/^[-+]/, ''), out, versions)
+    }
+  }
+
+  private path(scope: Scope, path: string, out: Set<Scope>, versions: boolean): void {
+    let segments = path.split('.')
+    // Version reads address the document's fields under `version.`.
+    if (versions && segments[0] === 'version') segments = segments.slice(1)
+    this.resolve(scope, segments, out, 0)
+  }
+
+  private resolve(scope: Scope, segments: string[], out: Set<Scope>, depth: number): void {
+    const shape = this.shapes.get(scope)
+    // Deep enough to be a cycle through virtual paths: stop, the caller has its scopes.
+    if (!shape || depth > 16) return
+    let fields: FieldIndex | undefined = shape.fields
+    for (let i = 0; i < segments.length && fields; i++) {
+      const node = fields.get(segments[i]!)
+      if (!node) return
+      const rest = segments.slice(i + 1)
+      if (node.virtual) {
+        this.resolve(scope, [...node.virtual.split('.'), ...rest], out, depth + 1)
+        return
+      }
+      if (node.kind === 'relation') {
+        if (rest.length === 0 || (rest.length === 1 && OWN_COLUMN.has(rest[0]!))) return
+        for (const target of node.targets ?? []) {
+          out.add(target)
+          this.resolve(target, rest, out, depth + 1)
+        }
+        return
+      }
+      if (node.kind === 'join') {
+        for (const target of node.targets ?? []) {
+          out.add(target)
+          if (rest.length > 0) this.resolve(target, rest, out, depth + 1)
+        }
+        return
+      }
+      fields = node.children
+    }
+  }
+}
+
+function shapeOf(fields: ReadonlyArray<unknown>, blocks: Map<string, { fields?: ReadonlyArray<unknown> }>): ScopeShape {
+  const joins: JoinField[] = []
+  const virtualTargets = new Set<Scope>()
+  const index = indexOf(fields, blocks, '', joins, new Set())
+  // Virtual fields linked to a relationship path: their first segment names the relationship.
+  for (const [, node] of index) {
+    if (!node.virtual) continue
+    const first = index.get(node.virtual.split('.')[0]!)
+    for (const target of first?.targets ?? []) virtualTargets.add(target)
+  }
+  return { fields: index, joins, virtualTargets }
+}
+
+function indexOf(list: ReadonlyArray<unknown>, blocks: Map<string, { fields?: ReadonlyArray<unknown> }>, prefix: string, joins: JoinField[], seenBlocks: Set<string>): FieldIndex {
+  const index: FieldIndex = new Map()
+  const add = (raw: unknown): void => {
+    if (raw === null || typeof raw !== 'object') return
+    const field = raw as RawField
+    // Rows, collapsibles and unnamed tabs add no path segment: their fields sit in the parent.
+    if (!field.name) {
+      for (const child of field.fields ?? []) add(child)
+      for (const tab of field.tabs ?? []) {
+        if (tab.name) index.set(tab.name, { kind: 'container', children: indexOf(tab.fields ?? [], blocks, `${prefix}${tab.name}.`, joins, seenBlocks) })
+        else for (const child of tab.fields ?? []) add(child)
+      }
+      return
+    }
+    const path = `${prefix}${field.name}`
+    const virtual = typeof field.virtual === 'string' ? field.virtual : undefined
+    if (field.type === 'relationship' || field.type === 'upload') {
+      index.set(field.name, { kind: 'relation', targets: scopesOf(field.relationTo), virtual })
+    } else if (field.type === 'join') {
+      const targets = scopesOf(field.collection)
+      joins.push({ path, targets })
+      index.set(field.name, { kind: 'join', targets })
+    } else if (field.type === 'blocks') {
+      const children: FieldIndex = new Map()
+      const inner = [...(field.blocks ?? [])]
+      for (const reference of field.blockReferences ?? []) {
+        const block = typeof reference === 'string' ? blocks.get(reference) : reference
+        const slug = typeof reference === 'string' ? reference : reference.slug
+        if (!block || (slug !== undefined && seenBlocks.has(slug))) continue
+        inner.push(block)
+      }
+      for (const block of inner) {
+        const nested = new Set(seenBlocks)
+        if (block.slug) nested.add(block.slug)
+        for (const [name, node] of indexOf(block.fields ?? [], blocks, `${path}.`, joins, nested)) children.set(name, node)
+      }
+      index.set(field.name, { kind: 'container', children, virtual })
+    } else if (field.fields) {
+      index.set(field.name, { kind: 'container', children: indexOf(field.fields, blocks, `${path}.`, joins, seenBlocks), virtual })
+    } else {
+      index.set(field.name, { kind: 'leaf', virtual })
+    }
+  }
+  for (const raw of list) add(raw)
+  return index
+}
+
+function scopesOf(relationTo: string | string[] | undefined): Scope[] {
+  if (typeof relationTo === 'string') return [`c:${relationTo}`]
+  return Array.isArray(relationTo) ? relationTo.map((slug) => `c:${slug}` as const) : []
+}

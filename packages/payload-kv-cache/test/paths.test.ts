@@ -1,0 +1,97 @@
+import { describe, expect, it } from '@jest/globals'
+import { ReadPaths } from '../src/paths.js'
+
+/** Precise per-read dependencies, resolved against a config shaped like Payload's sanitized one. */
+const config = {
+  blocks: [{ slug: 'quote', fields: [{ name: 'source', type: 'relationship', relationTo: 'sources' }] }],
+  collections: [
+    {
+      slug: 'posts',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'author', type: 'relationship', relationTo: 'authors' },
+        { name: 'owner', type: 'relationship', relationTo: ['authors', 'teams'] },
+        { name: 'cover', type: 'upload', relationTo: 'media' },
+        { name: 'meta', type: 'group', fields: [{ name: 'editor', type: 'relationship', relationTo: 'editors' }] },
+        { type: 'row', fields: [{ name: 'reviewer', type: 'relationship', relationTo: 'reviewers' }] },
+        { type: 'tabs', tabs: [{ name: 'seo', fields: [{ name: 'image', type: 'upload', relationTo: 'media' }] }, { label: 'x', fields: [{ name: 'tagged', type: 'relationship', relationTo: 'tags', hasMany: true }] }] },
+        { name: 'links', type: 'array', fields: [{ name: 'doc', type: 'relationship', relationTo: 'docs' }] },
+        { name: 'layout', type: 'blocks', blocks: [{ slug: 'cta', fields: [{ name: 'page', type: 'relationship', relationTo: 'pages' }] }], blockReferences: ['quote'] },
+        { name: 'authorName', type: 'text', virtual: 'author.name' },
+      ],
+    },
+    {
+      slug: 'authors',
+      fields: [
+        { name: 'name', type: 'text' },
+        { name: 'team', type: 'relationship', relationTo: 'teams' },
+        { name: 'posts', type: 'join', collection: 'posts', on: 'author' },
+        { name: 'everything', type: 'join', collection: ['posts', 'notes'], on: 'author' },
+      ],
+    },
+    { slug: 'teams', fields: [{ name: 'org', type: 'relationship', relationTo: 'orgs' }, { name: 'name', type: 'text' }] },
+    { slug: 'orgs', fields: [{ name: 'name', type: 'text' }] },
+    { slug: 'plain', fields: [{ name: 'text', type: 'text' }, { name: 'ref', type: 'relationship', relationTo: 'orgs' }] },
+  ],
+  globals: [{ slug: 'settings', fields: [{ name: 'featured', type: 'relationship', relationTo: 'posts' }] }],
+}
+
+const paths = new ReadPaths(config)
+const deps = (operation: string, scope: `c:${string}` | `g:${string}`, args: Record<string, unknown>) => paths.dependenciesOfCall(operation, scope, args)
+
+describe('precise read dependencies', () => {
+  it('a read touching no relationship depends on its own scope only', () => {
+    expect(deps('find', 'c:plain', { where: { text: { equals: 'a' } }, sort: '-text' })).toEqual(['c:plain'])
+    expect(deps('find', 'c:plain', { where: { ref: { equals: 1 } }, sort: 'ref' })).toEqual(['c:plain'])
+    expect(deps('findGlobal', 'g:settings', {})).toEqual(['g:settings'])
+  })
+
+  it.each([
+    ['a where path through a relationship', { where: { 'author.name': { equals: 'x' } } }, ['c:authors', 'c:posts']],
+    ['the nested object form', { where: { author: { name: { equals: 'x' } } } }, ['c:authors', 'c:posts']],
+    ['inside and / or', { where: { or: [{ title: { equals: 'a' } }, { and: [{ 'cover.alt': { exists: true } }] }] } }, ['c:media', 'c:posts']],
+    ['a sort through a relationship', { sort: ['-title', 'author.name'] }, ['c:authors', 'c:posts']],
+    ['a chain A → B → C', { where: { 'author.team.org.name': { like: 'a' } } }, ['c:authors', 'c:orgs', 'c:posts', 'c:teams']],
+    ['a group', { where: { 'meta.editor.name': { equals: 'x' } } }, ['c:editors', 'c:posts']],
+    ['a row (no path segment)', { sort: 'reviewer.name' }, ['c:posts', 'c:reviewers']],
+    ['a named tab', { where: { 'seo.image.alt': { exists: true } } }, ['c:media', 'c:posts']],
+    ['an unnamed tab', { where: { 'tagged.label': { in: ['a'] } } }, ['c:posts', 'c:tags']],
+    ['an array', { where: { 'links.doc.title': { equals: 'x' } } }, ['c:docs', 'c:posts']],
+    ['a block', { where: { 'layout.page.slug': { equals: 'x' } } }, ['c:pages', 'c:posts']],
+    ['a block reference', { where: { 'layout.source.name': { equals: 'x' } } }, ['c:posts', 'c:sources']],
+    ['a polymorphic relationship into its targets', { where: { 'owner.name': { equals: 'x' } } }, ['c:authors', 'c:posts', 'c:teams']],
+  ])('%s', (_, args, expected) => {
+    // The virtual field linked to author.name always reads authors.
+    const result = deps('find', 'c:posts', args)
+    expect(result).toEqual([...new Set([...expected, 'c:authors'])].sort())
+  })
+
+  it('own columns of a relationship do not reach the related collection', () => {
+    const virtualFree = new ReadPaths({ collections: [{ slug: 'a', fields: [{ name: 'r', type: 'relationship', relationTo: ['b', 'c'] }, { name: 's', type: 'relationship', relationTo: 'b' }] }, { slug: 'b' }, { slug: 'c' }] })
+    expect(virtualFree.dependenciesOfCall('find', 'c:a', { where: { 'r.value': { equals: 1 }, 'r.relationTo': { equals: 'b' }, 's.id': { in: [1] }, s: { exists: true } } })).toEqual(['c:a'])
+  })
+
+  it('a virtual field linked to a relationship reads its target', () => {
+    expect(deps('find', 'c:posts', { sort: 'authorName' })).toEqual(['c:authors', 'c:posts'])
+  })
+
+  it('join fields are read unless turned off, with their own where and sort resolved in the joined collection', () => {
+    expect(deps('find', 'c:authors', {})).toEqual(['c:authors', 'c:notes', 'c:posts'])
+    expect(deps('find', 'c:authors', { joins: false })).toEqual(['c:authors'])
+    expect(deps('find', 'c:authors', { joins: { everything: false, posts: { where: { 'cover.alt': { exists: true } }, sort: '-title' } } })).toEqual(['c:authors', 'c:media', 'c:posts'])
+    expect(deps('find', 'c:authors', { where: { 'team.name': { equals: 'x' } }, joins: false })).toEqual(['c:authors', 'c:teams'])
+    // A where on a join field reads the joined collection.
+    expect(deps('count', 'c:authors', { where: { 'posts.title': { equals: 'x' } }, joins: false })).toEqual(['c:authors', 'c:posts'])
+  })
+
+  it('version reads address fields under version.; findDistinct reads its field', () => {
+    expect(deps('findVersions', 'c:authors', { where: { 'version.team.name': { equals: 'x' }, parent: { equals: 1 } } })).toEqual(['c:authors', 'c:teams'])
+    expect(deps('findGlobalVersions', 'g:settings', { where: { 'version.featured.title': { equals: 'x' } } })).toEqual(['c:posts', 'g:settings'])
+    expect(deps('findDistinct', 'c:authors', { field: 'team.org.name', joins: false })).toEqual(['c:authors', 'c:orgs', 'c:teams'])
+  })
+
+  it('unknown scopes and paths depend on the scope alone', () => {
+    expect(deps('find', 'c:unknown', { where: { 'x.y': { equals: 1 } } })).toEqual(['c:unknown'])
+    expect(deps('find', 'c:plain', { where: { 'nope.deeper': { equals: 1 } } })).toEqual(['c:plain'])
+  })
+})
