@@ -113,6 +113,7 @@ export class CacheEngine {
     const values = await this.kv.getMany([key, ...stampKeys])
     if (!values) return call()
     if (this.stamps.contradictsRecentWrites(stampKeys, values)) return this.bypass(call)
+    this.stamps.overlay(stampKeys, values)
     // Read before the database call: a fill that races a write lands under the old stamp.
     const signature = this.stamps.signature(stampKeys, values)
     const raw = values.get(key)

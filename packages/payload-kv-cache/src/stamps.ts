@@ -17,12 +17,20 @@ const MAX_RECENT = 1000
 const MAX_IDLE_SCOPES = 1000
 
 interface ScopeState {
+  key: string
   /** When this isolate last attempted a write of the stamp (landed or not). */
   lastAttemptAt: number
   /** A bump was asked for that no write started since covers. */
   dirty: boolean
   /** The loop writing this stamp, while one runs. */
   writer: Promise<void> | undefined
+  /**
+   * A token only this isolate reads under while its trailing write waits for its slot: its
+   * reads hit and fill under it meanwhile. The write itself puts a fresh token, so nothing
+   * filled under this one is ever valid for another isolate (its view ignores writes other
+   * isolates make in that second).
+   */
+  pending: string | undefined
 }
 
 /**
@@ -33,10 +41,11 @@ interface ScopeState {
  *
  * KV takes one write per second per key, so bumps of one scope are coalesced: the first goes
  * out at once, the ones that follow inside the second become one trailing write when the
- * second is over. Until it lands, and while a failed write is being retried, this isolate
- * bypasses the cache for the scope, so the isolate that wrote never reads what it overwrote.
+ * second is over. Meanwhile this isolate reads under a local token of its own in place of
+ * KV's, so the isolate that wrote never reads what it overwrote and still fills and hits.
  * Other isolates may serve the old entries until the trailing write lands: about a second,
- * plus KV's propagation.
+ * plus KV's propagation. While a failed stamp write is retried, and after it is given up on,
+ * this isolate bypasses the scope.
  */
 export class Stamps {
   private readonly inFlight = new Map<StampScope, number>()
@@ -46,8 +55,10 @@ export class Stamps {
   private readonly keyCache = new Map<string, string[]>()
   /** Tokens this isolate wrote lately, by stamp key: KV's location cache may not show them yet. */
   private readonly recent = new Map<string, { token: string; at: number }>()
-  /** Writers running, so that a read with nothing pending skips the per-scope lookups. */
-  private writing = 0
+  /** Scopes whose stamp write failed and is being retried: reads bypass until one lands. */
+  private readonly retrying = new Set<StampScope>()
+  /** Local tokens this isolate reads under until its trailing write lands, by stamp key. */
+  private readonly pendingByKey = new Map<string, string>()
 
   constructor(
     private readonly kv: SafeKV,
@@ -94,6 +105,15 @@ export class Stamps {
     return youngest
   }
 
+  /** Shows this isolate the tokens it is about to write in place of what KV holds. */
+  overlay(keys: readonly string[], values: Map<string, string | null>): void {
+    if (this.pendingByKey.size === 0) return
+    for (const key of keys) {
+      const pending = this.pendingByKey.get(key)
+      if (pending !== undefined) values.set(key, pending)
+    }
+  }
+
   /**
    * True when KV answered a stamp with something other than the token this isolate wrote to
    * it within the propagation window: the answer may be a location cache's older value, and
@@ -104,16 +124,21 @@ export class Stamps {
     const now = this.clock()
     for (const key of keys) {
       const mine = this.recent.get(key)
-      if (!mine) continue
+      // A key read under a local token does not use KV's answer at all.
+      if (!mine || this.pendingByKey.has(key)) continue
       if (now - mine.at > PROPAGATION_WINDOW_MS) this.recent.delete(key)
       else if (values.get(key) !== mine.token) return true
     }
     return false
   }
 
-  /** True when a write to one of these scopes has not finished invalidating. */
+  /**
+   * True when a write to one of these scopes is still running, or its stamp could not be
+   * written: a read cannot tell then which entries are current. A stamp that is only waiting
+   * for its trailing write is not unsettled: `overlay` shows its token.
+   */
   isUnsettled(dependencies: readonly Scope[]): boolean {
-    if (this.inFlight.size === 0 && this.failed.size === 0 && this.writing === 0) return false
+    if (this.inFlight.size === 0 && this.failed.size === 0 && this.retrying.size === 0) return false
     if (this.unsettled('*')) return true
     let unsettled = false
     for (const scope of dependencies) if (this.unsettled(scope)) unsettled = true
@@ -121,8 +146,7 @@ export class Stamps {
   }
 
   private unsettled(scope: StampScope): boolean {
-    if (this.inFlight.has(scope)) return true
-    if (this.states.get(scope)?.writer) return true
+    if (this.inFlight.has(scope) || this.retrying.has(scope)) return true
     if (!this.failed.has(scope)) return false
     // A read of a scope whose bump was given up on tries again, at most once a second.
     const last = this.failed.get(scope)!
@@ -166,10 +190,13 @@ export class Stamps {
     let state = this.states.get(scope)
     if (!state) {
       this.sweepIdle()
-      state = { lastAttemptAt: -Infinity, dirty: false, writer: undefined }
+      state = { key: stampKey(this.prefix, scope), lastAttemptAt: -Infinity, dirty: false, writer: undefined, pending: undefined }
       this.states.set(scope, state)
     }
     state.dirty = true
+    // A new local token for every bump: fills made under the previous one predate this write.
+    state.pending = `local-${newToken(this.clock())}`
+    if (!this.retrying.has(scope)) this.pendingByKey.set(state.key, state.pending)
     // A writer is running: it writes again after its current attempt, which covers this bump.
     if (state.writer) {
       this.stats.stampsCoalesced++
@@ -179,11 +206,9 @@ export class Stamps {
     const ready = new Promise<void>((resolve) => (handedOff = resolve))
     const writer = this.writeLoop(scope, state, handedOff).finally(() => {
       state.writer = undefined
-      this.writing--
       handedOff()
     })
     state.writer = writer
-    this.writing++
     // Through waitUntil on Workers: a trailing write must outlive the response.
     this.background.run(() => writer)
     return ready
@@ -206,15 +231,27 @@ export class Stamps {
       // Every write that asked before this point has finished: this token covers them all.
       state.dirty = false
       state.lastAttemptAt = this.clock()
+      const covered = state.pending
       if (failures > 0) this.stats.stampRetries++
-      if (await this.writeToken(scope)) {
+      if (await this.writeToken(state.key, newToken(this.clock()))) {
         failures = 0
+        this.retrying.delete(scope)
         this.failed.delete(scope)
+        // KV now holds the new token; a bump asked for during the put keeps its local one.
+        if (state.pending === covered) {
+          state.pending = undefined
+          this.pendingByKey.delete(state.key)
+        } else if (state.pending !== undefined) this.pendingByKey.set(state.key, state.pending)
       } else {
         state.dirty = true
         failures++
+        // KV may be failing for a while: stop reading under the local token, bypass instead.
+        this.retrying.add(scope)
+        state.pending = undefined
+        this.pendingByKey.delete(state.key)
         if (failures > RETRY_BACKOFF_MS.length) {
           state.dirty = false
+          this.retrying.delete(scope)
           this.stats.stampFailures++
           this.failed.set(scope, this.clock())
           this.report(`could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`)
@@ -224,9 +261,7 @@ export class Stamps {
     }
   }
 
-  private async writeToken(scope: StampScope): Promise<boolean> {
-    const key = stampKey(this.prefix, scope)
-    const token = newToken(this.clock())
+  private async writeToken(key: string, token: string): Promise<boolean> {
     if (!(await this.kv.put(key, token))) return false
     this.stats.stampWrites++
     this.recent.delete(key)

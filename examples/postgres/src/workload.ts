@@ -1,0 +1,52 @@
+import type { Ids } from './seed.js'
+
+export type Step = { kind: 'read'; path: string } | { kind: 'write'; id: number | string; views: number }
+
+/** mulberry32: the same sequence for the same seed, so both runs see the same requests. */
+function random(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Picks index i with probability proportional to 1 / (i + 1): a few pages get most traffic. */
+function zipf(rnd: () => number, n: number): number {
+  let total = 0
+  for (let i = 1; i <= n; i++) total += 1 / i
+  let x = rnd() * total
+  for (let i = 1; i <= n; i++) {
+    x -= 1 / i
+    if (x <= 0) return i - 1
+  }
+  return n - 1
+}
+
+const q = (params: Record<string, string | number>) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString()
+
+/** The URLs a magazine front end asks for, most popular first; 95 % reads, 5 % edits. */
+export function workload(ids: Ids, count: number, seed = 42): Step[] {
+  const pages: string[] = [
+    `/api/posts?${q({ limit: 10, sort: '-views', depth: 1 })}`,
+    `/api/globals/site?${q({ depth: 1 })}`,
+    ...ids.posts.slice(0, 20).map((id) => `/api/posts/${id}?${q({ depth: 1 })}`),
+    `/api/posts?${q({ limit: 10, sort: '-createdAt', locale: 'de' })}`,
+    `/api/categories?${q({ limit: 50, sort: 'title' })}`,
+    ...ids.authors.map((id) => `/api/posts?${q({ 'where[author][equals]': id, limit: 5, depth: 0 })}`),
+    ...ids.authors.map((id) => `/api/authors/${id}?${q({ depth: 0 })}`),
+    ...ids.authorNames.slice(0, 4).map((name) => `/api/posts?${q({ 'where[author.name][equals]': name, depth: 0 })}`),
+    `/api/posts?${q({ 'where[views][greater_than]': 250, sort: 'title', limit: 20, depth: 0 })}`,
+    ...ids.posts.slice(20).map((id) => `/api/posts/${id}?${q({ depth: 0, locale: 'de' })}`),
+  ]
+  const rnd = random(seed)
+  const steps: Step[] = []
+  for (let i = 0; i < count; i++) {
+    if (rnd() < 0.05) steps.push({ kind: 'write', id: ids.posts[zipf(rnd, ids.posts.length)]!, views: Math.floor(rnd() * 1000) })
+    else steps.push({ kind: 'read', path: pages[zipf(rnd, pages.length)]! })
+  }
+  return steps
+}
