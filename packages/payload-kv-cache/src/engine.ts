@@ -73,7 +73,7 @@ export class CacheEngine {
     this.kv = new SafeKV(options.kv, options.kvTimeoutMs, this.stats, (error, what) =>
       this.report(`kv-${what}`, `KV ${what} failed, using the database instead: ${error instanceof Error ? error.message : String(error)}`),
     )
-    this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.stats, this.background, (message) => this.report('stamp', message))
+    this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.stats, this.background, (message) => this.report('stamp', message), options.kvTimeoutMs + 5000)
     this.transactions = new PendingTransactions(this.clock)
     this.purger = new Purger(this.kv, options.purgeBudget, this.stats, this.background)
     this.configure(config)

@@ -15,6 +15,8 @@ const RETRY_BACKOFF_MS = [1000, 2000, 4000]
 const PROPAGATION_WINDOW_MS = 60_000
 const MAX_RECENT = 1000
 const MAX_IDLE_SCOPES = 1000
+/** A writer this old hands its loop to the next request's bump (waitUntil has a lifetime). */
+const WRITER_HANDOVER_MS = 10_000
 
 interface ScopeState {
   key: string
@@ -24,6 +26,16 @@ interface ScopeState {
   dirty: boolean
   /** The loop writing this stamp, while one runs. */
   writer: Promise<void> | undefined
+  /** Which writer is current: an older one still sleeping exits when it wakes. */
+  writerId: number
+  writerStartedAt: number
+  /** When the writer should have made progress by; past it, it is taken for cancelled. */
+  deadline: number
+  /** Write attempts started, and the latest one that landed or was given up on. */
+  started: number
+  settled: number
+  /** `bumpAndWait` callers, each waiting for the first attempt started after its bump. */
+  waiters: Array<{ target: number; resolve: () => void }>
   /**
    * A token only this isolate reads under while its trailing write waits for its slot: its
    * reads hit and fill under it meanwhile. The write itself puts a fresh token, so nothing
@@ -68,6 +80,8 @@ export class Stamps {
     private readonly stats: CacheStats,
     private readonly background: BackgroundWork,
     private readonly report: (message: string) => void,
+    /** Past a writer's next expected step by this much, it is taken for cancelled. */
+    private readonly writerGraceMs = 10_000,
   ) {}
 
   /** The stamp keys a read depending on these scopes fetches, the global one first. */
@@ -146,13 +160,19 @@ export class Stamps {
   }
 
   private unsettled(scope: StampScope): boolean {
-    if (this.inFlight.has(scope) || this.retrying.has(scope)) return true
+    if (this.inFlight.has(scope)) return true
+    if (this.retrying.has(scope)) {
+      const state = this.states.get(scope)
+      // Its writer was cancelled mid-retry: start another.
+      if (state && this.clock() > state.deadline) void this.request(scope, false).ready
+      return true
+    }
     if (!this.failed.has(scope)) return false
     // A read of a scope whose bump was given up on tries again, at most once a second.
     const last = this.failed.get(scope)!
     if (this.clock() - last >= STAMP_WRITE_INTERVAL_MS) {
       this.failed.set(scope, this.clock())
-      void this.request(scope)
+      void this.request(scope, false).ready
     }
     return true
   }
@@ -176,89 +196,126 @@ export class Stamps {
    * Never throws.
    */
   async bump(scopes: Iterable<StampScope>): Promise<void> {
-    await Promise.all([...scopes].map((scope) => this.request(scope)))
+    await Promise.all([...scopes].map((scope) => this.request(scope, false).ready))
   }
 
-  /** Asks for new tokens and resolves once they are in KV (or have been given up on). */
+  /**
+   * Asks for new tokens and resolves once a write started after this call has landed (or
+   * been given up on), without waiting for writes that later bumps keep asking for.
+   */
   async bumpAndWait(scopes: Iterable<StampScope>): Promise<void> {
-    const list = [...scopes]
-    await this.bump(list)
-    await Promise.all(list.map((scope) => this.states.get(scope)?.writer))
+    await Promise.all(
+      [...scopes].map(async (scope) => {
+        const { ready, covered } = this.request(scope, true)
+        await ready
+        await covered
+      }),
+    )
   }
 
-  private request(scope: StampScope): Promise<void> {
+  private request(scope: StampScope, wait: boolean): { ready: Promise<void>; covered: Promise<void> } {
     let state = this.states.get(scope)
     if (!state) {
       this.sweepIdle()
-      state = { key: stampKey(this.prefix, scope), lastAttemptAt: -Infinity, dirty: false, writer: undefined, pending: undefined }
+      state = { key: stampKey(this.prefix, scope), lastAttemptAt: -Infinity, dirty: false, writer: undefined, writerId: 0, writerStartedAt: 0, deadline: 0, pending: undefined, started: 0, settled: 0, waiters: [] }
       this.states.set(scope, state)
     }
     state.dirty = true
     // A new local token for every bump: fills made under the previous one predate this write.
     state.pending = `local-${newToken(this.clock())}`
     if (!this.retrying.has(scope)) this.pendingByKey.set(state.key, state.pending)
-    // A writer is running: it writes again after its current attempt, which covers this bump.
-    if (state.writer) {
+    // The next attempt to start covers this bump; one already under way does not.
+    const target = state.started + 1
+    const covered = wait ? new Promise<void>((resolve) => state.waiters.push({ target, resolve })) : Promise.resolve()
+    const now = this.clock()
+    // A running writer writes again after its current attempt, which covers this bump. One
+    // past its deadline was cancelled (Workers end waitUntil work ~30 s after the response),
+    // and one running for long is handed over, so the loop lives in a recent request.
+    if (state.writer && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS) {
       this.stats.stampsCoalesced++
-      return Promise.resolve()
+      return { ready: Promise.resolve(), covered }
     }
     let handedOff!: () => void
     const ready = new Promise<void>((resolve) => (handedOff = resolve))
-    const writer = this.writeLoop(scope, state, handedOff).finally(() => {
-      state.writer = undefined
-      handedOff()
-    })
+    const id = ++state.writerId
+    state.writerStartedAt = now
+    state.deadline = now + this.writerGraceMs
+    const writer = this.writeLoop(scope, state, id, handedOff).finally(handedOff)
     state.writer = writer
     // Through waitUntil on Workers: a trailing write must outlive the response.
     this.background.run(() => writer)
-    return ready
+    return { ready, covered }
   }
 
   /**
    * Writes the stamp until no bump is left uncovered, one write per interval. `handedOff`
    * resolves the first caller: after the first attempt when it could go out at once, or as
-   * soon as it has to wait.
+   * soon as it has to wait. Stops when a newer writer took over.
    */
-  private async writeLoop(scope: StampScope, state: ScopeState, handedOff: () => void): Promise<void> {
+  private async writeLoop(scope: StampScope, state: ScopeState, id: number, handedOff: () => void): Promise<void> {
     let failures = 0
-    while (state.dirty) {
-      const spacing = state.lastAttemptAt + STAMP_WRITE_INTERVAL_MS - this.clock()
-      const wait = Math.max(spacing, failures > 0 ? RETRY_BACKOFF_MS[failures - 1]! : 0)
-      if (wait > 0) {
-        handedOff()
-        await this.sleep(wait)
-      }
-      // Every write that asked before this point has finished: this token covers them all.
-      state.dirty = false
-      state.lastAttemptAt = this.clock()
-      const covered = state.pending
-      if (failures > 0) this.stats.stampRetries++
-      if (await this.writeToken(state.key, newToken(this.clock()))) {
-        failures = 0
-        this.retrying.delete(scope)
-        this.failed.delete(scope)
-        // KV now holds the new token; a bump asked for during the put keeps its local one.
-        if (state.pending === covered) {
+    try {
+      while (state.dirty && state.writerId === id) {
+        const spacing = state.lastAttemptAt + STAMP_WRITE_INTERVAL_MS - this.clock()
+        const wait = Math.max(spacing, failures > 0 ? RETRY_BACKOFF_MS[failures - 1]! : 0)
+        state.deadline = this.clock() + Math.max(0, wait) + this.writerGraceMs
+        if (wait > 0) {
+          handedOff()
+          await this.sleep(wait)
+          if (state.writerId !== id) return
+        }
+        // Every write that asked before this point has finished: this token covers them all.
+        state.dirty = false
+        state.lastAttemptAt = this.clock()
+        const attempt = ++state.started
+        const covered = state.pending
+        if (failures > 0) this.stats.stampRetries++
+        if (await this.writeToken(state.key, newToken(this.clock()))) {
+          failures = 0
+          this.retrying.delete(scope)
+          this.failed.delete(scope)
+          // KV now holds the new token; a bump asked for during the put keeps its local one.
+          if (state.pending === covered) {
+            state.pending = undefined
+            this.pendingByKey.delete(state.key)
+          } else if (state.pending !== undefined) this.pendingByKey.set(state.key, state.pending)
+          this.settle(state, attempt)
+        } else {
+          state.dirty = true
+          failures++
+          // KV may be failing for a while: stop reading under the local token, bypass instead.
+          this.retrying.add(scope)
           state.pending = undefined
           this.pendingByKey.delete(state.key)
-        } else if (state.pending !== undefined) this.pendingByKey.set(state.key, state.pending)
-      } else {
-        state.dirty = true
-        failures++
-        // KV may be failing for a while: stop reading under the local token, bypass instead.
-        this.retrying.add(scope)
-        state.pending = undefined
-        this.pendingByKey.delete(state.key)
-        if (failures > RETRY_BACKOFF_MS.length) {
-          state.dirty = false
-          this.retrying.delete(scope)
-          this.stats.stampFailures++
-          this.failed.set(scope, this.clock())
-          this.report(`could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`)
+          if (failures > RETRY_BACKOFF_MS.length) {
+            state.dirty = false
+            this.retrying.delete(scope)
+            this.stats.stampFailures++
+            this.failed.set(scope, this.clock())
+            // Given up: nobody waits for a write that will not come.
+            for (const waiter of state.waiters) waiter.resolve()
+            state.waiters = []
+            this.report(`could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`)
+          }
         }
+        handedOff()
       }
-      handedOff()
+    } finally {
+      // Synchronously with the loop's last check: a bump arriving after it starts a new writer.
+      if (state.writerId === id) state.writer = undefined
     }
+  }
+
+  /** Resolves the waiters whose bump the attempt covered. */
+  private settle(state: ScopeState, attempt: number): void {
+    state.settled = Math.max(state.settled, attempt)
+    if (state.waiters.length === 0) return
+    const waiting: ScopeState['waiters'] = []
+    for (const waiter of state.waiters) {
+      if (waiter.target <= state.settled) waiter.resolve()
+      else waiting.push(waiter)
+    }
+    state.waiters = waiting
   }
 
   private async writeToken(key: string, token: string): Promise<boolean> {

@@ -148,6 +148,48 @@ describe('one write per second per key, and lagging locations', () => {
     expect(edge.writes(`${prefix}:stamp:c:notes`)).toBe(2)
   })
 
+  it('invalidate() resolves once a write started after it lands, even while writes to the scope go on every 300 ms', async () => {
+    const [a, , prefix] = await twoLocations()
+    const note = await a.payload.create({ collection: 'notes', data: { text: 'v0' } })
+    let writing = true
+    const writes = (async () => {
+      for (let i = 0; writing && i < 100; i++) {
+        await a.payload.update({ collection: 'notes', id: note.id, data: { text: `v${i}` } })
+        await clock.advance(300)
+      }
+    })()
+    let resolved = false
+    const invalidated = a.adapter.kvCache.invalidate({ collections: ['notes'] }).then(() => (resolved = true))
+    const startedAt = clock.now()
+    while (!resolved && clock.now() - startedAt < 10_000) await clock.advance(100)
+    writing = false
+    await writes
+    await invalidated
+    expect(resolved).toBe(true)
+    expect(clock.now() - startedAt).toBeLessThan(3000)
+    expect(edge.writes(`${prefix}:stamp:c:notes`)).toBeGreaterThanOrEqual(2)
+    await settle(a)
+  })
+
+  it('a trailing stamp write cancelled with its request (waitUntil past its limit) is taken over by the next bump', async () => {
+    const [a, b, prefix] = await twoLocations()
+    const stamp = `${prefix}:stamp:c:notes`
+    const note = await a.payload.create({ collection: 'notes', data: { text: 'v0' } })
+    await a.payload.update({ collection: 'notes', id: note.id, data: { text: 'v1' } })
+    const landed = edge.writes(stamp)
+    // The trailing write's timer dies with its request: it never wakes.
+    clock.cancelSleepers()
+    await clock.advance(30_000)
+    expect(edge.writes(stamp)).toBe(landed)
+    await a.payload.update({ collection: 'notes', id: note.id, data: { text: 'v2' } })
+    // (Not settled(): it would wait for the cancelled writer, which never finishes.)
+    for (let i = 0; i < 50 && edge.writes(stamp) === landed; i++) await clock.advance(100)
+    expect(edge.writes(stamp)).toBe(landed + 1)
+    await clock.advance(LAG_MS)
+    expect(await readNote(b.payload, note.id)).toStrictEqual(await readNote(plain, note.id))
+    expect((await readNote(a.payload, note.id)).text).toBe('v2')
+  })
+
   it('a stamp write that keeps failing is retried with backoff, then reported and counted; the isolate bypasses the scope until a write lands', async () => {
     let refuse = true
     const refusing = (kv: KVNamespaceLike): KVNamespaceLike => ({

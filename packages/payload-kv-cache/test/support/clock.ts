@@ -43,6 +43,11 @@ export class ManualClock implements KVCacheClock {
     await watched
   }
 
+  /** Drops every sleeper without waking it: what Workers do to waitUntil work past its limit. */
+  cancelSleepers(): void {
+    this.sleepers = []
+  }
+
   get pending(): number {
     return this.sleepers.length
   }
