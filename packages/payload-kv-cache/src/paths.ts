@@ -8,6 +8,7 @@ import type { Scope } from './keys.js'
 
 type RawField = {
   name?: string
+  defaultSort?: unknown
   type?: string
   relationTo?: string | string[]
   collection?: string | string[]
@@ -33,19 +34,24 @@ type FieldIndex = Map<string, FieldNode>
 interface JoinField {
   path: string
   targets: Scope[]
+  /** The join field's own `defaultSort`, used when the call gives none. */
+  defaultSort?: unknown
 }
 
 interface ScopeShape {
   fields: FieldIndex
+  /** The collection's `defaultSort`: adapters sort by it when a call gives no sort. */
+  defaultSort?: unknown
   joins: JoinField[]
   /** Targets of virtual fields linked through relationships: read whatever the call asks. */
   virtualTargets: Set<Scope>
 }
 
 export interface ShapeConfig {
-  collections?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
+  collections?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown>; defaultSort?: unknown }>
   globals?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
   blocks?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
+  localization?: false | { localeCodes?: readonly string[]; locales?: ReadonlyArray<string | { code?: string }> }
 }
 
 const OPERATORS = new Set([
@@ -74,11 +80,16 @@ const VERSION_OPERATIONS = new Set(['findVersions', 'countVersions', 'findGlobal
 
 export class ReadPaths {
   private readonly shapes = new Map<Scope, ScopeShape>()
+  /** A path may name a locale after a localized field (`title.de`, `group.en.author.name`). */
+  private readonly locales: Set<string>
 
   constructor(config: ShapeConfig) {
     const blocks = new Map((config.blocks ?? []).map((block) => [block.slug, block]))
-    for (const collection of config.collections ?? []) this.shapes.set(`c:${collection.slug}`, shapeOf(collection.fields ?? [], blocks))
+    for (const collection of config.collections ?? []) this.shapes.set(`c:${collection.slug}`, { ...shapeOf(collection.fields ?? [], blocks), defaultSort: collection.defaultSort })
     for (const global of config.globals ?? []) this.shapes.set(`g:${global.slug}`, shapeOf(global.fields ?? [], blocks))
+    const localization = config.localization || undefined
+    const codes = localization?.localeCodes ?? (localization?.locales ?? []).map((locale) => (typeof locale === 'string' ? locale : locale.code))
+    this.locales = new Set(codes.filter((code): code is string => typeof code === 'string'))
   }
 
   /** The scopes a read of `scope` with these arguments traverses, itself included; sorted. */
@@ -89,7 +100,8 @@ export class ReadPaths {
     for (const target of shape.virtualTargets) out.add(target)
     const versions = VERSION_OPERATIONS.has(operation)
     this.where(scope, args.where, out, versions)
-    this.sort(scope, args.sort, out, versions)
+    // Without a sort the adapters use the collection's defaultSort.
+    this.sort(scope, args.sort ?? shape.defaultSort, out, versions)
     if (operation === 'findDistinct' && typeof args.field === 'string') this.path(scope, args.field, out, versions)
     if (!versions) this.joins(scope, shape, args.joins, out)
     return [...out].sort()
@@ -102,13 +114,12 @@ export class ReadPaths {
       const query = requested[join.path]
       // `joins: { posts: false }` turns one join off; anything else resolves it.
       if (query === false) continue
+      const { where, sort } = query !== null && typeof query === 'object' ? (query as { where?: unknown; sort?: unknown }) : {}
       for (const target of join.targets) {
         out.add(target)
-        if (query !== null && typeof query === 'object') {
-          const { where, sort } = query as { where?: unknown; sort?: unknown }
-          this.where(target, where, out, false)
-          this.sort(target, sort, out, false)
-        }
+        this.where(target, where, out, false)
+        // Without a sort a join uses its field's defaultSort, else the joined collection's.
+        this.sort(target, sort ?? join.defaultSort ?? this.shapes.get(target)?.defaultSort, out, false)
       }
     }
     void scope
@@ -121,7 +132,8 @@ export class ReadPaths {
       return
     }
     for (const [key, value] of Object.entries(where)) {
-      if (!base && (key === 'and' || key === 'or')) {
+      // The adapters compare these case-insensitively.
+      if (!base && (key.toLowerCase() === 'and' || key.toLowerCase() === 'or')) {
         this.where(scope, value, out, versions)
         continue
       }
@@ -141,9 +153,11 @@ export class ReadPaths {
   }
 
   private path(scope: Scope, path: string, out: Set<Scope>, versions: boolean): void {
-    let segments = path.split('.')
-    // Version reads address the document's fields under `version.`.
-    if (versions && segments[0] === 'version') segments = segments.slice(1)
+    // Payload accepts `__` for `.` in paths (`author__name`).
+    let segments = path.replace(/__/g, '.').split('.')
+    // Version reads, and draft reads (which query the versions table), address the
+    // document's fields under `version.`.
+    if (segments[0] === 'version' && (versions || !this.shapes.get(scope)?.fields.has('version'))) segments = segments.slice(1)
     this.resolve(scope, segments, out, 0)
   }
 
@@ -154,14 +168,20 @@ export class ReadPaths {
     let fields: FieldIndex | undefined = shape.fields
     for (let i = 0; i < segments.length && fields; i++) {
       const node = fields.get(segments[i]!)
-      if (!node) return
+      if (!node) {
+        // A locale code after a localized field: the path goes on below it.
+        if (this.locales.has(segments[i]!)) continue
+        return
+      }
       const rest = segments.slice(i + 1)
       if (node.virtual) {
         this.resolve(scope, [...node.virtual.split('.'), ...rest], out, depth + 1)
         return
       }
       if (node.kind === 'relation') {
-        if (rest.length === 0 || (rest.length === 1 && OWN_COLUMN.has(rest[0]!))) return
+        // `author.en.name`: a localized relationship names its locale first.
+        const beyond = rest.length > 0 && this.locales.has(rest[0]!) ? rest.slice(1) : rest
+        if (beyond.length === 0 || (beyond.length === 1 && OWN_COLUMN.has(beyond[0]!))) return
         for (const target of node.targets ?? []) {
           out.add(target)
           this.resolve(target, rest, out, depth + 1)
@@ -213,7 +233,7 @@ function indexOf(list: ReadonlyArray<unknown>, blocks: Map<string, { fields?: Re
       index.set(field.name, { kind: 'relation', targets: scopesOf(field.relationTo), virtual })
     } else if (field.type === 'join') {
       const targets = scopesOf(field.collection)
-      joins.push({ path, targets })
+      joins.push({ path, targets, defaultSort: field.defaultSort })
       index.set(field.name, { kind: 'join', targets })
     } else if (field.type === 'blocks') {
       const children: FieldIndex = new Map()
@@ -227,7 +247,8 @@ function indexOf(list: ReadonlyArray<unknown>, blocks: Map<string, { fields?: Re
       for (const block of inner) {
         const nested = new Set(seenBlocks)
         if (block.slug) nested.add(block.slug)
-        for (const [name, node] of indexOf(block.fields ?? [], blocks, `${path}.`, joins, nested)) children.set(name, node)
+        // Blocks can reuse a field name with another type: the adapters try every block.
+        for (const [name, node] of indexOf(block.fields ?? [], blocks, `${path}.`, joins, nested)) children.set(name, merge(children.get(name), node))
       }
       index.set(field.name, { kind: 'container', children, virtual })
     } else if (field.fields) {
@@ -238,6 +259,20 @@ function indexOf(list: ReadonlyArray<unknown>, blocks: Map<string, { fields?: Re
   }
   for (const raw of list) add(raw)
   return index
+}
+
+function merge(a: FieldNode | undefined, b: FieldNode): FieldNode {
+  if (!a) return b
+  const targets = [...new Set([...(a.targets ?? []), ...(b.targets ?? [])])]
+  let children: FieldIndex | undefined
+  if (a.children || b.children) {
+    children = new Map(a.children ?? [])
+    for (const [name, node] of b.children ?? []) children.set(name, merge(children.get(name), node))
+  }
+  // The kind that reaches further wins; the targets and children of both are kept.
+  const rank = { relation: 3, join: 2, container: 1, leaf: 0 } as const
+  const kind = rank[a.kind] >= rank[b.kind] ? a.kind : b.kind
+  return { kind, targets: targets.length > 0 ? targets : undefined, children, virtual: a.virtual ?? b.virtual }
 }
 
 function scopesOf(relationTo: string | string[] | undefined): Scope[] {

@@ -94,4 +94,65 @@ describe('precise read dependencies', () => {
     expect(deps('find', 'c:unknown', { where: { 'x.y': { equals: 1 } } })).toEqual(['c:unknown'])
     expect(deps('find', 'c:plain', { where: { 'nope.deeper': { equals: 1 } } })).toEqual(['c:plain'])
   })
+
+  it('forms the adapters also accept: version. on draft reads, AND / OR in any case, __ for .', () => {
+    expect(deps('queryDrafts', 'c:authors', { where: { 'version.team.name': { equals: 'x' } }, sort: '-version.team.org.name', joins: false })).toEqual(['c:authors', 'c:orgs', 'c:teams'])
+    expect(deps('find', 'c:authors', { where: { OR: [{ 'team.name': { equals: 'x' } }], And: [] }, joins: false })).toEqual(['c:authors', 'c:teams'])
+    expect(deps('find', 'c:authors', { where: { team__org__name: { equals: 'x' } }, joins: false })).toEqual(['c:authors', 'c:orgs', 'c:teams'])
+  })
+
+  it('locale codes after localized fields', () => {
+    const localized = new ReadPaths({
+      localization: { localeCodes: ['en', 'de'] },
+      collections: [
+        { slug: 'a', fields: [{ name: 'meta', type: 'group', localized: true, fields: [{ name: 'b', type: 'relationship', relationTo: 'b' }] }, { name: 'c', type: 'relationship', relationTo: 'c', localized: true }] },
+        { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
+        { slug: 'c', fields: [{ name: 'd', type: 'relationship', relationTo: 'd' }] },
+        { slug: 'd', fields: [{ name: 'name', type: 'text' }] },
+      ],
+    })
+    expect(localized.dependenciesOfCall('find', 'c:a', { where: { 'meta.en.b.name': { equals: 'x' } } })).toEqual(['c:a', 'c:b'])
+    expect(localized.dependenciesOfCall('find', 'c:a', { where: { 'c.de.d.name': { equals: 'x' } } })).toEqual(['c:a', 'c:c', 'c:d'])
+    expect(localized.dependenciesOfCall('find', 'c:a', { where: { 'c.de': { equals: 1 } } })).toEqual(['c:a'])
+  })
+
+  it('default sorts: the collection’s when a call gives none, and a join’s own or its collection’s', () => {
+    const sorted = new ReadPaths({
+      collections: [
+        { slug: 'a', defaultSort: '-b.name', fields: [{ name: 'b', type: 'relationship', relationTo: 'b' }, { name: 'js', type: 'join', collection: 'j', on: 'a', defaultSort: 'k.name' }] },
+        { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
+        { slug: 'j', defaultSort: 'm.name', fields: [{ name: 'a', type: 'relationship', relationTo: 'a' }, { name: 'k', type: 'relationship', relationTo: 'k' }, { name: 'm', type: 'relationship', relationTo: 'm' }] },
+        { slug: 'k', fields: [{ name: 'name', type: 'text' }] },
+        { slug: 'm', fields: [{ name: 'name', type: 'text' }] },
+        { slug: 'n', fields: [{ name: 'js', type: 'join', collection: 'j', on: 'a' }] },
+      ],
+    })
+    expect(sorted.dependenciesOfCall('find', 'c:a', { joins: false })).toEqual(['c:a', 'c:b'])
+    expect(sorted.dependenciesOfCall('find', 'c:a', { sort: 'id', joins: false })).toEqual(['c:a'])
+    expect(sorted.dependenciesOfCall('find', 'c:a', { sort: 'id' })).toEqual(['c:a', 'c:j', 'c:k'])
+    expect(sorted.dependenciesOfCall('find', 'c:n', {})).toEqual(['c:j', 'c:m', 'c:n'])
+  })
+
+  it('a field name two blocks use with different types reaches what either reaches', () => {
+    const blocky = new ReadPaths({
+      collections: [
+        {
+          slug: 'a',
+          fields: [{ name: 'layout', type: 'blocks', blocks: [{ slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] }, { slug: 'y', fields: [{ name: 'ref', type: 'text' }] }] }],
+        },
+        { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
+      ],
+    })
+    expect(blocky.dependenciesOfCall('find', 'c:a', { where: { 'layout.ref.name': { equals: 'x' } } })).toEqual(['c:a', 'c:b'])
+    const reversed = new ReadPaths({
+      collections: [
+        {
+          slug: 'a',
+          fields: [{ name: 'layout', type: 'blocks', blocks: [{ slug: 'y', fields: [{ name: 'ref', type: 'text' }] }, { slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] }] }],
+        },
+        { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
+      ],
+    })
+    expect(reversed.dependenciesOfCall('find', 'c:a', { where: { 'layout.ref.name': { equals: 'x' } } })).toEqual(['c:a', 'c:b'])
+  })
 })

@@ -64,6 +64,16 @@ export function dependencySuite(env: TestEnv): void {
       await pair.cached.update({ collection: 'authors', id: data.authors[1]!.id, data: { name: 'Grace' } })
     })
 
+    it('a draft read (queryDrafts, paths under version.) through a relationship: renaming the author changes which drafts match', async () => {
+      const read = (p: Payload) => p.find({ collection: 'posts', draft: true, depth: 0, sort: 'title', where: { 'author.name': { equals: 'Grace' } } })
+      const before = await warm(read)
+      expect(before.totalDocs).toBeGreaterThan(0)
+      await pair.cached.update({ collection: 'authors', id: data.authors[1]!.id, data: { name: 'Grace D.' } })
+      const after = await expectFresh(read)
+      expect(after.totalDocs).toBe(0)
+      await pair.cached.update({ collection: 'authors', id: data.authors[1]!.id, data: { name: 'Grace' } })
+    })
+
     it('a sort through a relationship follows the related values', async () => {
       const read = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'author.name', limit: 3 })
       const before = await warm(read)
