@@ -54,6 +54,8 @@ export class CacheEngine {
    */
   private readonly writeEpochs = new Map<StampScope, number>()
   private readonly fillsInFlight = new Set<Promise<void>>()
+  /** Prefix strategy: scopes whose last purge failed, with the time of the last attempt. */
+  private readonly purgeFailed = new Map<StampScope, number>()
   private graph!: DependencyGraph
   private paths!: ReadPaths
   private policy!: CachePolicy
@@ -103,7 +105,7 @@ export class CacheEngine {
     if (ttl === null || control?.bypass) return this.bypass(call)
     if (await this.liveTransaction(args.req)) return this.bypass(call)
     const dependencies = this.paths.dependenciesOfCall(operation, scope, args)
-    if (this.stamps.isUnsettled(dependencies)) return this.bypass(call)
+    if (this.stamps.isUnsettled(dependencies) || this.purgeFailedFor(dependencies)) return this.bypass(call)
     const key = this.keyFor(operation, ref, scope, args)
     if (key === undefined) return this.bypass(call)
 
@@ -230,7 +232,7 @@ export class CacheEngine {
         const { done } = await this.purgeAfterFills(list)
         // Past the budget the rest is deleted in the background; keep bypassing until then.
         held = false
-        void done.finally(release)
+        void done.then((ok) => this.purgeSettled(list, ok)).finally(release)
       } else await this.stamps.bump(list)
       if (held) release()
     }
@@ -243,7 +245,7 @@ export class CacheEngine {
     this.startEpoch(list)
     try {
       this.stats.invalidations += list.length
-      if (this.options.invalidation === 'prefix') await (await this.purgeAfterFills(list)).done
+      if (this.options.invalidation === 'prefix') this.purgeSettled(list, await (await this.purgeAfterFills(list)).done)
       else await this.stamps.bumpAndWait(list)
     } finally {
       release()
@@ -259,10 +261,39 @@ export class CacheEngine {
     if (this.options.invalidation === 'stamp') await this.invalidate(scopes)
     const release = this.stamps.hold(scopes)
     try {
-      await (await this.purgeAfterFills(scopes)).done
+      const ok = await (await this.purgeAfterFills(scopes)).done
+      if (this.options.invalidation === 'prefix') this.purgeSettled(scopes, ok)
     } finally {
       release()
     }
+  }
+
+  /**
+   * Prefix strategy: a purge that could not list or delete everything leaves entries that
+   * may be stale. This isolate bypasses those scopes until a purge of them succeeds, retried
+   * when a read needs them, at most once a second.
+   */
+  private purgeSettled(scopes: readonly StampScope[], ok: boolean): void {
+    const now = this.clock()
+    for (const scope of scopes) {
+      if (ok) this.purgeFailed.delete(scope)
+      else this.purgeFailed.set(scope, now)
+    }
+    if (!ok) this.report('purge', `could not delete every entry of ${scopes.join(', ')}; this isolate reads them from the database until a purge succeeds, other isolates may serve stale entries until their TTL`)
+  }
+
+  private purgeFailedFor(dependencies: readonly Scope[]): boolean {
+    if (this.purgeFailed.size === 0) return false
+    const failed: StampScope[] = dependencies.filter((scope) => this.purgeFailed.has(scope))
+    if (this.purgeFailed.has('*')) failed.push('*')
+    if (failed.length === 0) return false
+    const now = this.clock()
+    const due = failed.filter((scope) => now - this.purgeFailed.get(scope)! >= 1000)
+    if (due.length > 0) {
+      for (const scope of due) this.purgeFailed.set(scope, now)
+      this.background.run(() => this.invalidate(due))
+    }
+    return true
   }
 
   /** The key prefixes holding every entry a write to these scopes can change. */
@@ -295,21 +326,20 @@ export class CacheEngine {
    * cascade), so their scopes are bumped too.
    */
   private affectedBy(scope: Scope, deletes: boolean): StampScope[] {
-    const out: StampScope[] = []
-    for (const reader of this.graph.readersOfScope(scope)) {
-      if (this.policy.isCached(reader)) {
-        out.push(scope)
-        break
-      }
-    }
+    const out: StampScope[] = this.hasCachedReader(scope) ? [scope] : []
     if (deletes) {
       for (const referrer of this.graph.referrersOf(scope)) {
-        if (referrer === scope || !this.policy.isCached(referrer)) continue
-        // Anything that reads the referrer depends on its stamp; bump it if any is cached.
-        out.push(referrer)
+        // The referrer may itself be uncached (an auth collection) and still be traversed by
+        // cached reads of others (`where: { 'author.avatar': ... }`).
+        if (referrer !== scope && this.hasCachedReader(referrer)) out.push(referrer)
       }
     }
     return out
+  }
+
+  private hasCachedReader(scope: Scope): boolean {
+    for (const reader of this.graph.readersOfScope(scope)) if (this.policy.isCached(reader)) return true
+    return false
   }
 
   /** Drizzle adapters (Postgres, SQLite, D1) keep relationships as foreign keys; Mongo does not. */
@@ -398,7 +428,7 @@ export class CacheEngine {
   }
 
   /** Prefix strategy: lets fills already under way land, then deletes under the prefixes. */
-  private async purgeAfterFills(scopes: readonly StampScope[]): Promise<{ done: Promise<void> }> {
+  private async purgeAfterFills(scopes: readonly StampScope[]): Promise<{ done: Promise<boolean> }> {
     if (this.fillsInFlight.size > 0) await Promise.all(this.fillsInFlight)
     return this.purger.purge(this.prefixesFor(scopes))
   }

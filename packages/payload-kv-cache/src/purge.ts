@@ -19,12 +19,13 @@ export class Purger {
     private readonly background: BackgroundWork,
   ) {}
 
-  /** Resolves after the budgeted part; `done` after the rest. */
-  async purge(prefixes: readonly string[]): Promise<{ done: Promise<void> }> {
+  /** Resolves after the budgeted part; `done` after the rest, with whether nothing failed. */
+  async purge(prefixes: readonly string[]): Promise<{ done: Promise<boolean> }> {
     const queue = [...new Set(prefixes)].map((prefix) => ({ prefix, cursor: undefined as string | undefined, listed: false, complete: false }))
     // Names listed but not deleted yet: a budget can run out in the middle of a page.
     let names: string[] = []
     let spent = 0
+    let failed = false
     const run = async (limit: number): Promise<boolean> => {
       for (;;) {
         while (names.length > 0) {
@@ -35,7 +36,10 @@ export class Purger {
           spent += batch.length
           for (const ok of results) {
             if (ok) this.stats.entriesDeleted++
-            else this.stats.purgeErrors++
+            else {
+              this.stats.purgeErrors++
+              failed = true
+            }
           }
         }
         const head = queue[0]
@@ -50,6 +54,7 @@ export class Purger {
         if (!page) {
           // Listing failed: what is left under this prefix stays until its TTL.
           this.stats.purgeErrors++
+          failed = true
           queue.shift()
           continue
         }
@@ -60,9 +65,9 @@ export class Purger {
       }
     }
     const finished = await run(this.budget)
-    if (finished) return { done: Promise.resolve() }
+    if (finished) return { done: Promise.resolve(!failed) }
     this.stats.purgesDeferred++
-    const done = run(Infinity).then(() => undefined)
+    const done = run(Infinity).then(() => !failed)
     this.background.run(() => done)
     return { done }
   }

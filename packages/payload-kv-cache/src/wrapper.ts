@@ -70,7 +70,13 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
     const result = fn.apply(inner, args)
     const reconfigure = (): void => {
       const config = (inner.payload as { config?: ConfigLike } | undefined)?.config
-      if (config) engine.configure(config)
+      if (!config) return
+      try {
+        engine.configure(config)
+      } catch (error) {
+        // An option naming a collection the new config removed: keep the old rules, say so.
+        logger?.warn?.(`payload-kv-cache: the reloaded config was not applied, the cache keeps the previous one: ${error instanceof Error ? error.message : String(error)}`)
+      }
     }
     if (result instanceof Promise) return result.then((value) => (reconfigure(), value))
     reconfigure()

@@ -6,6 +6,7 @@ import { useTestEnv } from './support/env.js'
 import type { CountingKV } from './support/kv.js'
 import { countingKV } from './support/kv.js'
 import { spyOnDatabase } from './support/spy.js'
+import { ManualClock } from './support/clock.js'
 
 /** The prefix strategy's listing and `purge()`, on SQLite with Miniflare's KV. */
 const env = useTestEnv('sqlite')
@@ -98,6 +99,42 @@ describe('prefix strategy: list and delete', () => {
     await local.cached.create({ collection: 'notes', data: { text: 'x' } })
     await local.cache.settled()
     expect(await countUnder(env.kv(), 'purge-empty:c:notes:')).toBe(0)
+  })
+
+  it('a purge that fails leaves this isolate reading the database for that scope until a retried purge succeeds', async () => {
+    const clock = new ManualClock(Date.now())
+    let failing = false
+    const local = await env.newPair({
+      prefix: 'purge-failing',
+      invalidation: 'prefix',
+      clock,
+      wrapKV: (kv) => ({
+        ...countingKV(kv),
+        delete: async (key: string) => {
+          if (failing) throw new Error('KV DELETE failed: 429 Too Many Requests')
+          return kv.delete(key)
+        },
+      }),
+    })
+    const note = await local.cached.create({ collection: 'notes', data: { text: 'old' } })
+    const read = (p: Payload) => p.findByID({ collection: 'notes', id: note.id })
+    await read(local.cached)
+    await local.cache.settled()
+    failing = true
+    await local.cached.update({ collection: 'notes', id: note.id, data: { text: 'new' } })
+    await local.cache.settled()
+    expect(local.cache.stats().purgeErrors).toBeGreaterThan(0)
+    // The old entry is still in KV; this isolate does not serve it.
+    expect((await read(local.cached)).text).toBe('new')
+    failing = false
+    await clock.advance(1000)
+    await read(local.cached)
+    await local.cache.settled()
+    await read(local.cached)
+    await local.cache.settled()
+    const hits = local.cache.stats().hits
+    expect(await read(local.cached)).toStrictEqual(await read(local.plain))
+    expect(local.cache.stats().hits).toBe(hits + 1)
   })
 
   it('a write to posts deletes the entries of authors (whose join reads posts) but not of notes', async () => {

@@ -137,6 +137,22 @@ export function dependencySuite(env: TestEnv): void {
       expect(without.everything?.docs?.length).toBe(before.everything?.docs?.length ?? 0)
     })
 
+    it('a delete nulls foreign keys in a collection that is not cached itself but is traversed by cached reads', async () => {
+      const local = await env.newPair({ collections: { authors: false } })
+      const category = await local.cached.create({ collection: 'categories', data: { title: 'Doomed' } })
+      const author = await local.cached.create({ collection: 'authors', data: { name: 'Fan', favourite: category.id } })
+      await local.cached.create({ collection: 'comments', data: { text: 'By a fan', author: author.id } })
+      // Reads authors' own favourite column, not categories: depends on comments and authors only.
+      const read = (p: Payload) => p.find({ collection: 'comments', depth: 0, where: { 'author.favourite': { exists: true } } })
+      await local.cache.settled()
+      await read(local.cached)
+      await local.cache.settled()
+      expect((await read(local.cached)).totalDocs).toBe(1)
+      await local.cached.delete({ collection: 'categories', id: category.id })
+      const after = await read(local.cached)
+      expect(after).toStrictEqual(await read(local.plain))
+    })
+
     /** What the strategy writes to invalidate: stamp keys put, or key prefixes listed. */
     const invalidations = (): string[] => (env.strategy === 'stamp' ? counted.puts.filter((key) => key.includes(':stamp:')) : counted.lists)
 
