@@ -1,0 +1,147 @@
+/**
+ * The demo every example runs: the same read-heavy REST workload against Payload without and
+ * with payload-kv-cache on one database, and what the cache saved.
+ */
+import { isDeepStrictEqual } from 'node:util'
+import type { DatabaseAdapterObj, Payload } from 'payload'
+import { getPayload } from 'payload'
+import { READ_OPERATIONS, unwrapAdapter, withKVCache } from 'payload-kv-cache'
+import type { KVNamespaceLike } from 'payload-kv-cache'
+import { siteConfig } from './config.js'
+import { seed } from './seed.js'
+import { serve } from './server.js'
+import { workload } from './workload.js'
+
+export interface DemoOptions {
+  /** What the first line says the demo runs on. */
+  title: string
+  /** A `wrangler.jsonc` with a `CACHE` KV binding, served locally by getPlatformProxy. */
+  wranglerConfig: string
+  /** A fresh adapter on the demo database, each call (one for each Payload). */
+  adapter: (options: { push: boolean }) => DatabaseAdapterObj
+  /** Stops whatever the example started for its database. */
+  stopDatabase?: () => Promise<void>
+}
+
+const REQUESTS = Number(process.env.DEMO_REQUESTS ?? 2000)
+const log = (line: string) => process.stdout.write(`${line}\n`)
+
+/** Runs the demo, prints the report, and exits the process (0 when every answer matched). */
+export function runDemo(options: DemoOptions): void {
+  main(options).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`demo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.exit(1)
+    },
+  )
+}
+
+async function main(options: DemoOptions): Promise<number> {
+  log(`payload-kv-cache demo: ${options.title}, without and with the cache`)
+  const { getPlatformProxy } = await import('wrangler')
+  // The KV binding from wrangler.jsonc, served locally by Miniflare (what `wrangler dev` runs).
+  const platform = await getPlatformProxy<{ CACHE: KVNamespaceLike }>({ configPath: options.wranglerConfig, persist: false })
+  const stops: Array<() => Promise<unknown>> = [() => platform.dispose()]
+  if (options.stopDatabase) stops.push(options.stopDatabase)
+  try {
+    const plainConfig = siteConfig(options.adapter({ push: true }))
+    // The schema is the same: one push is enough.
+    const cachedConfig = siteConfig(withKVCache(options.adapter({ push: false }), { kv: platform.env.CACHE }))
+    const plain = await getPayload({ config: plainConfig, key: 'plain', cron: false })
+    const cached = await getPayload({ config: cachedConfig, key: 'cached', cron: false })
+    stops.unshift(() => close(plain), () => close(cached))
+    const ids = await seed(plain)
+    log(`seeded ${ids.posts.length} posts, ${ids.authors.length} authors, ${ids.categories.length} categories, 1 global`)
+
+    const plainCalls = countReads(plain.db)
+    const cachedCalls = countReads(unwrapAdapter(cached.db))
+    const plainServer = await serve(plainConfig, 'plain')
+    const cachedServer = await serve(cachedConfig, 'cached')
+    stops.unshift(() => plainServer.close(), () => cachedServer.close())
+
+    const steps = workload(ids, REQUESTS)
+    const latency = { plain: [] as number[], cached: [] as number[] }
+    let reads = 0
+    let writes = 0
+    let mismatches = 0
+    log(`${steps.length} requests (${steps.filter((s) => s.kind === 'read').length} GETs; each also sent to the uncached server, and the answers compared)`)
+    for (const [i, step] of steps.entries()) {
+      if (step.kind === 'write') {
+        // An editor's save, in-process as the admin panel makes it: through the cached instance.
+        await cached.update({ collection: 'posts', id: step.id, data: { views: step.views } })
+        writes++
+      } else {
+        const [uncachedBody, uncachedMs] = await get(plainServer.url + step.path)
+        const [cachedBody, cachedMs] = await get(cachedServer.url + step.path)
+        latency.plain.push(uncachedMs)
+        latency.cached.push(cachedMs)
+        reads++
+        if (!isDeepStrictEqual(uncachedBody, cachedBody)) {
+          mismatches++
+          if (mismatches <= 3) log(`  MISMATCH on GET ${step.path}`)
+        }
+      }
+      if ((i + 1) % Math.ceil(steps.length / 10) === 0) log(`  ${Math.round(((i + 1) / steps.length) * 100)}%  ${i + 1} requests, cache hits so far ${cached.db.kvCache?.stats().hits ?? 0}`)
+    }
+    await cached.db.kvCache?.settled()
+
+    const stats = cached.db.kvCache!.stats()
+    const lookups = stats.hits + stats.misses + stats.stale + stats.bypasses
+    log('')
+    log('| | without cache | with cache |')
+    log('|---|---|---|')
+    log(`| GET requests | ${reads} | ${reads} |`)
+    log(`| database reads | ${plainCalls.count} | ${cachedCalls.count} (${ratio(plainCalls.count, cachedCalls.count)} fewer) |`)
+    log(`| adapter reads answered from KV | - | ${stats.hits} of ${lookups} (${percent(stats.hits, lookups)}) |`)
+    log(`| p50 / p95 latency, ms | ${median(latency.plain).toFixed(1)} / ${quantile(latency.plain, 0.95).toFixed(1)} | ${median(latency.cached).toFixed(1)} / ${quantile(latency.cached, 0.95).toFixed(1)} |`)
+    log(`| writes (Local API, interleaved) | - | ${writes}, ${stats.stampWrites} stamp writes |`)
+    log(`| responses equal to the uncached ones | - | ${reads - mismatches} of ${reads} |`)
+    log('')
+    log('Latency here is one machine talking to itself: Postgres and KV are both local. The database')
+    log('reads saved are what carries over to production. Stats come from payload.db.kvCache.stats().')
+    return mismatches === 0 ? 0 : 1
+  } finally {
+    for (const stop of stops) await stop().catch(() => undefined)
+  }
+}
+
+/** Counts the read calls that reach the database adapter. */
+function countReads(adapter: object): { count: number } {
+  const counter = { count: 0 }
+  const target = adapter as Record<string, unknown>
+  for (const name of READ_OPERATIONS) {
+    const original = target[name]
+    if (typeof original !== 'function') continue
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      counter.count++
+      return (original as (...a: unknown[]) => unknown).apply(this, args)
+    }
+  }
+  return counter
+}
+
+async function get(url: string): Promise<[unknown, number]> {
+  const started = performance.now()
+  const response = await fetch(url)
+  const body = await response.json()
+  return [{ status: response.status, body }, performance.now() - started]
+}
+
+/** Ends Payload's pool without waiting: db-postgres keeps one client checked out for good. */
+async function close(payload: Payload): Promise<void> {
+  const db = payload.db as unknown as { pool?: { end(): Promise<void>; on(event: 'error', fn: () => void): void } }
+  const pool = db.pool
+  await payload.db.destroy?.()
+  pool?.on('error', () => undefined)
+  void pool?.end().catch(() => undefined)
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 0
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+}
+const median = (values: number[]) => quantile(values, 0.5)
+const ratio = (a: number, b: number) => (b === 0 ? `${a}x` : `${(a / b).toFixed(1)}x`)
+const percent = (a: number, b: number) => (b === 0 ? '0%' : `${((a / b) * 100).toFixed(1)}%`)

@@ -1,0 +1,8 @@
+export { siteConfig } from './config.js'
+export { serve } from './server.js'
+export { seed } from './seed.js'
+export type { Ids } from './seed.js'
+export { workload } from './workload.js'
+export type { Step } from './workload.js'
+export { runDemo } from './demo.js'
+export type { DemoOptions } from './demo.js'
