@@ -39,6 +39,8 @@ type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
 
 const REPORT_INTERVAL_MS = 10_000
 const DELETES = new Set(['deleteOne', 'deleteMany', 'deleteVersions'])
+/** Misses coalesced at once per isolate; past it, misses simply go to the database. */
+const MAX_FLIGHTS = 1000
 
 /** The read and write paths of DESIGN sections 5-7, for one adapter instance. */
 export class CacheEngine {
@@ -54,6 +56,8 @@ export class CacheEngine {
    */
   private readonly writeEpochs = new Map<StampScope, number>()
   private readonly fillsInFlight = new Set<Promise<void>>()
+  /** Misses on their way to the database, by key and signature: each resolves to the entry. */
+  private readonly flights = new Map<string, Promise<string | undefined>>()
   /** Prefix strategy: scopes whose last purge failed, with the time of the last attempt. */
   private readonly purgeFailed = new Map<StampScope, number>()
   private graph!: DependencyGraph
@@ -134,9 +138,48 @@ export class CacheEngine {
       }
     } else this.stats.misses++
 
-    const result = await call()
+    // Single-flight: an identical miss under the same stamps already went to the database.
+    const flightKey = `${key}\n${signature}`
+    const coalesce = this.options.coalesceWaitMs > 0 && !control?.refresh
+    const joined = coalesce ? this.flights.get(flightKey) : undefined
+    if (joined) {
+      const shared = await this.awaitFlight(joined)
+      if (shared !== undefined) {
+        this.stats.coalesced++
+        return shared
+      }
+      // The first caller failed, took too long, or had a result that cannot be copied.
+    }
+    let settle: ((text: string | undefined) => void) | undefined
+    if (coalesce && !joined && this.flights.size < MAX_FLIGHTS) {
+      this.flights.set(flightKey, new Promise((resolve) => (settle = resolve)))
+    }
+    let result: unknown
+    try {
+      result = await call()
+    } catch (error) {
+      if (settle) {
+        this.flights.delete(flightKey)
+        settle(undefined)
+      }
+      throw error
+    }
+    ttl = controlTtl(control) ?? ttl
+    // Encoded now, before Payload's hooks mutate the result we hand back.
+    const now = this.clock()
+    const text = this.encode(signature, now, ttl, result)
+    // Callers arriving until the entry is in KV still share this result.
+    settle?.(text)
+    const endFlight = () => {
+      if (settle) this.flights.delete(flightKey)
+    }
+    if (text === undefined) {
+      endFlight()
+      return result
+    }
     if (prefixMode && (this.epochOf(dependencies) !== epoch || this.stamps.isUnsettled(dependencies))) {
       this.stats.fillSkips++
+      endFlight()
       return result
     }
     // With read replicas, a read soon after a write may have come from a replica that has not
@@ -144,11 +187,29 @@ export class CacheEngine {
     const replicaWindow = this.replicaWindowMs()
     if (replicaWindow > 0 && this.clock() - this.stamps.youngestWrite(stampKeys, values) < replicaWindow) {
       this.stats.fillSkips++
+      endFlight()
       return result
     }
-    ttl = controlTtl(control) ?? ttl
-    this.fill(key, signature, ttl, result)
+    this.store(key, text, ttl, endFlight)
     return result
+  }
+
+  /** The first caller's result, as a copy of its own; undefined if it does not come in time. */
+  private async awaitFlight(flight: Promise<string | undefined>): Promise<unknown> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.options.coalesceWaitMs)
+    })
+    try {
+      const text = await Promise.race([flight, late])
+      if (text === undefined) return undefined
+      const entry = decodeEnvelope(text)
+      return entry.status === 'ok' ? entry.read() : undefined
+    } catch {
+      return undefined
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   /**
@@ -402,28 +463,33 @@ export class CacheEngine {
     return key
   }
 
-  private fill(key: string, signature: string, ttl: number, result: unknown): void {
-    const now = this.clock()
+  /** The entry for a result; undefined (and counted) when it cannot be cached. */
+  private encode(signature: string, now: number, ttl: number, result: unknown): string | undefined {
     let text: string
     try {
-      // Encoded now, before Payload's hooks mutate the result we hand back.
       text = encodeEnvelope(signature, now, now + ttl * 1000, result)
     } catch {
       this.stats.fillSkips++
-      return
+      return undefined
     }
     if (text.length * 3 > KV_LIMITS.maxValueBytes && byteLength(text) > KV_LIMITS.maxValueBytes) {
       this.stats.fillSkips++
-      return
+      return undefined
     }
+    return text
+  }
+
+  /** Writes the entry in the background; `landed` runs once the put is done (or failed). */
+  private store(key: string, text: string, ttl: number, landed: () => void): void {
     const expirationTtl = Math.max(KV_LIMITS.minExpirationTtl, Math.ceil(ttl))
-    const put = async (): Promise<void> => {
+    const running = (async (): Promise<void> => {
       if (await this.kv.put(key, text, expirationTtl)) this.stats.fills++
-    }
-    if (this.options.invalidation !== 'prefix') return this.background.run(put)
-    // A purge must not list before a fill it could miss has landed: it waits for these.
-    const running = put().finally(() => this.fillsInFlight.delete(running))
-    this.fillsInFlight.add(running)
+    })().finally(() => {
+      this.fillsInFlight.delete(running)
+      landed()
+    })
+    // Prefix strategy: a purge must not list before a fill it could miss has landed.
+    if (this.options.invalidation === 'prefix') this.fillsInFlight.add(running)
     this.background.run(() => running)
   }
 

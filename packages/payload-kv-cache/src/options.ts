@@ -68,6 +68,12 @@ export interface KVCacheOptions {
   /** A KV read slower than this (ms) is abandoned for the database. Default 1000. */
   kvTimeoutMs?: number
   /**
+   * Identical misses in one isolate wait for the first one's database call instead of
+   * making their own, up to this many ms (then they make their own). Default 5000; 0 turns
+   * it off.
+   */
+  coalesceWaitMs?: number
+  /**
    * Time, for tests: `() => ms` replaces `Date.now`; `{ now, sleep }` also replaces the
    * timer that spaces stamp writes, so a test can move time instead of waiting for it.
    */
@@ -94,6 +100,7 @@ export interface ResolvedOptions {
   purgeBudget: number
   waitUntil?: (promise: Promise<unknown>) => void
   kvTimeoutMs: number
+  coalesceWaitMs: number
   clock: () => number
   sleep: (ms: number) => Promise<void>
 }
@@ -117,6 +124,7 @@ const KNOWN_OPTIONS = new Set([
   'purgeBudget',
   'waitUntil',
   'kvTimeoutMs',
+  'coalesceWaitMs',
   'clock',
 ])
 
@@ -212,6 +220,10 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   if (options.kvTimeoutMs !== undefined && (typeof options.kvTimeoutMs !== 'number' || !(options.kvTimeoutMs > 0))) {
     throw new KVCacheConfigError('kvTimeoutMs', `must be a positive number of milliseconds (got ${describe(options.kvTimeoutMs)})`, 'For example `kvTimeoutMs: 1000`.')
   }
+  const { coalesceWaitMs } = options
+  if (coalesceWaitMs !== undefined && (typeof coalesceWaitMs !== 'number' || !Number.isFinite(coalesceWaitMs) || coalesceWaitMs < 0)) {
+    throw new KVCacheConfigError('coalesceWaitMs', `must be a number of milliseconds, 0 or more (got ${describe(coalesceWaitMs)})`, 'For example `coalesceWaitMs: 5000`, or 0 to turn coalescing off.')
+  }
   const { clock } = options
   if (clock !== undefined && typeof clock !== 'function' && !(typeof clock === 'object' && clock !== null && typeof clock.now === 'function' && typeof clock.sleep === 'function')) {
     throw new KVCacheConfigError('clock', 'must be a function returning milliseconds, or { now, sleep }', 'Remove it; it exists for tests.')
@@ -230,6 +242,7 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
     purgeBudget: purgeBudget ?? 500,
     waitUntil: options.waitUntil,
     kvTimeoutMs: options.kvTimeoutMs ?? 1000,
+    coalesceWaitMs: coalesceWaitMs ?? 5000,
     clock: clock === undefined ? Date.now : typeof clock === 'function' ? clock : () => clock.now(),
     sleep: clock !== undefined && typeof clock === 'object' ? (ms) => clock.sleep(ms) : realSleep,
   }

@@ -8,6 +8,8 @@ export interface CacheStats {
   stale: number
   /** Entries in a format this version does not read (another version, corrupted). */
   malformed: number
+  /** Misses answered by an identical miss already on its way to the database (single-flight). */
+  coalesced: number
   /** Entries written. */
   fills: number
   /** Results not written: too large, or holding values the codec cannot round-trip. */
@@ -42,6 +44,7 @@ export function emptyStats(): CacheStats {
     misses: 0,
     stale: 0,
     malformed: 0,
+    coalesced: 0,
     fills: 0,
     fillSkips: 0,
     bypasses: 0,

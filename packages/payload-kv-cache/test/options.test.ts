@@ -88,6 +88,8 @@ describe('withKVCache options, checked at call time', () => {
     ['prefix: a number', () => ({ kv, prefix: 7 }), 'prefix'],
     ["invalidation: 'other'", () => ({ kv, invalidation: 'other' }), 'invalidation'],
     ['purgeBudget: 1', () => ({ kv, purgeBudget: 1 }), 'purgeBudget'],
+    ['coalesceWaitMs: -1', () => ({ kv, coalesceWaitMs: -1 }), 'coalesceWaitMs'],
+    ["coalesceWaitMs: '5'", () => ({ kv, coalesceWaitMs: '5' }), 'coalesceWaitMs'],
     ['purgeBudget: 1001 (over Workers’ 1,000 KV operations per invocation)', () => ({ kv, purgeBudget: 1001 }), 'purgeBudget'],
     ['purgeBudget: 2.5', () => ({ kv, purgeBudget: 2.5 }), 'purgeBudget'],
     ["purgeBudget: '500'", () => ({ kv, purgeBudget: '500' }), 'purgeBudget'],
@@ -113,6 +115,7 @@ describe('withKVCache options, checked at call time', () => {
     expect(() => withKV({ key: () => 'k', waitUntil: () => undefined, clock: () => 0 })()).not.toThrow()
     expect(() => withKV({ clock: { now: () => 0, sleep: async () => undefined } })()).not.toThrow()
     expect(() => withKV({ invalidation: 'prefix', purgeBudget: 2 })()).not.toThrow()
+    expect(() => withKV({ coalesceWaitMs: 0 })()).not.toThrow()
     expect(() => withKV({ invalidation: 'prefix', purgeBudget: 1000 })()).not.toThrow()
     expect(() => withKVCache(adapter(), { kv: () => kv })).not.toThrow()
   })
