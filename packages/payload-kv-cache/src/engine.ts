@@ -299,6 +299,23 @@ export class CacheEngine {
     }
   }
 
+  /**
+   * What this isolate holds in memory, map by map. Every one is bounded or drains when work
+   * settles (DESIGN section 10); the reliability tests read it after hundreds of concurrent calls.
+   */
+  footprint(): Record<string, number> {
+    return {
+      ...this.stamps.footprint(),
+      flights: this.flights.size,
+      fillsInFlight: this.fillsInFlight.size,
+      background: this.background.size,
+      pendingTransactions: this.transactions.size,
+      writeEpochs: this.writeEpochs.size,
+      purgeFailed: this.purgeFailed.size,
+      reportKinds: this.lastReported.size,
+    }
+  }
+
   /** For the handle: resolves once the scopes are invalidated everywhere this isolate can tell. */
   async invalidate(scopes: Iterable<StampScope>): Promise<void> {
     const list = [...scopes]

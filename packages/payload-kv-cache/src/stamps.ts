@@ -84,6 +84,19 @@ export class Stamps {
     private readonly writerGraceMs = 10_000,
   ) {}
 
+  /** Entries held per map, for tests and diagnostics: each is bounded. */
+  footprint(): Record<string, number> {
+    return {
+      stampScopes: this.states.size,
+      stampsInFlight: this.inFlight.size,
+      stampsFailed: this.failed.size,
+      stampsRetrying: this.retrying.size,
+      stampKeySets: this.keyCache.size,
+      recentTokens: this.recent.size,
+      pendingTokens: this.pendingByKey.size,
+    }
+  }
+
   /** The stamp keys a read depending on these scopes fetches, the global one first. */
   keysFor(dependencies: readonly Scope[]): string[] {
     const id = dependencies.join(',')
