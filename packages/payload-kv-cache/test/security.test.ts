@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import type { CollectionConfig, Payload, SanitizedConfig } from 'payload'
+import type { CollectionConfig, Payload, SanitizedConfig, Where } from 'payload'
 import { buildConfig, getPayload, handleEndpoints } from 'payload'
 import type { KVCacheHandle, KVNamespaceLike } from '../src/index.js'
 import { withKVCache } from '../src/index.js'
@@ -38,7 +38,7 @@ const collections = (): CollectionConfig[] => [
     access: {
       // Editors see everything; readers their own published articles and the public ones;
       // anonymous callers the public published ones.
-      read: ({ req }) => {
+      read: ({ req }): Where | boolean => {
         const user = req.user as unknown as User | null
         if (user?.role === 'editor') return true
         if (user) return { and: [{ _status: { equals: 'published' } }, { or: [{ owner: { equals: user.id } }, { public: { equals: true } }] }] }
