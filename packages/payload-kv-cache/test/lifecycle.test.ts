@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it, jest } from '@jest/globals'
 import { sql } from '@payloadcms/db-sqlite'
 import type { CollectionConfig, Field, Payload } from 'payload'
 import { reload } from 'payload'
@@ -83,6 +83,51 @@ describe('adapter lifecycle and pass-through', () => {
     expect(result).toEqual({ self: true, value: 7 })
     delete inner.someFutureMethod
     expect('someFutureMethod' in pair.cached.db).toBe(false)
+  })
+
+  it('logs a method it does not know once, at debug level, however often it is called', () => {
+    const inner = unwrapAdapter(pair.cached.db) as unknown as Record<string, unknown>
+    const debug = jest.spyOn(pair.cached.logger, 'debug')
+    try {
+      inner.anotherFutureMethod = () => 'ok'
+      const db = pair.cached.db as unknown as { anotherFutureMethod: () => string }
+      for (let i = 0; i < 3; i++) expect(db.anotherFutureMethod()).toBe('ok')
+      // A new function under the same name (an adapter reassigning it) is not news either.
+      inner.anotherFutureMethod = () => 'again'
+      expect(db.anotherFutureMethod()).toBe('again')
+      const lines = debug.mock.calls.map((call) => String(call[0])).filter((line) => line.includes('anotherFutureMethod'))
+      expect(lines).toHaveLength(1)
+    } finally {
+      debug.mockRestore()
+      delete inner.anotherFutureMethod
+    }
+  })
+
+  it('payload.db.migrate() invalidates everything, even when it had nothing to run', async () => {
+    await warm()
+    const log = spyOnDatabase(pair.cached)
+    try {
+      await (pair.cached.db as unknown as { migrate: (args?: unknown) => Promise<void> }).migrate()
+      expect(await readNotes(pair.cached)).toStrictEqual(await readNotes(pair.plain))
+      expect(log.reads).toContain('find:notes')
+    } finally {
+      log.restore()
+    }
+  })
+
+  it('payload.db.dropDatabase() writes a new global stamp, so no entry survives it', async () => {
+    const local = await env.newPair({ prefix: 'lifecycle-drop' })
+    await local.cached.create({ collection: 'notes', data: { text: 'doomed' } })
+    await readNotes(local.cached)
+    await local.cache.settled()
+    const stamp = async () => env.kv().get('lifecycle-drop:stamp:*', 'text')
+    const before = await stamp()
+    const db = local.cached.db as unknown as { dropDatabase: (args: { adapter: unknown }) => Promise<void> }
+    await db.dropDatabase({ adapter: unwrapAdapter(local.cached.db) })
+    await local.cache.settled()
+    const after = await stamp()
+    expect(after).not.toBeNull()
+    expect(after).not.toBe(before)
   })
 
   it('exposes the handle on payload.db and on the withKVCache value alike', () => {
