@@ -81,7 +81,7 @@ export class CacheEngine {
     )
     this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.stats, this.background, (message) => this.report('stamp', message), options.kvTimeoutMs + 5000)
     this.transactions = new PendingTransactions(this.clock)
-    this.purger = new Purger(this.kv, options.purgeBudget, this.stats, this.background)
+    this.purger = new Purger(this.kv, options.purgeBudget, this.stats, this.background, Purger.continuationBudgetFor(options.purgeBudget, options.waitUntil !== undefined))
     this.configure(config)
   }
 

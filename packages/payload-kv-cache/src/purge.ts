@@ -4,12 +4,17 @@ import type { SafeKV } from './store.js'
 
 /** Deletes in flight at once: enough to keep KV busy without a burst of thousands. */
 const DELETE_CONCURRENCY = 50
+/** Workers allow 1,000 KV operations per invocation, `waitUntil` work included. */
+const INVOCATION_OPERATIONS = 1000
+/** Kept back from a continuation for the request's own reads and fills. */
+const RESERVED_OPERATIONS = 100
 
 /**
  * The literal list-and-delete (DESIGN section 6): every key under some prefixes is listed,
  * page by page, and deleted. One KV operation per entry, so a call stops after `budget`
  * operations (Workers allow 1,000 per invocation) and continues the rest in the background
- * (through `waitUntil` when given). `done` resolves when everything is deleted or failed.
+ * (through `waitUntil` when given). `done` resolves when everything is deleted or failed,
+ * with false when anything is left.
  */
 export class Purger {
   constructor(
@@ -17,7 +22,18 @@ export class Purger {
     private readonly budget: number,
     private readonly stats: CacheStats,
     private readonly background: BackgroundWork,
+    /**
+     * On Workers the continuation runs in the same invocation (through `waitUntil`) and
+     * shares its 1,000 operations; past its share it stops, and the scope is purged again by
+     * a later request. Elsewhere nothing caps it.
+     */
+    private readonly continuationBudget: number = Infinity,
   ) {}
+
+  /** The continuation's share of one Workers invocation, when the work runs in `waitUntil`. */
+  static continuationBudgetFor(budget: number, onWorkers: boolean): number {
+    return onWorkers ? Math.max(0, INVOCATION_OPERATIONS - RESERVED_OPERATIONS - budget) : Infinity
+  }
 
   /** Resolves after the budgeted part; `done` after the rest, with whether nothing failed. */
   async purge(prefixes: readonly string[]): Promise<{ done: Promise<boolean> }> {
@@ -67,7 +83,7 @@ export class Purger {
     const finished = await run(this.budget)
     if (finished) return { done: Promise.resolve(!failed) }
     this.stats.purgesDeferred++
-    const done = run(Infinity).then(() => !failed)
+    const done = run(this.budget + this.continuationBudget).then((complete) => complete && !failed)
     this.background.run(() => done)
     return { done }
   }

@@ -875,6 +875,24 @@ describe('waitUntil', () => {
     await Promise.all(handed)
   })
 
+  it('a burst’s trailing stamp write is handed to waitUntil, so it outlives the response', async () => {
+    await Promise.all(handed)
+    handed.length = 0
+    const [note] = (await pair.plain.find({ collection: 'notes', limit: 1 })).docs
+    const before = pair.cache.stats()
+    // Two writes to one collection within KV's one-write-per-second: one stamp write now, one
+    // trailing write a second later.
+    await pair.cached.update({ collection: 'notes', id: note!.id, data: { text: 'burst 1' } })
+    await pair.cached.update({ collection: 'notes', id: note!.id, data: { text: 'burst 2' } })
+    expect(handed.length).toBeGreaterThanOrEqual(1)
+    // Only what waitUntil holds is awaited: nothing was left for settled() to track.
+    await Promise.all(handed)
+    const engine = (pair.cache as unknown as { engine: { footprint(): Record<string, number> } }).engine
+    expect(engine.footprint().background).toBe(0)
+    expect(delta(before, pair.cache.stats()).stampWrites).toBe(2)
+    expect(await pair.cached.find({ collection: 'notes' })).toStrictEqual(await pair.plain.find({ collection: 'notes' }))
+  })
+
   it('when waitUntil throws (outside a request), the fill is tracked instead and settled() waits for it', async () => {
     await pair.cache.invalidateAll()
     handed.length = 0

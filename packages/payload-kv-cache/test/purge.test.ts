@@ -148,6 +148,54 @@ describe('prefix strategy: list and delete', () => {
   })
 })
 
+describe('prefix strategy on Workers: one invocation’s 1,000 KV operations, waitUntil included', () => {
+  it('a write over 1,200 entries stays under 1,000 operations in its invocation; a later request’s retry deletes the rest', async () => {
+    const prefix = 'purge-workers'
+    let counted!: CountingKV
+    // What ctx.waitUntil holds for the invocation in flight.
+    let invocation: Promise<unknown>[] = []
+    const clock = new ManualClock(Date.now())
+    const pair = await env.newPair({
+      prefix,
+      clock,
+      invalidation: 'prefix',
+      purgeBudget: 100,
+      waitUntil: (promise) => invocation.push(promise),
+      wrapKV: (kv) => (counted = countingKV(kv)),
+    })
+    const kv = env.kv()
+    const note = await pair.cached.create({ collection: 'notes', data: { text: 'x' } })
+    await Promise.all(invocation)
+    await plant(kv, prefix, 'c:notes', 1200)
+    const total = () => Object.values(counted.counts).reduce((a, b) => a + b, 0)
+
+    // One invocation: the write, then everything it handed to waitUntil.
+    invocation = []
+    const before = total()
+    const stats = pair.cache.stats()
+    await pair.cached.db.updateOne({ collection: 'notes', id: note.id, data: { text: 'y' } })
+    await Promise.all(invocation)
+    const spent = total() - before
+    expect(spent).toBeLessThanOrEqual(900)
+    expect(pair.cache.stats().purgesDeferred - stats.purgesDeferred).toBe(1)
+    const left = await countUnder(kv, `${prefix}:c:notes:`)
+    expect(left).toBeGreaterThan(0)
+
+    // A request a second later: this isolate reads the database (entries may remain) and
+    // retries the purge (at most once a second), finishing what the first invocation could not.
+    await clock.advance(1000)
+    invocation = []
+    const log = spyOnDatabase(pair.cached)
+    const read = (p: Payload) => p.findByID({ collection: 'notes', id: note.id, depth: 0 })
+    expect(await read(pair.cached)).toStrictEqual(await read(pair.plain))
+    expect(log.reads).toEqual(['findOne:notes'])
+    log.restore()
+    await Promise.all(invocation)
+    await pair.cache.settled()
+    expect(await countUnder(kv, `${prefix}:c:notes:`)).toBe(0)
+  })
+})
+
 describe('purge() on the cache handle', () => {
   let pair: Pair
   const prefix = 'purge-handle'
