@@ -103,17 +103,19 @@ export class ReadPaths {
     // Without a sort the adapters use the collection's defaultSort.
     this.sort(scope, args.sort ?? shape.defaultSort, out, versions)
     if (operation === 'findDistinct' && typeof args.field === 'string') this.path(scope, args.field, out, versions)
-    if (!versions) this.joins(scope, shape, args.joins, out)
+    if (!versions) this.joins(scope, shape, args.joins, args.select, out)
     return [...out].sort()
   }
 
-  private joins(scope: Scope, shape: ScopeShape, joins: unknown, out: Set<Scope>): void {
+  private joins(scope: Scope, shape: ScopeShape, joins: unknown, select: unknown, out: Set<Scope>): void {
     if (joins === false || shape.joins.length === 0) return
     const requested = joins !== null && typeof joins === 'object' ? (joins as Record<string, unknown>) : {}
     for (const join of shape.joins) {
       const query = requested[join.path]
       // `joins: { posts: false }` turns one join off; anything else resolves it.
       if (query === false) continue
+      // The adapters skip a join the `select` leaves out: its documents are not in the result.
+      if (!selects(select, join.path)) continue
       const { where, sort } = query !== null && typeof query === 'object' ? (query as { where?: unknown; sort?: unknown }) : {}
       for (const target of join.targets) {
         out.add(target)
@@ -278,4 +280,24 @@ function merge(a: FieldNode | undefined, b: FieldNode): FieldNode {
 function scopesOf(relationTo: string | string[] | undefined): Scope[] {
   if (typeof relationTo === 'string') return [`c:${relationTo}`]
   return Array.isArray(relationTo) ? relationTo.map((slug) => `c:${slug}` as const) : []
+}
+
+/**
+ * Whether a `select` keeps the field at `path`, as the adapters read it (Payload's
+ * `getSelectMode`: any `false`, at any depth, makes it an exclusion). Decided on the first
+ * path segment only: below it, arrays and blocks (keyed by block slug) change the shape, and
+ * a field this cannot rule out counts as selected.
+ */
+export function selects(select: unknown, path: string): boolean {
+  if (select === null || typeof select !== 'object' || Object.keys(select).length === 0) return true
+  const value = (select as Record<string, unknown>)[path.split('.')[0]!]
+  return selectMode(select as Record<string, unknown>) === 'exclude' ? value !== false : value !== undefined && value !== false
+}
+
+function selectMode(select: Record<string, unknown>): 'include' | 'exclude' {
+  for (const value of Object.values(select)) {
+    if (value === false) return 'exclude'
+    if (value !== null && typeof value === 'object' && selectMode(value as Record<string, unknown>) === 'exclude') return 'exclude'
+  }
+  return 'include'
 }

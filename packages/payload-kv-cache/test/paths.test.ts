@@ -78,6 +78,13 @@ describe('precise read dependencies', () => {
   it('join fields are read unless turned off, with their own where and sort resolved in the joined collection', () => {
     expect(deps('find', 'c:authors', {})).toEqual(['c:authors', 'c:notes', 'c:posts'])
     expect(deps('find', 'c:authors', { joins: false })).toEqual(['c:authors'])
+    // A select that leaves a join out: the adapters do not resolve it.
+    expect(deps('find', 'c:authors', { select: { name: true } })).toEqual(['c:authors'])
+    expect(deps('find', 'c:authors', { select: { name: true, posts: true } })).toEqual(['c:authors', 'c:posts'])
+    expect(deps('find', 'c:authors', { select: { posts: false, everything: false } })).toEqual(['c:authors'])
+    expect(deps('find', 'c:authors', { select: { posts: false } })).toEqual(['c:authors', 'c:notes', 'c:posts'])
+    expect(deps('find', 'c:authors', { select: { everything: false, team: { name: false } } })).toEqual(['c:authors', 'c:posts'])
+    expect(deps('find', 'c:authors', { select: {} })).toEqual(['c:authors', 'c:notes', 'c:posts'])
     expect(deps('find', 'c:authors', { joins: { everything: false, posts: { where: { 'cover.alt': { exists: true } }, sort: '-title' } } })).toEqual(['c:authors', 'c:media', 'c:posts'])
     expect(deps('find', 'c:authors', { where: { 'team.name': { equals: 'x' } }, joins: false })).toEqual(['c:authors', 'c:teams'])
     // A where on a join field reads the joined collection.
