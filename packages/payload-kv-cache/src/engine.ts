@@ -1,3 +1,4 @@
+import { Auditor } from './audit.js'
 import { BackgroundWork } from './background.js'
 import { UncacheableArgumentError } from './canonical.js'
 import { decodeEnvelope, encodeEnvelope } from './codec.js'
@@ -15,8 +16,11 @@ import { CachePolicy } from './policy.js'
 import type { StampScope } from './stamps.js'
 import { Stamps } from './stamps.js'
 import { Purger } from './purge.js'
-import type { CacheStats } from './stats.js'
-import { emptyStats } from './stats.js'
+import type { BypassReason, CacheStats, FillSkipReason } from './stats.js'
+import { BYPASS_COUNTERS, Counters, FILL_SKIP_COUNTERS } from './stats.js'
+import type { ReadEvent } from './events.js'
+import { elapsedSince, EventSink, shortKey, timerStart } from './events.js'
+import type { KVFailure } from './store.js'
 import { SafeKV } from './store.js'
 import type { TransactionID } from './transactions.js'
 import { PendingTransactions } from './transactions.js'
@@ -34,6 +38,9 @@ export interface Logger {
   warn?: (message: string) => void
 }
 
+/** The read outcomes counted once the database has answered. */
+type MissOutcome = 'misses' | 'stale' | 'malformed'
+
 export type Args = Record<string, unknown> & { req?: { transactionID?: unknown; context?: unknown } }
 type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
 
@@ -44,8 +51,13 @@ const MAX_FLIGHTS = 1000
 
 /** The read and write paths of DESIGN sections 5-7, for one adapter instance. */
 export class CacheEngine {
-  readonly stats: CacheStats = emptyStats()
+  readonly counters = new Counters()
+  /** The totals, which SafeKV and the purger count into directly. */
+  readonly stats: CacheStats = this.counters.totals
   readonly background: BackgroundWork
+  private readonly events: EventSink
+  /** Undefined unless audit mode is on: a read then pays nothing for it. */
+  private readonly auditor: Auditor | undefined
   private readonly kv: SafeKV
   private readonly stamps: Stamps
   private readonly transactions: PendingTransactions
@@ -76,10 +88,14 @@ export class CacheEngine {
   ) {
     this.clock = options.clock
     this.background = new BackgroundWork(options.waitUntil)
+    this.events = new EventSink(options.debug, options.onEvent, logger, (kind, message) => this.report(kind, message))
+    this.auditor = options.audit
+      ? new Auditor(options.audit.sampleRate, options.audit.random, this.counters, this.background, this.events, (kind, message) => this.report(kind, message))
+      : undefined
     this.kv = new SafeKV(options.kv, options.kvTimeoutMs, this.stats, (error, what) =>
       this.report(`kv-${what}`, `KV ${what} failed, using the database instead: ${error instanceof Error ? error.message : String(error)}`),
     )
-    this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.stats, this.background, (message) => this.report('stamp', message), options.kvTimeoutMs + 5000)
+    this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.counters, this.background, (message) => this.report('stamp', message), options.kvTimeoutMs + 5000, this.events)
     this.transactions = new PendingTransactions(this.clock)
     this.purger = new Purger(this.kv, options.purgeBudget, this.stats, this.background, Purger.continuationBudgetFor(options.purgeBudget, options.waitUntil !== undefined))
     this.configure(config)
@@ -104,39 +120,53 @@ export class CacheEngine {
     const ref = scopeOfCall(operation, args)
     if (!ref) return call()
     const scope = toScope(ref)
+    // Timings are taken only when someone listens: the hot path stays as it was.
+    const started = this.events.enabled ? timerStart() : 0
     const control = controlFor(args.req)
     let ttl = this.policy.ttlFor(scope, operation)
-    if (ttl === null || control?.bypass) return this.bypass(call)
-    if (await this.liveTransaction(args.req)) return this.bypass(call)
+    if (ttl === null) return this.bypass(call, 'excluded', scope, operation, started)
+    if (control?.bypass) return this.bypass(call, 'requested', scope, operation, started)
+    if (await this.liveTransaction(args.req)) return this.bypass(call, 'transaction', scope, operation, started)
     const dependencies = this.paths.dependenciesOfCall(operation, scope, args)
-    if (this.stamps.isUnsettled(dependencies) || this.purgeFailedFor(dependencies)) return this.bypass(call)
+    if (this.stamps.isUnsettled(dependencies) || this.purgeFailedFor(dependencies)) return this.bypass(call, 'pending', scope, operation, started)
     const key = this.keyFor(operation, ref, scope, args)
-    if (key === undefined) return this.bypass(call)
+    if (key === undefined) return this.bypass(call, 'unkeyable', scope, operation, started)
 
     const prefixMode = this.options.invalidation === 'prefix'
     const stampKeys = prefixMode ? [] : this.stamps.keysFor(dependencies)
     const epoch = prefixMode ? this.epochOf(dependencies) : 0
-    const values = await this.kv.getMany([key, ...stampKeys])
-    if (!values) return call()
-    if (this.stamps.contradictsRecentWrites(stampKeys, values)) return this.bypass(call)
+    // Before the fetch: a write in this isolate from here on makes an audit of this hit moot.
+    const auditEpoch = this.auditor ? this.auditor.epochOf(dependencies) : 0
+    const values = await this.kv.getEntries([key, ...stampKeys])
+    if (typeof values === 'string') {
+      this.kvFailed(values, 'get', scope, operation, key, started)
+      return call()
+    }
+    if (this.stamps.contradictsRecentWrites(stampKeys, values)) return this.bypass(call, 'pending', scope, operation, started)
     this.stamps.overlay(stampKeys, values)
     // Read before the database call: a fill that races a write lands under the old stamp.
     const signature = this.stamps.signature(stampKeys, values)
     const raw = values.get(key)
+    let outcome: MissOutcome = 'misses'
     if (raw != null && !control?.refresh) {
       const entry = decodeEnvelope(raw)
-      if (entry.status === 'foreign') this.stats.malformed++
-      else if (entry.stamps !== signature || this.clock() >= entry.expiresAt) this.stats.stale++
+      if (entry.status === 'foreign') outcome = 'malformed'
+      else if (entry.stamps !== signature || this.clock() >= entry.expiresAt) outcome = 'stale'
       else {
         try {
           const result = entry.read()
-          this.stats.hits++
+          this.counters.count('hits', scope, operation)
+          if (this.events.enabled) this.emitRead('hit', scope, operation, key, started)
+          if (this.auditor?.sample()) {
+            this.auditor.schedule({ scope, operation, key, dependencies, epoch: auditEpoch, args, call: (copy) => method.call(this.inner, copy), served: entry.read })
+          }
           return result
         } catch {
-          this.stats.malformed++
+          outcome = 'malformed'
         }
       }
-    } else this.stats.misses++
+    }
+    this.counters.count(outcome, scope, operation)
 
     // Single-flight: an identical miss under the same stamps already went to the database.
     const flightKey = `${key}\n${signature}`
@@ -145,7 +175,8 @@ export class CacheEngine {
     if (joined) {
       const shared = await this.awaitFlight(joined)
       if (shared !== undefined) {
-        this.stats.coalesced++
+        this.counters.count('coalesced', scope, operation)
+        if (this.events.enabled) this.emitRead('coalesced', scope, operation, key, started)
         return shared
       }
       // The first caller failed, took too long, or had a result that cannot be copied.
@@ -164,10 +195,11 @@ export class CacheEngine {
       }
       throw error
     }
+    if (this.events.enabled) this.emitRead(outcome === 'misses' ? 'miss' : outcome, scope, operation, key, started)
     ttl = controlTtl(control) ?? ttl
     // Encoded now, before Payload's hooks mutate the result we hand back.
     const now = this.clock()
-    const text = this.encode(signature, now, ttl, result)
+    const text = this.encode(signature, now, ttl, result, scope, operation, key)
     // Callers arriving until the entry is in KV still share this result.
     settle?.(text)
     const endFlight = () => {
@@ -178,7 +210,7 @@ export class CacheEngine {
       return result
     }
     if (prefixMode && (this.epochOf(dependencies) !== epoch || this.stamps.isUnsettled(dependencies))) {
-      this.stats.fillSkips++
+      this.fillSkipped('race', scope, operation, key)
       endFlight()
       return result
     }
@@ -186,11 +218,11 @@ export class CacheEngine {
     // caught up; filled under the new stamp, its old row would outlive replication.
     const replicaWindow = this.replicaWindowMs()
     if (replicaWindow > 0 && this.clock() - this.stamps.youngestWrite(stampKeys, values) < replicaWindow) {
-      this.stats.fillSkips++
+      this.fillSkipped('replica', scope, operation, key)
       endFlight()
       return result
     }
-    this.store(key, text, ttl, endFlight)
+    this.store(key, text, ttl, scope, operation, endFlight)
     return result
   }
 
@@ -233,19 +265,23 @@ export class CacheEngine {
     if (transactionID !== null) {
       // Recorded before the call: a write that throws may still be committed by the caller.
       this.transactions.record(transactionID, scopes)
+      // Its rows can show through before the commit invalidates (a write run on the plain
+      // connection once the transaction ended): audits overlapping it are not comparable.
+      const written = this.auditor?.writing(scopes)
       try {
         return await method.call(this.inner, args)
       } finally {
+        written?.()
         // The transaction ended while this write was running (an un-awaited write in a hook):
         // the adapter then ran it on the plain connection, and the commit already took the
         // record. Invalidate now, or nobody will.
         if (!this.sessionIsLive(transactionID)) {
           this.transactions.take(transactionID)
-          await this.invalidating(scopes, () => undefined)
+          await this.invalidating(scopes, operation, () => undefined)
         }
       }
     }
-    return this.invalidating(scopes, () => method.call(this.inner, args))
+    return this.invalidating(scopes, operation, () => method.call(this.inner, args))
   }
 
   async transaction(operation: 'beginTransaction' | 'commitTransaction' | 'rollbackTransaction', method: Method, callArgs: unknown[]): Promise<unknown> {
@@ -260,11 +296,11 @@ export class CacheEngine {
     if (operation === 'rollbackTransaction' || !scopes || scopes.size === 0) return method.apply(this.inner, callArgs)
     // Invalidate even when commit throws: drizzle can roll back silently, and a needless
     // invalidation costs a miss while a missing one serves stale data.
-    return this.invalidating(scopes, () => method.apply(this.inner, callArgs))
+    return this.invalidating(scopes, operation, () => method.apply(this.inner, callArgs))
   }
 
   /** Migrations, raw SQL, dropDatabase: anything may have changed. */
-  async flush(method: Method, callArgs: unknown[]): Promise<unknown> {
+  async flush(method: Method, callArgs: unknown[], operation = 'flush'): Promise<unknown> {
     // Raw SQL can run inside an open transaction (`execute({ db: session.db })`) and only
     // becomes visible at its commit, after this bump: other isolates could refill the old
     // rows in between. The call does not say which session it used, so every open one
@@ -272,12 +308,10 @@ export class CacheEngine {
     for (const id of Object.keys(this.inner.sessions ?? {})) {
       if (this.sessionIsLive(id)) this.transactions.record(id, ['*'])
     }
-    return this.invalidating(['*'], () => method.apply(this.inner, callArgs))
+    return this.invalidating(['*'], operation, () => method.apply(this.inner, callArgs))
   }
 
-
-
-  private async invalidating<T>(scopes: Iterable<StampScope>, run: () => T | Promise<T>): Promise<T> {
+  private async invalidating<T>(scopes: Iterable<StampScope>, operation: string, run: () => T | Promise<T>): Promise<T> {
     const list = [...scopes]
     // Held from before the write starts until the new stamps land (or the entries are
     // deleted): reads in this isolate go to the database meanwhile, so none of them can fill
@@ -288,7 +322,7 @@ export class CacheEngine {
     try {
       return await run()
     } finally {
-      this.stats.invalidations += list.length
+      this.countInvalidations(list, operation)
       if (this.options.invalidation === 'prefix') {
         const { done } = await this.purgeAfterFills(list)
         // Past the budget the rest is deleted in the background; keep bypassing until then.
@@ -317,12 +351,12 @@ export class CacheEngine {
   }
 
   /** For the handle: resolves once the scopes are invalidated everywhere this isolate can tell. */
-  async invalidate(scopes: Iterable<StampScope>): Promise<void> {
+  async invalidate(scopes: Iterable<StampScope>, operation = 'invalidate'): Promise<void> {
     const list = [...scopes]
     const release = this.stamps.hold(list)
     this.startEpoch(list)
     try {
-      this.stats.invalidations += list.length
+      this.countInvalidations(list, operation)
       if (this.options.invalidation === 'prefix') this.purgeSettled(list, await (await this.purgeAfterFills(list)).done)
       else await this.stamps.bumpAndWait(list)
     } finally {
@@ -336,7 +370,7 @@ export class CacheEngine {
    * entry the listing misses (KV's list lags) is dead anyway.
    */
   async purge(scopes: readonly StampScope[]): Promise<void> {
-    if (this.options.invalidation === 'stamp') await this.invalidate(scopes)
+    if (this.options.invalidation === 'stamp') await this.invalidate(scopes, 'purge')
     const release = this.stamps.hold(scopes)
     try {
       const ok = await (await this.purgeAfterFills(scopes)).done
@@ -369,7 +403,7 @@ export class CacheEngine {
     const due = failed.filter((scope) => now - this.purgeFailed.get(scope)! >= 1000)
     if (due.length > 0) {
       for (const scope of due) this.purgeFailed.set(scope, now)
-      this.background.run(() => this.invalidate(due))
+      this.background.run(() => this.invalidate(due, 'purgeRetry'))
     }
     return true
   }
@@ -387,6 +421,7 @@ export class CacheEngine {
   }
 
   private startEpoch(scopes: readonly StampScope[]): void {
+    this.auditor?.writeStarted(scopes)
     if (this.options.invalidation !== 'prefix') return
     for (const scope of scopes) this.writeEpochs.set(scope, (this.writeEpochs.get(scope) ?? 0) + 1)
   }
@@ -425,9 +460,41 @@ export class CacheEngine {
     return this.inner.drizzle !== undefined && this.inner.drizzle !== null
   }
 
-  private bypass<T>(call: () => T): T {
-    this.stats.bypasses++
-    return call()
+  private bypass(call: () => unknown, reason: BypassReason, scope: Scope, operation: ReadOperation, started: number): unknown {
+    this.counters.count('bypasses', scope, operation)
+    this.counters.count(BYPASS_COUNTERS[reason], scope, operation)
+    return this.events.enabled ? this.timedBypass(call, reason, scope, operation, started) : call()
+  }
+
+  private async timedBypass(call: () => unknown, reason: BypassReason, scope: Scope, operation: ReadOperation, started: number): Promise<unknown> {
+    try {
+      return await call()
+    } finally {
+      this.events.emit({ type: 'bypass', reason, scope, operation, ms: elapsedSince(started) })
+    }
+  }
+
+  private emitRead(type: ReadEvent['type'], scope: Scope, operation: ReadOperation, key: string, started: number): void {
+    this.events.emit({ type, scope, operation, key: shortKey(key), ms: elapsedSince(started) })
+  }
+
+  private kvFailed(failure: KVFailure, what: 'get' | 'put', scope: Scope, operation: ReadOperation, key: string, started: number): void {
+    // SafeKV counted the total; this adds where it happened.
+    this.counters.attribute(failure === 'timeout' ? 'timeouts' : 'kvErrors', scope, operation)
+    if (this.events.enabled) this.events.emit({ type: failure === 'timeout' ? 'timeout' : 'kvError', what, scope, operation, key: shortKey(key), ms: elapsedSince(started) })
+  }
+
+  private fillSkipped(reason: FillSkipReason, scope: Scope, operation: ReadOperation, key: string): void {
+    this.counters.count('fillSkips', scope, operation)
+    this.counters.count(FILL_SKIP_COUNTERS[reason], scope, operation)
+    if (this.events.enabled) this.events.emit({ type: 'fillSkip', reason, scope, operation, key: shortKey(key), ms: 0 })
+  }
+
+  private countInvalidations(scopes: readonly StampScope[], operation: string): void {
+    for (const scope of scopes) {
+      this.counters.count('invalidations', scope, operation)
+      if (this.events.enabled) this.events.emit({ type: 'invalidation', scope, operation, ms: 0 })
+    }
   }
 
   /** A transaction is live when its id resolves to one the inner adapter holds a session for. */
@@ -481,26 +548,30 @@ export class CacheEngine {
   }
 
   /** The entry for a result; undefined (and counted) when it cannot be cached. */
-  private encode(signature: string, now: number, ttl: number, result: unknown): string | undefined {
+  private encode(signature: string, now: number, ttl: number, result: unknown, scope: Scope, operation: ReadOperation, key: string): string | undefined {
     let text: string
     try {
       text = encodeEnvelope(signature, now, now + ttl * 1000, result)
     } catch {
-      this.stats.fillSkips++
+      this.fillSkipped('uncacheable', scope, operation, key)
       return undefined
     }
     if (text.length * 3 > KV_LIMITS.maxValueBytes && byteLength(text) > KV_LIMITS.maxValueBytes) {
-      this.stats.fillSkips++
+      this.fillSkipped('tooLarge', scope, operation, key)
       return undefined
     }
     return text
   }
 
   /** Writes the entry in the background; `landed` runs once the put is done (or failed). */
-  private store(key: string, text: string, ttl: number, landed: () => void): void {
+  private store(key: string, text: string, ttl: number, scope: Scope, operation: ReadOperation, landed: () => void): void {
     const expirationTtl = Math.max(KV_LIMITS.minExpirationTtl, Math.ceil(ttl))
     const running = (async (): Promise<void> => {
-      if (await this.kv.put(key, text, expirationTtl)) this.stats.fills++
+      const started = this.events.enabled ? timerStart() : 0
+      const stored = await this.kv.putEntry(key, text, expirationTtl)
+      if (stored !== true) return this.kvFailed(stored, 'put', scope, operation, key, started)
+      this.counters.count('fills', scope, operation)
+      if (this.events.enabled) this.events.emit({ type: 'fill', scope, operation, key: shortKey(key), ms: elapsedSince(started) })
     })().finally(() => {
       this.fillsInFlight.delete(running)
       landed()

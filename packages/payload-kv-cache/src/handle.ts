@@ -2,13 +2,18 @@ import { runWithControl } from './context.js'
 import type { CacheEngine } from './engine.js'
 import type { Scope } from './keys.js'
 import type { CacheControl } from './options.js'
-import type { CacheStats } from './stats.js'
-import { emptyStats } from './stats.js'
+import type { CacheStats, CacheStatsBreakdown } from './stats.js'
+import { Counters, emptyStats } from './stats.js'
 
 /** Control over one wrapped adapter: `payload.db.kvCache`, also on the value `withKVCache` returns. */
 export interface KVCacheHandle {
   /** Counters for this isolate since the adapter was initialised. */
   stats(): CacheStats
+  /**
+   * Every counter (with bypasses and fill skips split by reason), in total and by scope
+   * (`c:posts`, `g:settings`, `*`) and by operation (`find`, `updateOne`, ...).
+   */
+  breakdown(): CacheStatsBreakdown
   /** Resolves when every fill started so far has been written (or failed). */
   settled(): Promise<void>
   /** Runs `fn` with cache control for every adapter call inside it, `findByID` included. */
@@ -29,7 +34,11 @@ export class Handle implements KVCacheHandle {
   engine: CacheEngine | undefined
 
   stats(): CacheStats {
-    return this.engine ? { ...this.engine.stats } : emptyStats()
+    return this.engine ? this.engine.counters.stats() : emptyStats()
+  }
+
+  breakdown(): CacheStatsBreakdown {
+    return this.engine ? this.engine.counters.breakdown() : new Counters().breakdown()
   }
 
   async settled(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { CacheEvent } from './events.js'
 import type { KVNamespaceLike } from './kv.js'
 import { isKVNamespace } from './kv.js'
 import type { ReadOperation } from './operations.js'
@@ -78,6 +79,28 @@ export interface KVCacheOptions {
    * timer that spaces stamp writes, so a test can move time instead of waiting for it.
    */
   clock?: (() => number) | KVCacheClock
+  /**
+   * Logs one line per cache event (hit, miss, fill, bypass, invalidation, stamp write,
+   * audit...) at debug level through `payload.logger`, with scope, operation, a short key
+   * digest and timing. Default false. Payload's logger prints debug lines only at level
+   * `debug`.
+   */
+  debug?: boolean
+  /** Called with every cache event, for metrics systems. Keep it cheap: it runs on the read path. */
+  onEvent?: (event: CacheEvent) => void
+  /**
+   * Audit mode: a share of hits is also read from the database after being served, and
+   * compared strictly; mismatches are counted and logged at warn. Off by default.
+   */
+  audit?: AuditOptions | false
+}
+
+/** Audit mode. `sampleRate: 1` audits every hit (tests, staging); production takes a small rate. */
+export interface AuditOptions {
+  /** Share of hits audited, from 0 to 1. */
+  sampleRate: number
+  /** Random numbers in [0, 1) deciding which hits are sampled. Default `Math.random`; for tests. */
+  random?: () => number
 }
 
 /** A clock under a test's control. */
@@ -103,6 +126,10 @@ export interface ResolvedOptions {
   coalesceWaitMs: number
   clock: () => number
   sleep: (ms: number) => Promise<void>
+  debug: boolean
+  onEvent?: (event: CacheEvent) => void
+  /** Undefined when audit mode is off (also for a sample rate of 0). */
+  audit?: { sampleRate: number; random: () => number }
 }
 
 export class KVCacheConfigError extends Error {
@@ -126,6 +153,9 @@ const KNOWN_OPTIONS = new Set([
   'kvTimeoutMs',
   'coalesceWaitMs',
   'clock',
+  'debug',
+  'onEvent',
+  'audit',
 ])
 
 // ':' separates key parts; '*' names the global stamp; control characters break listing.
@@ -228,6 +258,13 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   if (clock !== undefined && typeof clock !== 'function' && !(typeof clock === 'object' && clock !== null && typeof clock.now === 'function' && typeof clock.sleep === 'function')) {
     throw new KVCacheConfigError('clock', 'must be a function returning milliseconds, or { now, sleep }', 'Remove it; it exists for tests.')
   }
+  if (options.debug !== undefined && typeof options.debug !== 'boolean') {
+    throw new KVCacheConfigError('debug', `must be true or false (got ${describe(options.debug)})`, 'For example `debug: process.env.NODE_ENV !== \'production\'`.')
+  }
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
+    throw new KVCacheConfigError('onEvent', `must be a function (got ${describe(options.onEvent)})`, 'For example `onEvent: (event) => metrics.increment(`cache.${event.type}`)`.')
+  }
+  const audit = checkAudit(options.audit)
 
   const getKV = typeof kv === 'function' ? checkedBinding(kv) : () => kv
   return {
@@ -245,7 +282,30 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
     coalesceWaitMs: coalesceWaitMs ?? 5000,
     clock: clock === undefined ? Date.now : typeof clock === 'function' ? clock : () => clock.now(),
     sleep: clock !== undefined && typeof clock === 'object' ? (ms) => clock.sleep(ms) : realSleep,
+    debug: options.debug ?? false,
+    onEvent: options.onEvent,
+    audit,
   }
+}
+
+function checkAudit(value: unknown): ResolvedOptions['audit'] {
+  if (value === undefined || value === false) return undefined
+  const example = 'For example `audit: { sampleRate: 1 }` in staging, `audit: { sampleRate: 0.01 }` in production.'
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new KVCacheConfigError('audit', `must be an object { sampleRate } or false (got ${describe(value)})`, example)
+  }
+  for (const name of Object.keys(value)) {
+    if (name !== 'sampleRate' && name !== 'random') throw new KVCacheConfigError(`audit.${name}`, 'is not an audit option', 'Known: sampleRate, random.')
+  }
+  const { sampleRate, random } = value as { sampleRate?: unknown; random?: unknown }
+  if (typeof sampleRate !== 'number' || !Number.isFinite(sampleRate) || sampleRate < 0 || sampleRate > 1) {
+    throw new KVCacheConfigError('audit.sampleRate', `must be a number from 0 to 1 (got ${describe(sampleRate)})`, example)
+  }
+  if (random !== undefined && typeof random !== 'function') {
+    throw new KVCacheConfigError('audit.random', `must be a function returning a number in [0, 1) (got ${describe(random)})`, 'Remove it (Math.random is used); it exists for tests.')
+  }
+  if (sampleRate === 0) return undefined
+  return { sampleRate, random: (random as (() => number) | undefined) ?? Math.random }
 }
 
 function realSleep(ms: number): Promise<void> {

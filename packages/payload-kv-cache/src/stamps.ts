@@ -1,7 +1,9 @@
 import type { BackgroundWork } from './background.js'
 import type { Scope } from './keys.js'
 import { stampKey } from './keys.js'
-import type { CacheStats } from './stats.js'
+import type { EventSink } from './events.js'
+import { elapsedSince, timerStart } from './events.js'
+import type { Counters } from './stats.js'
 import type { SafeKV } from './store.js'
 
 /** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
@@ -77,11 +79,12 @@ export class Stamps {
     private readonly prefix: string,
     private readonly clock: () => number,
     private readonly sleep: (ms: number) => Promise<void>,
-    private readonly stats: CacheStats,
+    private readonly counters: Counters,
     private readonly background: BackgroundWork,
     private readonly report: (message: string) => void,
     /** Past a writer's next expected step by this much, it is taken for cancelled. */
     private readonly writerGraceMs = 10_000,
+    private readonly events?: EventSink,
   ) {}
 
   /** Entries held per map, for tests and diagnostics: each is bounded. */
@@ -245,7 +248,7 @@ export class Stamps {
     // past its deadline was cancelled (Workers end waitUntil work ~30 s after the response),
     // and one running for long is handed over, so the loop lives in a recent request.
     if (state.writer && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS) {
-      this.stats.stampsCoalesced++
+      this.counters.count('stampsCoalesced', scope, undefined)
       return { ready: Promise.resolve(), covered }
     }
     let handedOff!: () => void
@@ -282,8 +285,8 @@ export class Stamps {
         state.lastAttemptAt = this.clock()
         const attempt = ++state.started
         const covered = state.pending
-        if (failures > 0) this.stats.stampRetries++
-        if (await this.writeToken(state.key, newToken(this.clock()))) {
+        if (failures > 0) this.counters.count('stampRetries', scope, undefined)
+        if (await this.writeToken(scope, state.key, newToken(this.clock()))) {
           failures = 0
           this.retrying.delete(scope)
           this.failed.delete(scope)
@@ -303,7 +306,7 @@ export class Stamps {
           if (failures > RETRY_BACKOFF_MS.length) {
             state.dirty = false
             this.retrying.delete(scope)
-            this.stats.stampFailures++
+            this.counters.count('stampFailures', scope, undefined)
             this.failed.set(scope, this.clock())
             // Given up: nobody waits for a write that will not come.
             for (const waiter of state.waiters) waiter.resolve()
@@ -331,9 +334,12 @@ export class Stamps {
     state.waiters = waiting
   }
 
-  private async writeToken(key: string, token: string): Promise<boolean> {
-    if (!(await this.kv.put(key, token))) return false
-    this.stats.stampWrites++
+  private async writeToken(scope: StampScope, key: string, token: string): Promise<boolean> {
+    const started = this.events?.enabled ? timerStart() : 0
+    const ok = await this.kv.put(key, token)
+    if (this.events?.enabled) this.events.emit({ type: 'stampWrite', scope, operation: 'stamp', ok, ms: elapsedSince(started) })
+    if (!ok) return false
+    this.counters.count('stampWrites', scope, undefined)
     this.recent.delete(key)
     this.recent.set(key, { token, at: this.clock() })
     // Oldest first: drop the excess so the map stays bounded.

@@ -12,9 +12,12 @@ export interface CacheStats {
   coalesced: number
   /** Entries written. */
   fills: number
-  /** Results not written: too large, or holding values the codec cannot round-trip. */
+  /** Results not written, for any reason (split by reason in `breakdown()`): too large, not encodable, raced a write, replica window. */
   fillSkips: number
-  /** Reads sent straight to the database: excluded scope, live transaction, bypass, pending invalidation. */
+  /**
+   * Reads sent straight to the database without looking in KV, for any reason (split by
+   * reason in `breakdown()`): excluded, in a transaction, asked for, a write pending, unkeyable.
+   */
   bypasses: number
   /** Scopes invalidated by writes (counted once per scope per write). */
   invalidations: number
@@ -36,6 +39,78 @@ export interface CacheStats {
   kvErrors: number
   /** KV reads abandoned for the database after `kvTimeoutMs`. */
   timeouts: number
+  /** Audit mode: sampled hits compared with a database read made after serving them. */
+  audits: number
+  /** Audit mode: compared hits that differed from the database. Each one is logged at warn. */
+  auditMismatches: number
+  /** Audit mode: sampled hits not compared because a write in this isolate to a dependency started meanwhile. */
+  auditsSkipped: number
+  /** Audit mode: sampled hits whose database read threw, or whose arguments could not be copied. */
+  auditErrors: number
+}
+
+/**
+ * Why reads were bypassed and fills skipped. Kept out of `stats()`, whose shape callers
+ * compare whole; `breakdown()` carries them.
+ */
+export interface ReasonCounters {
+  /** Not written: the entry would exceed KV's 25 MiB value limit. */
+  fillSkipsTooLarge: number
+  /** Not written: the result holds values the codec cannot round-trip (class instances, Buffers, Maps). */
+  fillSkipsUncacheable: number
+  /** Not written (prefix strategy): a write to a dependency started while the database was read. */
+  fillSkipsRace: number
+  /** Not written: read within the read-replica window after a stamp changed. */
+  fillSkipsReplica: number
+  /** Bypassed: the collection, global or operation is not cached (default exclusion or options). */
+  bypassesExcluded: number
+  /** Bypassed: the read ran inside a live transaction. */
+  bypassesTransaction: number
+  /** Bypassed: asked for by `req.context.kvCache.bypass` or `kvCache.run({ bypass: true })`. */
+  bypassesRequested: number
+  /** Bypassed: a write to a dependency is in flight, its stamp or purge has not landed, or KV still shows an older stamp. */
+  bypassesPending: number
+  /** Bypassed: the arguments cannot be keyed (a value the canonical form refuses, a key over 512 bytes). */
+  bypassesUnkeyable: number
+}
+
+/** Every counter: `stats()`'s plus the reasons. */
+export type DetailedStats = CacheStats & ReasonCounters
+
+export type CounterName = keyof DetailedStats
+
+/** Why a read went straight to the database; each reason has its own `bypasses*` counter. */
+export type BypassReason = 'excluded' | 'transaction' | 'requested' | 'pending' | 'unkeyable'
+
+/** Why a result was not written to KV; each reason has its own `fillSkips*` counter. */
+export type FillSkipReason = 'tooLarge' | 'uncacheable' | 'race' | 'replica'
+
+export const BYPASS_COUNTERS: Readonly<Record<BypassReason, CounterName>> = {
+  excluded: 'bypassesExcluded',
+  transaction: 'bypassesTransaction',
+  requested: 'bypassesRequested',
+  pending: 'bypassesPending',
+  unkeyable: 'bypassesUnkeyable',
+}
+
+export const FILL_SKIP_COUNTERS: Readonly<Record<FillSkipReason, CounterName>> = {
+  tooLarge: 'fillSkipsTooLarge',
+  uncacheable: 'fillSkipsUncacheable',
+  race: 'fillSkipsRace',
+  replica: 'fillSkipsReplica',
+}
+
+/**
+ * Every counter, in total and split by scope (`c:<slug>`, `g:<slug>`, or `*` for flush-all)
+ * and by operation (the adapter method; `invalidate`, `purge` for the handle's calls). In
+ * the splits only counters that moved appear. Stamp counters have no operation (one stamp
+ * write can cover several writes), purge and KV list/delete counters neither scope nor
+ * operation: those appear in `totals` only.
+ */
+export interface CacheStatsBreakdown {
+  totals: DetailedStats
+  byScope: Record<string, Partial<DetailedStats>>
+  byOperation: Record<string, Partial<DetailedStats>>
 }
 
 export function emptyStats(): CacheStats {
@@ -58,5 +133,82 @@ export function emptyStats(): CacheStats {
     purgeErrors: 0,
     kvErrors: 0,
     timeouts: 0,
+    audits: 0,
+    auditMismatches: 0,
+    auditsSkipped: 0,
+    auditErrors: 0,
   }
+}
+
+function emptyDetailedStats(): DetailedStats {
+  return {
+    ...emptyStats(),
+    fillSkipsTooLarge: 0,
+    fillSkipsUncacheable: 0,
+    fillSkipsRace: 0,
+    fillSkipsReplica: 0,
+    bypassesExcluded: 0,
+    bypassesTransaction: 0,
+    bypassesRequested: 0,
+    bypassesPending: 0,
+    bypassesUnkeyable: 0,
+  }
+}
+
+const STATS_KEYS = Object.keys(emptyStats()) as Array<keyof CacheStats>
+
+/**
+ * Scopes and operations come from the config and the operation table, so the breakdown is
+ * finite; this bound only guards against a caller passing slugs the config does not have.
+ */
+const MAX_BREAKDOWN_KEYS = 1000
+const OVERFLOW = '(other)'
+
+/** The totals, plus the same counters by scope and by operation. */
+export class Counters {
+  readonly totals: DetailedStats = emptyDetailedStats()
+  private readonly scopes = new Map<string, Partial<DetailedStats>>()
+  private readonly operations = new Map<string, Partial<DetailedStats>>()
+
+  /** Counts in the totals and, where given, under the scope and the operation. */
+  count(name: CounterName, scope: string | undefined, operation: string | undefined, by = 1): void {
+    this.totals[name] += by
+    this.attribute(name, scope, operation, by)
+  }
+
+  /** Counts under the scope and operation only: for counters whose total is kept elsewhere. */
+  attribute(name: CounterName, scope: string | undefined, operation: string | undefined, by = 1): void {
+    if (scope !== undefined) add(bucket(this.scopes, scope), name, by)
+    if (operation !== undefined) add(bucket(this.operations, operation), name, by)
+  }
+
+  /** The totals without the reasons: what `kvCache.stats()` returns. */
+  stats(): CacheStats {
+    const out = {} as CacheStats
+    for (const name of STATS_KEYS) out[name] = this.totals[name]
+    return out
+  }
+
+  breakdown(): CacheStatsBreakdown {
+    return { totals: { ...this.totals }, byScope: copy(this.scopes), byOperation: copy(this.operations) }
+  }
+}
+
+function bucket(map: Map<string, Partial<DetailedStats>>, name: string): Partial<DetailedStats> {
+  let counters = map.get(name)
+  if (counters) return counters
+  const key = map.size >= MAX_BREAKDOWN_KEYS ? OVERFLOW : name
+  counters = map.get(key) ?? {}
+  map.set(key, counters)
+  return counters
+}
+
+function add(counters: Partial<DetailedStats>, name: CounterName, by: number): void {
+  counters[name] = (counters[name] ?? 0) + by
+}
+
+function copy(map: Map<string, Partial<DetailedStats>>): Record<string, Partial<DetailedStats>> {
+  const out: Record<string, Partial<DetailedStats>> = {}
+  for (const [name, counters] of map) out[name] = { ...counters }
+  return out
 }

@@ -10,6 +10,9 @@ export class KVTimeoutError extends Error {
 
 const BULK_GET_LIMIT = 100
 
+/** Why a KV call gave nothing: it threw, or it did not answer within the timeout. */
+export type KVFailure = 'error' | 'timeout'
+
 /**
  * KV calls with the failure contract applied: a read that throws or is too slow returns
  * undefined (the caller goes to the database), and is counted.
@@ -24,6 +27,12 @@ export class SafeKV {
 
   /** One bulk get per 100 keys, all in parallel; undefined when any part failed. */
   async getMany(keys: readonly string[]): Promise<Map<string, string | null> | undefined> {
+    const result = await this.getEntries(keys)
+    return typeof result === 'string' ? undefined : result
+  }
+
+  /** As `getMany`, saying how it failed: the read path counts failures per scope. */
+  async getEntries(keys: readonly string[]): Promise<Map<string, string | null> | KVFailure> {
     try {
       const kv = this.getKV()
       const parts: Promise<Map<string, string | null>>[] = []
@@ -36,20 +45,23 @@ export class SafeKV {
       for (const map of maps) for (const [key, value] of map) merged.set(key, value)
       return merged
     } catch (error) {
-      this.fail(error, 'get')
-      return undefined
+      return this.fail(error, 'get')
     }
   }
 
   /** Returns whether the value was stored. */
   async put(key: string, value: string, expirationTtl?: number): Promise<boolean> {
+    return (await this.putEntry(key, value, expirationTtl)) === true
+  }
+
+  /** As `put`, saying how it failed. */
+  async putEntry(key: string, value: string, expirationTtl?: number): Promise<true | KVFailure> {
     try {
       const kv = this.getKV()
       await this.withTimeout(kv.put(key, value, expirationTtl === undefined ? undefined : { expirationTtl }))
       return true
     } catch (error) {
-      this.fail(error, 'put')
-      return false
+      return this.fail(error, 'put')
     }
   }
 
@@ -76,10 +88,12 @@ export class SafeKV {
     }
   }
 
-  private fail(error: unknown, what: string): void {
-    if (error instanceof KVTimeoutError) this.stats.timeouts++
+  private fail(error: unknown, what: string): KVFailure {
+    const timedOut = error instanceof KVTimeoutError
+    if (timedOut) this.stats.timeouts++
     else this.stats.kvErrors++
     this.onError(error, what)
+    return timedOut ? 'timeout' : 'error'
   }
 
   private withTimeout<T>(promise: Promise<T>): Promise<T> {

@@ -105,7 +105,7 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
         case 'transaction':
           return engine.transaction(name as TransactionOperation, fn, args)
         case 'flush':
-          return engine.flush(fn, args)
+          return engine.flush(fn, args, name)
       }
     }
     wrappers.set(fn, wrapper)

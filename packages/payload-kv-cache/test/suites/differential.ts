@@ -8,16 +8,17 @@ import { workload } from '../support/workload.js'
 /**
  * The central assertion: a seeded random sequence of writes and reads through a wrapped and
  * an unwrapped Payload on one database; every read compared strictly. Replay a failure with
- * PKC_SEED=<seed>.
+ * PKC_SEED=<seed>. With `audit`, every hit is also audited, and the run must end with audits
+ * made and none of them a mismatch (an audit that cried wolf would fail it).
  */
-export function differentialSuite(env: TestEnv, steps = 500): void {
-  describe('differential', () => {
+export function differentialSuite(env: TestEnv, steps = 500, options: { audit?: boolean; transactions?: boolean } = {}): void {
+  describe(`differential${options.audit ? ', every hit audited' : ''}${options.transactions ? ', writes in transactions' : ''}`, () => {
     let pair: Pair
     let data: Seed
     const seedValue = process.env.PKC_SEED ? Number(process.env.PKC_SEED) : Math.floor(Math.random() * 2 ** 31)
 
     beforeAll(async () => {
-      pair = await env.newPair()
+      pair = await env.newPair({ ...(options.audit ? { audit: { sampleRate: 1 } } : {}), ...(options.transactions ? { transactions: true } : {}) })
       data = await seed(pair.cached)
     })
 
@@ -49,6 +50,15 @@ export function differentialSuite(env: TestEnv, steps = 500): void {
       expect(reads).toBeGreaterThan(steps / 3)
       // The cache did work: a run served entirely from the database would prove nothing.
       expect(stats.hits).toBeGreaterThan(reads / 4)
+      if (options.audit) {
+        await pair.cache.settled()
+        const audited = pair.cache.stats()
+        expect(audited.auditMismatches).toBe(0)
+        expect(audited.auditErrors).toBe(0)
+        // Most hits compared, not skipped: writes in between only skip the audits they overlap.
+        expect(audited.audits).toBeGreaterThan(audited.hits / 2)
+        expect(audited.audits + audited.auditsSkipped).toBe(audited.hits)
+      }
     })
   })
 }
