@@ -35,6 +35,8 @@ import { random, workload } from './support/workload.js'
 const env = useTestEnv('sqlite')
 const SEED = process.env.PKC_SEED ? Number(process.env.PKC_SEED) : Math.floor(Math.random() * 2 ** 31)
 const STEPS = Number(process.env.PKC_FAULT_STEPS ?? 120)
+/** Every hit is also checked against the database after it was served (audit mode). */
+const AUDIT_ALL = { sampleRate: 1 }
 
 interface Row {
   fault: string
@@ -44,6 +46,8 @@ interface Row {
   stale: number
   lost: number
   hits: number
+  audits: number
+  mismatches: number
 }
 
 const rows: Row[] = []
@@ -106,6 +110,7 @@ async function runUnderFault(pair: Pair, reference: Snapshot, hooks: { afterStep
     }
     await hooks.afterStep?.()
   }
+  // Audits of the last hits run after them: let them finish before counting.
   await pair.cache.settled()
   const lost = differences(await snapshot(pair.plain), reference)
   return { operations, reads, failures, stale, lost, stats: pair.cache.stats() }
@@ -113,14 +118,29 @@ async function runUnderFault(pair: Pair, reference: Snapshot, hooks: { afterStep
 
 function expectClean(result: RunResult): void {
   const detail = (list: string[]) => `PKC_SEED=${SEED}: ${list.slice(0, 3).join('; ')}`
-  expect({ failures: result.failures.length, stale: result.stale.length, lost: result.lost.length }).toEqual({ failures: 0, stale: 0, lost: 0 })
+  expect({ failures: result.failures.length, stale: result.stale.length, lost: result.lost.length, auditMismatches: result.stats.auditMismatches }).toEqual({
+    failures: 0,
+    stale: 0,
+    lost: 0,
+    auditMismatches: 0,
+  })
   if (result.failures.length) throw new Error(detail(result.failures))
   if (result.stale.length) throw new Error(detail(result.stale))
   if (result.lost.length) throw new Error(detail(result.lost))
 }
 
 function record(fault: string, injected: string, result: RunResult): void {
-  rows.push({ fault, injected, operations: result.operations, failures: result.failures.length, stale: result.stale.length, lost: result.lost.length, hits: result.stats.hits })
+  rows.push({
+    fault,
+    injected,
+    operations: result.operations,
+    failures: result.failures.length,
+    stale: result.stale.length,
+    lost: result.lost.length,
+    hits: result.stats.hits,
+    audits: result.stats.audits,
+    mismatches: result.stats.auditMismatches,
+  })
 }
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0)
@@ -142,7 +162,7 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
   })
 
   it('the reference run and a healthy KV agree (the check below could fail)', async () => {
-    const pair = await env.newPair()
+    const pair = await env.newPair({ audit: AUDIT_ALL })
     const result = await runUnderFault(pair, reference)
     record('none (healthy KV)', '-', result)
     expectClean(result)
@@ -160,7 +180,7 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
   for (const mode of modes) {
     it(`${mode.name}: every call succeeds, every read equals the database, no write is lost`, async () => {
       let kv!: ReturnType<typeof faultyKV>
-      const pair = await env.newPair({ ...mode.options, wrapKV: (real) => (kv = faultyKV(real, mode.decide)) })
+      const pair = await env.newPair({ ...mode.options, audit: AUDIT_ALL, wrapKV: (real) => (kv = faultyKV(real, mode.decide)) })
       const result = await runUnderFault(pair, reference)
       record(mode.name, mode.injected(kv), result)
       expectClean(result)
@@ -176,7 +196,7 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
     let late = 0
     // Every third call is late, so the cache also works between them.
     const lateNow = sometimes('late', 0.34, SEED)
-    const pair = await env.newPair({ kvTimeoutMs: 20, wrapKV: (real) => (kv = faultyKV(real, lateNow)) })
+    const pair = await env.newPair({ kvTimeoutMs: 20, audit: AUDIT_ALL, wrapKV: (real) => (kv = faultyKV(real, lateNow)) })
     const result = await runUnderFault(pair, reference, {
       // The held calls answer after the step that made them is over: the reads already went
       // to the database, the late puts land after later writes.
@@ -195,7 +215,7 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
     // The rate limit runs on real time while the cache's clock skips its waits, so the cache's
     // own spacing does not save it: its trailing stamp writes meet 429s and are retried.
     const edge = edgeKV(env.kv(), Date.now)
-    const pair = await env.newPair({ clock: skippingClock(), wrapKV: () => edge.location('here', 0) })
+    const pair = await env.newPair({ clock: skippingClock(), audit: AUDIT_ALL, wrapKV: () => edge.location('here', 0) })
     const result = await runUnderFault(pair, reference)
     record('429 on same-key writes (1 write/s/key)', `${edge.rejected()} writes refused with 429`, result)
     expectClean(result)
@@ -205,7 +225,7 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
 
   it('half the entries stored damaged (random bytes, cut short, foreign JSON, a future format): each is a miss, never an error', async () => {
     let kv!: ReturnType<typeof corruptingKV>
-    const pair = await env.newPair({ wrapKV: (real) => (kv = corruptingKV(real, 0.5, SEED)) })
+    const pair = await env.newPair({ audit: AUDIT_ALL, wrapKV: (real) => (kv = corruptingKV(real, 0.5, SEED)) })
     const result = await runUnderFault(pair, reference)
     const kinds = Object.entries(kv.corrupted).map(([kind, n]) => `${n} ${kind}`).join(', ')
     record('corrupted entries under our keys', kinds, result)
@@ -218,7 +238,7 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
   it('another site on the same namespace (another prefix, another database): neither reads nor invalidates the other', async () => {
     let mine!: CountingKV
     let theirs!: CountingKV
-    const pair = await env.newPair({ prefix: 'site-a', wrapKV: (real) => (mine = countingKV(real)) })
+    const pair = await env.newPair({ prefix: 'site-a', audit: AUDIT_ALL, wrapKV: (real) => (mine = countingKV(real)) })
     const other = await env.newPair({ prefix: 'site-b', wrapKV: (real) => (theirs = countingKV(real)) })
     // The other site has the same schema and ids, but different bodies and bios: an entry
     // read across sites would show.
@@ -320,7 +340,7 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
   const IN_FLIGHT = 240
 
   it(`${ROUNDS} rounds of ${IN_FLIGHT} calls in flight at once: no deadlock, each read is a state the database was in, bounded memory`, async () => {
-    const pair = await env.newPair({ wrapKV: (real) => faultyKV(real, sometimes('throw', 0.05, SEED)) })
+    const pair = await env.newPair({ audit: AUDIT_ALL, wrapKV: (real) => faultyKV(real, sometimes('throw', 0.05, SEED)) })
     const data = await seed(pair.cached)
     const notes: Array<number | string> = []
     for (let i = 0; i < 5; i++) notes.push((await pair.cached.create({ collection: 'notes', data: { text: `note ${i}` } })).id)
@@ -385,9 +405,9 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
     await pair.cache.settled()
     const footprint = engineOf(pair).footprint()
     const stats = pair.cache.stats()
-    rows.push({ fault: `${IN_FLIGHT}+ concurrent calls, writes interleaved, 5 % KV errors`, injected: `${ROUNDS} rounds`, operations: calls, failures, stale, lost: 0, hits: stats.hits })
+    rows.push({ fault: `${IN_FLIGHT}+ concurrent calls, writes interleaved, 5 % KV errors`, injected: `${ROUNDS} rounds`, operations: calls, failures, stale, lost: 0, hits: stats.hits, audits: stats.audits, mismatches: stats.auditMismatches })
     extraRows.push(['per-isolate memory under the load', Object.entries(peak).filter(([, n]) => n > 0).map(([name, n]) => `${name} peak ${n}`).join(', ') || 'all empty', `bounded by scopes and distinct reads, not by calls; after settling: flights ${footprint.flights}, background ${footprint.background}, fills ${footprint.fillsInFlight}`])
-    expect({ failures, stale }).toEqual({ failures: 0, stale: 0 })
+    expect({ failures, stale, auditMismatches: stats.auditMismatches }).toEqual({ failures: 0, stale: 0, auditMismatches: 0 })
     expect(stats.hits + stats.coalesced).toBeGreaterThan(ROUNDS * IN_FLIGHT * 0.5)
     // What drains when work settles has drained; what stays is bounded by the scopes.
     expect(footprint.flights).toBe(0)
@@ -402,9 +422,9 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
 
 function renderReport(): string {
   const faults = [
-    '| fault | what was injected | operations run | failures | stale reads | lost writes | hits |',
-    '|---|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.fault} | ${r.injected} | ${r.operations} | ${r.failures} | ${r.stale} | ${r.lost} | ${r.hits} |`),
+    '| fault | what was injected | operations run | failures | stale reads | lost writes | hits | hits audited | audit mismatches |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.fault} | ${r.injected} | ${r.operations} | ${r.failures} | ${r.stale} | ${r.lost} | ${r.hits} | ${r.audits} | ${r.mismatches} |`),
   ]
   const limits = ['| case | what was tried | outcome |', '|---|---|---|', ...extraRows.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`)]
   return `# Reliability
@@ -435,6 +455,9 @@ uncached one at that moment; *lost writes* counts documents, versions and global
 from a database the same workload wrote without any cache (timestamps aside). The load row
 runs 240 Payload calls at once per round, one write per collection among them, and
 counts a read as stale when it equals neither the state before nor after the round's write.
+Every run has audit mode on (\`audit: { sampleRate: 1 }\`): each hit is read again from the
+database after it was served and compared; *hits audited* excludes audits skipped because a
+write to the same collection overlapped them.
 
 ${faults.join('\n')}
 
