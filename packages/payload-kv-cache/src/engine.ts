@@ -25,6 +25,8 @@ import { SafeKV } from './store.js'
 import type { TransactionID } from './transactions.js'
 import { PendingTransactions } from './transactions.js'
 import { schemaFingerprint } from './fingerprint.js'
+import type { DocumentID } from './documents.js'
+import { bulkStamp, documentStamp, idOfWriteArgs, idOfWriteResult, pinnedID, SINGLE_DOCUMENT_WRITES, VERSION_WRITES } from './documents.js'
 
 /** What the engine needs of the inner adapter instance. */
 export interface InnerAdapter {
@@ -127,7 +129,7 @@ export class CacheEngine {
     if (ttl === null) return this.bypass(call, 'excluded', scope, operation, started)
     if (control?.bypass) return this.bypass(call, 'requested', scope, operation, started)
     if (await this.liveTransaction(args.req)) return this.bypass(call, 'transaction', scope, operation, started)
-    const dependencies = this.paths.dependenciesOfCall(operation, scope, args)
+    const dependencies = this.readDependencies(operation, ref, scope, args)
     if (this.stamps.isUnsettled(dependencies) || this.purgeFailedFor(dependencies)) return this.bypass(call, 'pending', scope, operation, started)
     const key = this.keyFor(operation, ref, scope, args)
     if (key === undefined) return this.bypass(call, 'unkeyable', scope, operation, started)
@@ -259,8 +261,9 @@ export class CacheEngine {
   async write(operation: string, method: Method, args: Args): Promise<unknown> {
     const ref = scopeOfCall(operation, args)
     // A write whose target we cannot tell could have touched anything.
-    const scopes: StampScope[] = ref ? this.affectedBy(toScope(ref), DELETES.has(operation) && this.hasForeignKeys()) : ['*']
-    if (scopes.length === 0) return method.call(this.inner, args)
+    const affected: StampScope[] = ref ? this.affectedBy(toScope(ref), DELETES.has(operation) && this.hasForeignKeys()) : ['*']
+    if (affected.length === 0) return method.call(this.inner, args)
+    const { scopes, after } = this.documentStamps(operation, ref ? toScope(ref) : undefined, affected, args)
     const transactionID = await this.liveTransaction(args.req)
     if (transactionID !== null) {
       // Recorded before the call: a write that throws may still be committed by the caller.
@@ -268,20 +271,81 @@ export class CacheEngine {
       // Its rows can show through before the commit invalidates (a write run on the plain
       // connection once the transaction ended): audits overlapping it are not comparable.
       const written = this.auditor?.writing(scopes)
+      let result: unknown
+      let threw = true
       try {
-        return await method.call(this.inner, args)
+        result = await method.call(this.inner, args)
+        threw = false
+        return result
       } finally {
         written?.()
+        const more = after(result, threw)
+        this.transactions.record(transactionID, more)
         // The transaction ended while this write was running (an un-awaited write in a hook):
         // the adapter then ran it on the plain connection, and the commit already took the
         // record. Invalidate now, or nobody will.
         if (!this.sessionIsLive(transactionID)) {
           this.transactions.take(transactionID)
-          await this.invalidating(scopes, operation, () => undefined)
+          await this.invalidating([...scopes, ...more], operation, () => undefined)
         }
       }
     }
-    return this.invalidating(scopes, operation, () => method.call(this.inner, args))
+    return this.invalidating(scopes, operation, () => method.call(this.inner, args), after)
+  }
+
+  /**
+   * The stamps a read depends on. A `findOne` pinned to one id that follows no relationship
+   * or join reads one row: it depends on that document's stamp and the collection's bulk
+   * stamp, not on every write to the collection (see documents.ts).
+   */
+  private readDependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): Scope[] {
+    if (operation !== 'findOne' || ref.kind !== 'collection' || !this.documentLevel()) return this.paths.dependenciesOfCall(operation, scope, args)
+    const { scopes, ownRowsOnly } = this.paths.traversal(operation, scope, args)
+    const id = ownRowsOnly ? pinnedID(args.where) : undefined
+    return id === undefined ? scopes : [bulkStamp(scope), documentStamp(scope, id)]
+  }
+
+  private documentLevel(): boolean {
+    return this.options.invalidation === 'stamp' && this.options.documentStamps
+  }
+
+  /**
+   * The document and bulk stamps a write bumps besides its collection stamps: before the
+   * call, those it can name from its arguments; `after` adds what only its result names (a
+   * created document's id), or the bulk stamp when neither says which row it wrote.
+   */
+  private documentStamps(
+    operation: string,
+    own: Scope | undefined,
+    affected: StampScope[],
+    args: Args,
+  ): { scopes: StampScope[]; after: (result: unknown, threw: boolean) => StampScope[] } {
+    const none = () => []
+    if (!this.documentLevel()) return { scopes: affected, after: none }
+    const scopes = [...affected]
+    let after: (result: unknown, threw: boolean) => StampScope[] = none
+    for (const scope of affected) {
+      if (scope === '*' || !scope.startsWith('c:')) continue
+      if (scope !== own) {
+        // A referrer whose foreign keys a delete changed: which of its rows, nobody says.
+        scopes.push(bulkStamp(scope))
+        continue
+      }
+      if (VERSION_WRITES.has(operation)) continue
+      if (!SINGLE_DOCUMENT_WRITES.has(operation)) {
+        scopes.push(bulkStamp(scope))
+        continue
+      }
+      const named: DocumentID | undefined = idOfWriteArgs(operation, args)
+      if (named !== undefined) scopes.push(documentStamp(scope, named))
+      after = (result, threw) => {
+        const returned = threw ? undefined : idOfWriteResult(result)
+        if (returned !== undefined) return named !== undefined && String(returned) === String(named) ? [] : [documentStamp(scope, returned)]
+        // A create that failed, or a write that returned no id: any row may have changed.
+        return named === undefined ? [bulkStamp(scope)] : []
+      }
+    }
+    return { scopes, after }
   }
 
   async transaction(operation: 'beginTransaction' | 'commitTransaction' | 'rollbackTransaction', method: Method, callArgs: unknown[]): Promise<unknown> {
@@ -311,17 +375,33 @@ export class CacheEngine {
     return this.invalidating(['*'], operation, () => method.apply(this.inner, callArgs))
   }
 
-  private async invalidating<T>(scopes: Iterable<StampScope>, operation: string, run: () => T | Promise<T>): Promise<T> {
-    const list = [...scopes]
+  private async invalidating<T>(
+    scopes: Iterable<StampScope>,
+    operation: string,
+    run: () => T | Promise<T>,
+    after?: (result: unknown, threw: boolean) => StampScope[],
+  ): Promise<T> {
+    let list = [...scopes]
     // Held from before the write starts until the new stamps land (or the entries are
     // deleted): reads in this isolate go to the database meanwhile, so none of them can fill
     // or serve pre-write data as fresh.
     const release = this.stamps.hold(list)
     this.startEpoch(list)
     let held = true
+    let result: unknown
+    let threw = true
     try {
-      return await run()
+      result = await run()
+      threw = false
+      return result as T
     } finally {
+      if (after) {
+        // Named only by the result: bumped with the rest (a new local token at once, so this
+        // isolate never reads under the old one).
+        const more = after(result, threw)
+        this.startEpoch(more)
+        list = [...list, ...more]
+      }
       this.countInvalidations(list, operation)
       if (this.options.invalidation === 'prefix') {
         const { done } = await this.purgeAfterFills(list)
@@ -353,6 +433,8 @@ export class CacheEngine {
   /** For the handle: resolves once the scopes are invalidated everywhere this isolate can tell. */
   async invalidate(scopes: Iterable<StampScope>, operation = 'invalidate'): Promise<void> {
     const list = [...scopes]
+    // Changes made outside Payload name no documents: every document read goes too.
+    if (this.documentLevel()) for (const scope of [...list]) if (scope !== '*' && scope.startsWith('c:') && !scope.includes('#')) list.push(bulkStamp(scope))
     const release = this.stamps.hold(list)
     this.startEpoch(list)
     try {
@@ -492,6 +574,8 @@ export class CacheEngine {
 
   private countInvalidations(scopes: readonly StampScope[], operation: string): void {
     for (const scope of scopes) {
+      // Document and bulk stamps refine their collection's invalidation: not counted again.
+      if (scope.includes('#')) continue
       this.counters.count('invalidations', scope, operation)
       if (this.events.enabled) this.events.emit({ type: 'invalidation', scope, operation, ms: 0 })
     }

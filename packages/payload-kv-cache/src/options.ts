@@ -59,6 +59,12 @@ export interface KVCacheOptions {
    */
   invalidation?: 'stamp' | 'prefix'
   /**
+   * Stamp strategy: a `findOne` by id (Payload's `findByID`) that follows no relationship
+   * depends on its document's stamp, so editing one document leaves the others' cached
+   * reads valid. Costs one more stamp write per single-document write. Default true.
+   */
+  documentStamps?: boolean
+  /**
    * KV operations (list pages and deletes) one invalidation makes before the caller goes on;
    * the rest finish in the background (through `waitUntil`). Workers allow 1,000 KV
    * operations per invocation. Default 500.
@@ -120,6 +126,7 @@ export interface ResolvedOptions {
   key?: (input: KeyInput) => string
   prefix: string
   invalidation: 'stamp' | 'prefix'
+  documentStamps: boolean
   purgeBudget: number
   waitUntil?: (promise: Promise<unknown>) => void
   kvTimeoutMs: number
@@ -148,6 +155,7 @@ const KNOWN_OPTIONS = new Set([
   'key',
   'prefix',
   'invalidation',
+  'documentStamps',
   'purgeBudget',
   'waitUntil',
   'kvTimeoutMs',
@@ -240,6 +248,9 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   if (options.invalidation !== undefined && options.invalidation !== 'stamp' && options.invalidation !== 'prefix') {
     throw new KVCacheConfigError('invalidation', `must be 'stamp' or 'prefix' (got ${describe(options.invalidation)})`, "Remove it (stamps are the default) or set `invalidation: 'prefix'`.")
   }
+  if (options.documentStamps !== undefined && typeof options.documentStamps !== 'boolean') {
+    throw new KVCacheConfigError('documentStamps', `must be true or false (got ${describe(options.documentStamps)})`, 'Remove it (on by default) or set `documentStamps: false`.')
+  }
   const { purgeBudget } = options
   if (purgeBudget !== undefined && (typeof purgeBudget !== 'number' || !Number.isInteger(purgeBudget) || purgeBudget < 2 || purgeBudget > 1000)) {
     throw new KVCacheConfigError('purgeBudget', `must be a whole number of KV operations from 2 to 1000 (got ${describe(purgeBudget)})`, 'Workers allow 1,000 KV operations per invocation; for example `purgeBudget: 500`.')
@@ -276,6 +287,7 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
     key: options.key,
     prefix: options.prefix ?? 'pkc',
     invalidation: options.invalidation ?? 'stamp',
+    documentStamps: options.documentStamps ?? true,
     purgeBudget: purgeBudget ?? 500,
     waitUntil: options.waitUntil,
     kvTimeoutMs: options.kvTimeoutMs ?? 1000,

@@ -73,6 +73,22 @@ const OPERATORS = new Set([
   'intersects',
 ])
 
+/** A set of scopes that notes whether anything was added after the read's own scope. */
+class Traversal extends Set<Scope> {
+  followed = false
+
+  constructor(initial: Scope[]) {
+    super(initial)
+    // Field initialisers run after `super`, whose own `add` calls set the flag.
+    this.followed = false
+  }
+
+  override add(scope: Scope): this {
+    this.followed = true
+    return super.add(scope)
+  }
+}
+
 /** Path segments after a relationship that read its own column, not the related document. */
 const OWN_COLUMN = new Set(['id', 'value', 'relationTo'])
 
@@ -94,9 +110,23 @@ export class ReadPaths {
 
   /** The scopes a read of `scope` with these arguments traverses, itself included; sorted. */
   dependenciesOfCall(operation: string, scope: Scope, args: Record<string, unknown>): Scope[] {
+    return this.traversal(operation, scope, args).scopes
+  }
+
+  /**
+   * The scopes a read traverses, and whether it reads its own rows only: no relationship,
+   * upload or join was followed, not even back into its own collection (a `parent.title`
+   * path reads other documents of the same collection).
+   */
+  traversal(operation: string, scope: Scope, args: Record<string, unknown>): { scopes: Scope[]; ownRowsOnly: boolean } {
     const shape = this.shapes.get(scope)
-    if (!shape) return [scope]
-    const out = new Set<Scope>([scope])
+    if (!shape) return { scopes: [scope], ownRowsOnly: false }
+    const out = new Traversal([scope])
+    this.collect(operation, scope, shape, args, out)
+    return { scopes: [...out].sort(), ownRowsOnly: !out.followed }
+  }
+
+  private collect(operation: string, scope: Scope, shape: ScopeShape, args: Record<string, unknown>, out: Set<Scope>): void {
     for (const target of shape.virtualTargets) out.add(target)
     const versions = VERSION_OPERATIONS.has(operation)
     this.where(scope, args.where, out, versions)
@@ -104,7 +134,6 @@ export class ReadPaths {
     this.sort(scope, args.sort ?? shape.defaultSort, out, versions)
     if (operation === 'findDistinct' && typeof args.field === 'string') this.path(scope, args.field, out, versions)
     if (!versions) this.joins(scope, shape, args.joins, args.select, out)
-    return [...out].sort()
   }
 
   private joins(scope: Scope, shape: ScopeShape, joins: unknown, select: unknown, out: Set<Scope>): void {

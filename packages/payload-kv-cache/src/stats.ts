@@ -1,3 +1,4 @@
+import { ownerOfStamp } from './documents.js'
 /** Per-isolate counters. A snapshot is a plain object, safe to log or export. */
 export interface CacheStats {
   /** Reads answered from KV. */
@@ -178,7 +179,8 @@ export class Counters {
 
   /** Counts under the scope and operation only: for counters whose total is kept elsewhere. */
   attribute(name: CounterName, scope: string | undefined, operation: string | undefined, by = 1): void {
-    if (scope !== undefined) add(bucket(this.scopes, scope), name, by)
+    // A document's or bulk stamp (`c:posts#=12`) counts under its collection: bounded by the config.
+    if (scope !== undefined) add(bucket(this.scopes, ownerOfStamp(scope)), name, by)
     if (operation !== undefined) add(bucket(this.operations, operation), name, by)
   }
 

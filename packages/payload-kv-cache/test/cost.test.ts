@@ -37,7 +37,11 @@ describe.each(['stamp', 'prefix'] as const)('%s strategy', (strategy) => {
     const total = delta('put') + delta('delete') + delta('list')
     rows.push(`| ${strategy} | ${n} | ${delta('put')} | ${delta('delete')} | ${delta('list')} | ${total} | ${delta('put', before, inline) + delta('delete', before, inline) + delta('list', before, inline)} |`)
     if (strategy === 'stamp') {
-      expect(delta('put')).toBe(1)
+      // The collection's stamp and the new document's (documentStamps, on by default).
+      expect(delta('put')).toBe(2)
+      const [collection, document] = [...counted.puts.slice(-2)].sort()
+      expect(collection).toBe(`${prefix}:stamp:c:notes`)
+      expect(document).toMatch(new RegExp(`^${prefix}:stamp:c:notes#=`))
       expect(delta('delete') + delta('list')).toBe(0)
     } else {
       expect(delta('put')).toBe(0)

@@ -96,7 +96,8 @@ describe('stats by scope and by operation', () => {
       bypasses: 1,
       bypassesRequested: 1,
       invalidations: 1,
-      stampWrites: 1,
+      // The collection's stamp and the new note's, both counted under c:notes.
+      stampWrites: 2,
     })
     // users are an auth collection: excluded by default.
     expect(delta(before.byScope['c:users'], after.byScope['c:users'])).toEqual({ bypasses: 1, bypassesExcluded: 1 })
@@ -150,7 +151,9 @@ describe('events', () => {
       expect(events.find((event) => event.type === 'bypass')).toMatchObject({ scope: 'c:notes', operation: 'count', reason: 'requested' })
       expect(events.find((event) => event.type === 'audit')).toMatchObject({ scope: 'c:notes', operation: 'find', result: 'match' })
       expect(events.find((event) => event.type === 'invalidation')).toMatchObject({ scope: 'c:notes', operation: 'create' })
-      expect(events.find((event) => event.type === 'stampWrite')).toMatchObject({ scope: 'c:notes', ok: true })
+      expect(events.find((event) => event.type === 'stampWrite' && event.scope === 'c:notes')).toMatchObject({ scope: 'c:notes', ok: true })
+      // The created note's own stamp (documentStamps) is written too.
+      expect(events.find((event) => event.type === 'stampWrite' && event.scope.startsWith('c:notes#='))).toMatchObject({ ok: true })
 
       const lines = debug.lines()
       expect(lines).toHaveLength(events.length)

@@ -87,6 +87,7 @@ describe('withKVCache options, checked at call time', () => {
     ["prefix: '*'", () => ({ kv, prefix: '*' }), 'prefix'],
     ['prefix: a number', () => ({ kv, prefix: 7 }), 'prefix'],
     ["invalidation: 'other'", () => ({ kv, invalidation: 'other' }), 'invalidation'],
+    ["documentStamps: 'yes'", () => ({ kv, documentStamps: 'yes' }), 'documentStamps'],
     ['purgeBudget: 1', () => ({ kv, purgeBudget: 1 }), 'purgeBudget'],
     ['coalesceWaitMs: -1', () => ({ kv, coalesceWaitMs: -1 }), 'coalesceWaitMs'],
     ["coalesceWaitMs: '5'", () => ({ kv, coalesceWaitMs: '5' }), 'coalesceWaitMs'],

@@ -132,6 +132,70 @@ export function dependencySuite(env: TestEnv): void {
       expect(after).toStrictEqual(await read(pair.plain))
     })
 
+    describe('document stamps: a findOne by id depends on its own document', () => {
+      const byID = (id: number | string) => (p: Payload) => p.findByID({ collection: 'posts', id, depth: 0 })
+      const stampMode = env.strategy === 'stamp'
+
+      it('editing one post leaves another post’s findByID served from KV, and its own read fresh', async () => {
+        const other = byID(data.posts[2]!.id)
+        const edited = byID(data.posts[3]!.id)
+        const before = await warm(other)
+        await warm(edited)
+        await pair.cached.update({ collection: 'posts', id: data.posts[3]!.id, data: { views: 41 } })
+        await pair.cache.settled()
+        log.reset()
+        expect(await other(pair.cached)).toStrictEqual(before)
+        if (stampMode) expect(log.reads).toEqual([])
+        expect(before).toStrictEqual(await other(pair.plain))
+        expect((await expectFresh(edited)).views).toBe(41)
+      })
+
+      it('a find of the collection still sees every write (lists depend on the collection stamp)', async () => {
+        const list = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'title', where: { views: { equals: 42 } } })
+        await warm(list)
+        await pair.cached.update({ collection: 'posts', id: data.posts[4]!.id, data: { views: 42 } })
+        expect((await expectFresh(list)).totalDocs).toBeGreaterThan(0)
+      })
+
+      it('updateMany, which names no documents, is seen by every findByID', async () => {
+        const read = byID(data.posts[5]!.id)
+        await warm(read)
+        await pair.cached.db.updateMany!({ collection: 'posts', where: { id: { in: [data.posts[5]!.id] } }, data: { views: 77 } })
+        expect((await expectFresh(read)).views).toBe(77)
+      })
+
+      it('a write behind Payload, then kvCache.invalidate(), is seen by findByID', async () => {
+        const read = byID(data.posts[2]!.id)
+        await warm(read)
+        await pair.plain.update({ collection: 'posts', id: data.posts[2]!.id, data: { views: 13 } })
+        await pair.cache.invalidate({ collections: ['posts'] })
+        expect((await expectFresh(read)).views).toBe(13)
+      })
+
+      it('a findOne by id that follows a relationship depends on the related collection, not only its document', async () => {
+        const post = data.posts[0]!.id
+        const read = (p: Payload) => p.db.findOne({ collection: 'posts', where: { and: [{ id: { equals: post } }, { 'author.name': { equals: 'Ada' } }] } })
+        await pair.cached.update({ collection: 'posts', id: post, data: { author: data.authors[0]!.id } })
+        expect(await warm(read)).not.toBeNull()
+        // The author is renamed: the same post no longer matches.
+        await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { name: 'Ada L.' } })
+        expect(await expectFresh(read)).toBeNull()
+        await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { name: 'Ada' } })
+      })
+
+      if (env.kind !== 'mongodb')
+        it('an id read before its document existed (not found, cached) sees the create', async () => {
+          // SQL ids count up: the next note gets the id after this one.
+          const probe = await pair.cached.create({ collection: 'notes', data: { text: 'probe' } })
+          const id = Number(probe.id) + 1
+          const read = (p: Payload) => p.db.findOne({ collection: 'notes', where: { id: { equals: id } } })
+          expect(await warm(read)).toBeNull()
+          const created = await pair.cached.create({ collection: 'notes', data: { text: 'born later' } })
+          expect(created.id).toBe(id)
+          expect(await expectFresh(read)).toMatchObject({ id, text: 'born later' })
+        })
+    })
+
     it('a chain A → B → C: renaming C changes which A match through B', async () => {
       const category = data.categories[0]!
       await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { favourite: category.id } })
@@ -183,7 +247,10 @@ export function dependencySuite(env: TestEnv): void {
       const deletesBefore = counted.deletes.length
       await pair.cached.create({ collection: 'notes', data: { text: 'unrelated' } })
       await pair.cache.settled()
-      const written = invalidations().slice(before)
+      // Besides the collection's stamp, only stamps of the notes' own documents.
+      const all = invalidations().slice(before)
+      expect(all.filter((key) => key.includes(':stamp:') && !key.includes(':stamp:c:notes#'))).toEqual(all.filter((key) => key.includes(':stamp:') && !key.includes('#')))
+      const written = all.filter((key) => !key.includes('#'))
       expect(written).toHaveLength(1)
       expect(written[0]).toMatch(env.strategy === 'stamp' ? /:stamp:c:notes$/ : /:c:notes:$/)
       expect(counted.deletes.slice(deletesBefore).every((key) => key.includes(':c:notes:'))).toBe(true)

@@ -1,0 +1,81 @@
+import type { Scope } from './keys.js'
+
+/**
+ * Per-document stamps, for the stamp strategy. A collection's stamp changes on every write to
+ * it, which makes one edit invalidate every cached `findOne` of that collection, though
+ * `findOne({ where: { id } })` (how Payload's `findByID` reads) can only change when that one
+ * row does. So such a read, when it follows no relationship or join, depends on two stamps
+ * instead of the collection's: its document's, bumped by writes that name that document, and
+ * the collection's bulk stamp, bumped by every write that cannot say which documents it
+ * touched (`updateMany`, `deleteMany`, a foreign key nulled by a delete elsewhere,
+ * `invalidate()`). Version writes touch neither: `findOne` reads the main table only.
+ */
+
+/** Writes that change exactly one main-table row, whose id the call or its result names. */
+export const SINGLE_DOCUMENT_WRITES = new Set(['create', 'updateOne', 'deleteOne', 'upsert'])
+
+/** Writes that touch only the versions tables, never a row `findOne` reads. */
+export const VERSION_WRITES = new Set(['createVersion', 'updateVersion', 'deleteVersions'])
+
+/** Ids longer than this keep to the collection stamp: the stamp key must stay well under 512 bytes. */
+const MAX_ID_LENGTH = 200
+
+export type DocumentID = string | number
+
+export function documentStamp(scope: Scope, id: DocumentID): Scope {
+  return `${scope}#=${String(id)}` as Scope
+}
+
+export function bulkStamp(scope: Scope): Scope {
+  return `${scope}#*` as Scope
+}
+
+/** The collection or global a stamp belongs to: what stats attribute it to. */
+export function ownerOfStamp(stamp: string): string {
+  const at = stamp.indexOf('#')
+  return at < 0 ? stamp : stamp.slice(0, at)
+}
+
+function usable(id: unknown): id is DocumentID {
+  return (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH)
+}
+
+/**
+ * The one id a `where` pins its result to: an `id: { equals }` that every match must meet (at
+ * the top, or in an `and` at any depth). Undefined when there is none, or two that differ.
+ */
+export function pinnedID(where: unknown): DocumentID | undefined {
+  const found = new Set<string>()
+  let id: DocumentID | undefined
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+      if (key.toLowerCase() === 'and' && Array.isArray(value)) for (const part of value) visit(part)
+      else if (key === 'id' && value !== null && typeof value === 'object' && 'equals' in value) {
+        const equals = (value as { equals: unknown }).equals
+        if (!usable(equals)) {
+          found.add('\u0000unusable')
+          continue
+        }
+        found.add(String(equals))
+        id = equals
+      }
+    }
+  }
+  visit(where)
+  return found.size === 1 ? id : undefined
+}
+
+/** The id of the document a single-document write names before it runs, if it does. */
+export function idOfWriteArgs(operation: string, args: Record<string, unknown>): DocumentID | undefined {
+  if (operation === 'updateOne') return args.where !== undefined && args.where !== null ? pinnedID(args.where) : usable(args.id) ? args.id : undefined
+  if (operation === 'deleteOne' || operation === 'upsert') return pinnedID(args.where)
+  return undefined
+}
+
+/** The id of the document a single-document write returned, if it returned one. */
+export function idOfWriteResult(result: unknown): DocumentID | undefined {
+  if (result === null || typeof result !== 'object') return undefined
+  const id = (result as { id?: unknown }).id
+  return usable(id) ? id : undefined
+}
