@@ -413,7 +413,9 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
     expect(footprint.flights).toBe(0)
     expect(footprint.fillsInFlight).toBe(0)
     expect(footprint.background).toBe(0)
-    expect(footprint.stampScopes).toBeLessThanOrEqual(10)
+    // One stamp state per collection and per document written (about 30 here), not per call;
+    // past 1,000 the idle ones are swept.
+    expect(footprint.stampScopes).toBeLessThanOrEqual(40)
     expect(footprint.stampKeySets).toBeLessThanOrEqual(20)
     // One flight per distinct read and stamp state: never one per caller.
     expect(peak.flights ?? 0).toBeLessThanOrEqual(reads.length * 4)
