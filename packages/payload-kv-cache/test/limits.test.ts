@@ -78,6 +78,9 @@ describe('one write per second per key, and lagging locations', () => {
 
     const stamp = `${prefix}:stamp:c:notes`
     const stampWritesBefore = edge.writes(stamp)
+    // The note's own stamp (documentStamps), which its findByID reads, is coalesced the same way.
+    const documentStampKey = `${stamp}#=${note.id}`
+    const documentWritesBefore = edge.writes(documentStampKey)
     for (let i = 1; i <= 50; i++) {
       await a.payload.update({ collection: 'notes', id: note.id, data: { text: `v${i}` } })
       // The writing isolate: every read after its write shows it.
@@ -107,6 +110,9 @@ describe('one write per second per key, and lagging locations', () => {
     expect(edge.writes(stamp) - stampWritesBefore).toBeLessThanOrEqual(2)
     expect(edge.writes(stamp) - stampWritesBefore).toBeGreaterThanOrEqual(1)
     expect(edge.rejectedFor(stamp)).toBe(0)
+    expect(edge.writes(documentStampKey) - documentWritesBefore).toBeLessThanOrEqual(2)
+    expect(edge.writes(documentStampKey) - documentWritesBefore).toBeGreaterThanOrEqual(1)
+    expect(edge.rejectedFor(documentStampKey)).toBe(0)
     const stats = a.adapter.kvCache.stats()
     expect(stats.stampsCoalesced).toBeGreaterThanOrEqual(48)
     expect(stats.stampFailures).toBe(0)
