@@ -3,6 +3,7 @@ import { differences, summarize } from './equality.js'
 import type { AuditEvent } from './events.js'
 import type { EventSink } from './events.js'
 import { elapsedSince, shortKey, timerStart } from './events.js'
+import { ownerOfStamp } from './documents.js'
 import type { Scope } from './keys.js'
 import type { StampScope } from './stamps.js'
 import type { Counters } from './stats.js'
@@ -50,8 +51,10 @@ export class Auditor {
 
   /** Called before a write to these scopes reaches the database. */
   writeStarted(scopes: Iterable<StampScope>): void {
-    // Bounded: scopes come from the config, plus `*`.
-    for (const scope of scopes) this.epochs.set(scope, (this.epochs.get(scope) ?? 0) + 1)
+    // Bounded: scopes come from the config, plus `*`. A document's stamp counts as its
+    // collection's (documents are not bounded): an audit of one document is then skipped
+    // for a write to any document of it, which only costs a comparison.
+    for (const scope of owners(scopes)) this.epochs.set(scope, (this.epochs.get(scope) ?? 0) + 1)
   }
 
   /**
@@ -59,7 +62,8 @@ export class Auditor {
    * land on the plain connection). Moves the epochs when it starts and when it ends, and
    * audits of its scopes are skipped while it runs.
    */
-  writing(scopes: readonly StampScope[]): () => void {
+  writing(written: readonly StampScope[]): () => void {
+    const scopes = owners(written)
     this.writeStarted(scopes)
     for (const scope of scopes) this.running.set(scope, (this.running.get(scope) ?? 0) + 1)
     return () => {
@@ -74,13 +78,13 @@ export class Auditor {
 
   private isWriting(dependencies: readonly Scope[]): boolean {
     if (this.running.size === 0) return false
-    return this.running.has('*') || dependencies.some((scope) => this.running.has(scope))
+    return this.running.has('*') || dependencies.some((scope) => this.running.has(ownerOfStamp(scope) as StampScope))
   }
 
   epochOf(dependencies: readonly Scope[]): number {
     if (this.epochs.size === 0) return 0
     let sum = this.epochs.get('*') ?? 0
-    for (const scope of dependencies) sum += this.epochs.get(scope) ?? 0
+    for (const scope of owners(dependencies)) sum += this.epochs.get(scope) ?? 0
     return sum
   }
 
@@ -145,6 +149,11 @@ export class Auditor {
     if (diff !== undefined) event.diff = diff
     this.events.emit(event)
   }
+}
+
+/** The collections (and globals, and `*`) of some stamps, each once. */
+function owners(scopes: Iterable<StampScope>): StampScope[] {
+  return [...new Set([...scopes].map((scope) => ownerOfStamp(scope) as StampScope))]
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { BackgroundWork } from './background.js'
+import { bulkStamp, ownerOfStamp } from './documents.js'
 import type { Scope } from './keys.js'
 import { stampKey } from './keys.js'
 import type { EventSink } from './events.js'
@@ -17,6 +18,8 @@ const RETRY_BACKOFF_MS = [1000, 2000, 4000]
 const PROPAGATION_WINDOW_MS = 60_000
 const MAX_RECENT = 1000
 const MAX_IDLE_SCOPES = 1000
+/** Failed stamps remembered one by one; past it, documents' failures fold into their collections'. */
+const MAX_FAILED = 1000
 /** A writer this old hands its loop to the next request's bump (waitUntil has a lifetime). */
 const WRITER_HANDOVER_MS = 10_000
 
@@ -97,6 +100,22 @@ export class Stamps {
       stampKeySets: this.keyCache.size,
       recentTokens: this.recent.size,
       pendingTokens: this.pendingByKey.size,
+    }
+  }
+
+  /**
+   * Collection stamps are bounded by the config; document stamps by nothing, so in a long
+   * outage their failures are folded into their collections' bulk stamps, which every read
+   * of those documents also checks: this isolate keeps bypassing them, and the bulk stamp's
+   * retry invalidates them everywhere once KV is back.
+   */
+  private markFailed(scope: StampScope): void {
+    this.failed.set(scope, this.clock())
+    if (this.failed.size <= MAX_FAILED) return
+    for (const failed of [...this.failed.keys()]) {
+      if (!failed.includes('#=')) continue
+      this.failed.delete(failed)
+      this.failed.set(bulkStamp(ownerOfStamp(failed) as Scope), this.clock())
     }
   }
 
@@ -307,7 +326,7 @@ export class Stamps {
             state.dirty = false
             this.retrying.delete(scope)
             this.counters.count('stampFailures', scope, undefined)
-            this.failed.set(scope, this.clock())
+            this.markFailed(scope)
             // Given up: nobody waits for a write that will not come.
             for (const waiter of state.waiters) waiter.resolve()
             state.waiters = []

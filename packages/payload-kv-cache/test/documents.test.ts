@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals'
+import { BackgroundWork } from '../src/background.js'
 import { bulkStamp, documentStamp, idOfWriteArgs, idOfWriteResult, ownerOfStamp, pinnedID } from '../src/documents.js'
+import type { KVNamespaceLike } from '../src/index.js'
+import { Stamps } from '../src/stamps.js'
+import { Counters } from '../src/stats.js'
+import { SafeKV } from '../src/store.js'
+import { ManualClock } from './support/clock.js'
 
 describe('document stamps: which reads and writes name one document', () => {
   it.each([
@@ -42,5 +48,34 @@ describe('document stamps: which reads and writes name one document', () => {
     expect(bulkStamp('c:posts')).toBe('c:posts#*')
     expect(ownerOfStamp('c:posts#=12')).toBe('c:posts')
     expect(ownerOfStamp('c:posts')).toBe('c:posts')
+  })
+})
+
+describe('document stamps in a long KV outage', () => {
+  it('failed document stamps are folded into their collection’s bulk stamp: bounded, and reads still bypass', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1))
+    const counters = new Counters()
+    const failing: KVNamespaceLike = {
+      get: (async () => new Map()) as unknown as KVNamespaceLike['get'],
+      put: async () => {
+        throw new Error('KV PUT failed: 503')
+      },
+      delete: async () => undefined,
+      list: async () => ({ keys: [], list_complete: true }),
+    }
+    const kv = new SafeKV(() => failing, 1000, counters.totals, () => undefined)
+    const stamps = new Stamps(kv, 'out', clock.now, clock.sleep, counters, new BackgroundWork(undefined), () => undefined)
+    const documents = Array.from({ length: 1100 }, (_, i) => documentStamp('c:posts', i + 1))
+    const bumps = stamps.bump(documents)
+    // Each writer tries, then retries 1, 2 and 4 s apart, then gives up.
+    await clock.until(bumps)
+    for (let i = 0; i < 80 && counters.totals.stampFailures < documents.length; i++) await clock.advance(100)
+    expect(counters.totals.stampFailures).toBe(documents.length)
+    const { stampsFailed } = stamps.footprint()
+    expect(stampsFailed).toBeLessThanOrEqual(1000)
+    // A document whose own failure was folded away still bypasses, through the bulk stamp.
+    expect(stamps.isUnsettled([bulkStamp('c:posts'), documentStamp('c:posts', 1)])).toBe(true)
+    // Another collection is not affected.
+    expect(stamps.isUnsettled(['c:notes'])).toBe(false)
   })
 })
