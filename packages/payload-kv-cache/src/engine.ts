@@ -25,6 +25,7 @@ import { SafeKV } from './store.js'
 import type { TransactionID } from './transactions.js'
 import { PendingTransactions } from './transactions.js'
 import { schemaFingerprint } from './fingerprint.js'
+import { keepAlive } from './keepalive.js'
 import type { DocumentID } from './documents.js'
 import { bulkStamp, documentStamp, idOfWriteArgs, idOfWriteResult, pinnedID, SINGLE_DOCUMENT_WRITES, VERSION_WRITES } from './documents.js'
 
@@ -667,7 +668,8 @@ export class CacheEngine {
 
   /** Prefix strategy: lets fills already under way land, then deletes under the prefixes. */
   private async purgeAfterFills(scopes: readonly StampScope[]): Promise<{ done: Promise<boolean> }> {
-    if (this.fillsInFlight.size > 0) await Promise.all(this.fillsInFlight)
+    // Fills other requests started: wait for them with a timer of this request's own.
+    if (this.fillsInFlight.size > 0) await keepAlive(Promise.all(this.fillsInFlight))
     return this.purger.purge(this.prefixesFor(scopes))
   }
 

@@ -1,5 +1,6 @@
 import type { BackgroundWork } from './background.js'
 import { bulkStamp, ownerOfStamp } from './documents.js'
+import { keepAlive } from './keepalive.js'
 import type { Scope } from './keys.js'
 import { stampKey } from './keys.js'
 import type { EventSink } from './events.js'
@@ -239,12 +240,15 @@ export class Stamps {
    * been given up on), without waiting for writes that later bumps keep asking for.
    */
   async bumpAndWait(scopes: Iterable<StampScope>): Promise<void> {
-    await Promise.all(
-      [...scopes].map(async (scope) => {
-        const { ready, covered } = this.request(scope, true)
-        await ready
-        await covered
-      }),
+    // The covering write may run in an earlier request's writer loop.
+    await keepAlive(
+      Promise.all(
+        [...scopes].map(async (scope) => {
+          const { ready, covered } = this.request(scope, true)
+          await ready
+          await covered
+        }),
+      ),
     )
   }
 
