@@ -47,6 +47,8 @@ export function steps(ids: Ids, requests: number, mix: WriteMix): Step[] {
 export interface LoadResult {
   requests: number
   gets: number
+  /** Different URLs among the GETs: each one's first read must reach the database. */
+  distinctPaths: number
   writes: number
   plainReads: number
   cachedReads: number
@@ -58,7 +60,8 @@ export interface LoadResult {
 }
 
 export async function runLoad(target: LoadTarget, plan: readonly Step[], progress: (line: string) => void): Promise<LoadResult> {
-  const result: LoadResult = { requests: plan.length, gets: 0, writes: 0, plainReads: 0, cachedReads: 0, hits: 0, lookups: 0, stale: 0, seconds: 0 }
+  const distinctPaths = new Set(plan.flatMap((step) => (step.kind === 'read' ? [step.path] : []))).size
+  const result: LoadResult = { requests: plan.length, distinctPaths, gets: 0, writes: 0, plainReads: 0, cachedReads: 0, hits: 0, lookups: 0, stale: 0, seconds: 0 }
   const started = performance.now()
   const tick = Math.max(1, Math.ceil(plan.length / 4))
   for (const [i, step] of plan.entries()) {

@@ -22,7 +22,7 @@ import type { Figures, LoadRun, MemoryRun } from './report.js'
 import { headline, latencyChart, loadChart, render } from './report.js'
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000)
-const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200)
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 150)
 const BURST = 240
 /** Entries in the written scope for section 4; `BENCH_SCOPE_SIZES=100,1000` for a quick run. */
 const SCOPE_SIZES = (process.env.BENCH_SCOPE_SIZES ?? '100,1000,10000').split(',').map(Number)
@@ -90,7 +90,12 @@ async function main(): Promise<void> {
       load.push({ backend: 'D1 (workerd)', mix, strategy, result })
       const state = await workerState(worker)
       memory.push({ label: `D1, ${mix === 'workload' ? '5 %' : '0.5 %'} writes, ${strategy}`, footprint: state.cached?.footprint })
-      if (!burstFigures && strategy === 'stamp') burstFigures = await workerBurst(worker, BURST)
+      if (!burstFigures && strategy === 'stamp') {
+        // kvCache.invalidate() hangs inside workerd while a trailing stamp write that an
+        // earlier request scheduled is pending (reported in BENCHMARKS.md): let it land first.
+        await new Promise((resolve) => setTimeout(resolve, 1500))
+        burstFigures = await workerBurst(worker, BURST)
+      }
     } finally {
       await worker.dispose()
     }
