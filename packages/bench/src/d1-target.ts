@@ -49,5 +49,8 @@ export interface BurstFigures {
 export async function workerBurst(worker: BenchWorker, calls: number): Promise<BurstFigures> {
   const response = await worker.mf.dispatchFetch(`http://localhost/bench/burst?n=${calls}`, { method: 'POST' })
   if (response.status !== 200) throw new Error(`burst failed: ${await response.text()}`)
-  return (await response.json()) as BurstFigures
+  const figures = (await response.json()) as BurstFigures
+  // The fills went to waitUntil and outlive the burst's response; give them time to land.
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  return { ...figures, after: (await workerState(worker)).cached?.footprint }
 }

@@ -135,7 +135,7 @@ function keysSection(f: Figures): Section {
       'Value codec, per call (a fill encodes once; a hit parses and decodes once):',
       table(['result page', 'entry size', 'encodeEnvelope', 'JSON.stringify', 'ratio', 'decodeEnvelope + read', 'JSON.parse', 'ratio'], codecRows),
     ],
-    interpretation: `Deriving a key costs ${f.keys.map((k) => times(k.library, k.objectHash, 2)).join(', ')} of object-hash's time, so ${fix}; the codec, which keeps \`undefined\`, \`Date\`, \`NaN\` and \`BigInt\` exact, costs ${f.codec.map((c) => times(c.encode, c.jsonStringify)).join(' and ')} of \`JSON.stringify\` to encode and ${f.codec.map((c) => times(c.decode, c.jsonParse)).join(' and ')} of \`JSON.parse\` to decode (10 and 100 documents), a fraction of a millisecond per hit at 10 documents.`,
+    interpretation: `Deriving a key costs ${f.keys.map((k) => times(k.library, k.objectHash, 2)).join(', ')} of object-hash's time, so ${fix}; the codec, which keeps \`undefined\`, \`Date\`, \`NaN\` and \`BigInt\` exact, costs ${f.codec.map((c) => times(c.encode, c.jsonStringify)).join(' and ')} of \`JSON.stringify\` to encode and ${f.codec.map((c) => times(c.decode, c.jsonParse)).join(' and ')} of \`JSON.parse\` to decode (10 and 100 documents), ${f.codec.map((c) => `${ms(c.decode / 1e6)} ms`).join(' and ')} per hit.`,
   }
 }
 
@@ -177,7 +177,7 @@ function memorySection(f: Figures): Section {
   }
   const rows = f.memory.map((m) => [m.label, m.heapBefore === undefined ? 'not readable in workerd' : mib(m.heapBefore), m.heapAfter === undefined ? '-' : mib(m.heapAfter), m.heapBefore === undefined || m.heapAfter === undefined ? '-' : `${m.heapAfter >= m.heapBefore ? '+' : ''}${mib(m.heapAfter - m.heapBefore)} (${times(m.heapAfter, m.heapBefore, 2)})`, mapSummary(m.footprint)])
   const body = [table(['run', 'heap after seeding (after gc)', 'heap after the workload (after gc)', 'growth', "the engine's maps after the workload (footprint())"], rows)]
-  if (f.burst) body.push(`A burst inside the D1 Worker (stamp): ${f.burst.calls} concurrent \`find\` calls through the Local API, 20 distinct queries on a just-invalidated scope, so each misses and identical ones join the first one's database call. The engine's maps at their fullest (sampled as each database call started): ${mapSummary(f.burst.peak)}; once everything settled: ${mapSummary(f.burst.after)}.`)
+  if (f.burst) body.push(`A burst inside the D1 Worker (stamp): ${f.burst.calls} concurrent \`find\` calls through the Local API, 20 distinct queries on a just-invalidated scope, so each misses and identical ones join the first one's database call. The engine's maps at their fullest (sampled as each database call started): ${mapSummary(f.burst.peak)}; read again by a later request, once the fills (which run through \`waitUntil\`) had landed: ${mapSummary(f.burst.after)}.`)
   body.push('Found by this bench: inside workerd, `payload.db.kvCache.invalidate()` called in a request while a trailing stamp write that an earlier request scheduled (a second write to the same collection within a second) is still pending never resolves, and workerd cancels the request as hung; `settled()` and ordinary writes are not affected. The burst above therefore starts 1.5 s after the workload\'s last write. Reported, not fixed here.')
   if (!f.gc) body.push('**`--expose-gc` was not given: heap figures include garbage.**')
   const growth = f.memory.filter((m) => m.heapBefore !== undefined && m.heapAfter !== undefined).map((m) => (m.heapAfter! - m.heapBefore!) / 1024 / 1024)
@@ -186,7 +186,7 @@ function memorySection(f: Figures): Section {
     title: '5. Memory',
     intro: 'Heap of the Node process that ran section 1 on Postgres (one isolate holding both the uncached and the cached Payload), read with `--expose-gc` after two full collections, before and after each workload. Inside workerd the heap is not readable from the Worker, so the D1 rows report the engine\'s map sizes only, read through `(payload.db.kvCache as any).engine.footprint()` over a bench route.',
     body,
-    interpretation: `Over ${f.requests} requests a run the heap moved by ${growth.length ? `${Math.min(...growth).toFixed(1)} to ${Math.max(...growth).toFixed(1)} MiB` : 'an amount not measured'} and the engine's per-isolate maps held at most ${maxMaps} entries once work settled${f.burst?.peak ? ` (${Object.values(f.burst.peak).reduce((a, b) => a + b, 0)} summed peaks during a ${f.burst.calls}-call burst)` : ''}, so coalescing, single-flight and transaction state stay bounded rather than growing with traffic.`,
+    interpretation: `Over ${f.requests} requests a run the heap moved by ${growth.length ? `${Math.min(...growth).toFixed(1)} to ${Math.max(...growth).toFixed(1)} MiB` : 'an amount not measured'} and the engine's per-isolate maps held at most ${maxMaps} entries once work settled${f.burst?.peak ? `, and ${f.burst.peak.flights ?? 0} single-flight entries at the peak of a ${f.burst.calls}-call burst (one per distinct query, not per call)` : ''}, so coalescing, single-flight and transaction state stay bounded rather than growing with traffic.`,
   }
 }
 
@@ -226,7 +226,7 @@ export function render(f: Figures, charts: { load: string; latency: string }): s
   const head = [
     '# Benchmarks',
     `Written by \`pnpm bench\` (\`packages/bench\`) on ${f.date}, in ${Math.round(f.seconds)} s. Do not edit by hand: run it again.`,
-    `**Read the ratios, not the absolute numbers.** This ran on a shared ${m.cores}-core machine while two other engineers ran test suites on it; every comparison below is made side by side in the same run (same process, same moment, alternating), so the ratios hold up far better than any single figure.`,
+    `**Read the ratios, not the absolute numbers.** This ran on a ${m.cores}-core machine shared with two other engineers who were running test suites; every comparison below is made side by side in the same run (same process, same moment, alternating), so the ratios hold up far better than any single figure.`,
     table(['', ''], [
       ['CPU', `${m.cpu}, ${m.cores} cores`],
       ['memory', m.memory],
