@@ -10,7 +10,7 @@ import { decodeEnvelope, encodeEnvelope } from '../../payload-kv-cache/dist/code
 import { argumentsDigest } from '../../payload-kv-cache/dist/keys.js'
 import { ARGUMENTS, page } from './fixtures.js'
 import type { MicroOptions } from './microbench.js'
-import { consumed, nsPerCall } from './microbench.js'
+import { compare, consumed } from './microbench.js'
 
 /** What a key covers besides the arguments: the adapter name and the schema fingerprint. */
 const NAMESPACE = 'postgres:k3f9a2'
@@ -40,14 +40,17 @@ export function measureKeys(options: MicroOptions): KeyRow[] {
     const { req: _req, ...rest } = args
     // object-hash on exactly what the library's digest covers: `req` left out, name and operation in.
     const hashed = { adapter: NAMESPACE, operation, ...rest }
-    return {
-      name,
-      library: nsPerCall(() => argumentsDigest(NAMESPACE, operation, args), options),
-      canonicalOnly: nsPerCall(() => canonicalize(rest), options),
-      canonicalNativeHash: nsPerCall(() => createHash('sha256').update(`${NAMESPACE}\n${operation}\n${canonicalize(rest)}`).digest('base64url'), options),
-      objectHash: nsPerCall(() => objectHash(hashed), options),
-      json: nsPerCall(() => JSON.stringify(hashed), options),
-    }
+    const times = compare(
+      {
+        library: () => argumentsDigest(NAMESPACE, operation, args),
+        canonicalOnly: () => canonicalize(rest),
+        canonicalNativeHash: () => createHash('sha256').update(`${NAMESPACE}\n${operation}\n${canonicalize(rest)}`).digest('base64url'),
+        objectHash: () => objectHash(hashed),
+        json: () => JSON.stringify(hashed),
+      },
+      options,
+    )
+    return { name, ...times }
   })
 }
 
@@ -56,18 +59,20 @@ export function measureCodec(options: MicroOptions): CodecRow[] {
     const result = page(documents)
     const raw = encodeEnvelope('s1.s2.s3', 0, 300_000, result)
     const json = JSON.stringify(result)
-    return {
-      documents,
-      bytes: Buffer.byteLength(raw),
-      encode: nsPerCall(() => encodeEnvelope('s1.s2.s3', 0, 300_000, result), options),
-      jsonStringify: nsPerCall(() => JSON.stringify(result), options),
-      // A hit: parse the envelope, then read the result out (decoding its tags).
-      decode: nsPerCall(() => {
-        const entry = decodeEnvelope(raw)
-        return entry.status === 'ok' ? entry.read() : undefined
-      }, options),
-      jsonParse: nsPerCall(() => JSON.parse(json) as unknown, options),
-    }
+    const times = compare(
+      {
+        encode: () => encodeEnvelope('s1.s2.s3', 0, 300_000, result),
+        jsonStringify: () => JSON.stringify(result),
+        // A hit: parse the envelope, then read the result out (decoding its tags).
+        decode: () => {
+          const entry = decodeEnvelope(raw)
+          return entry.status === 'ok' ? entry.read() : undefined
+        },
+        jsonParse: () => JSON.parse(json) as unknown,
+      },
+      options,
+    )
+    return { documents, bytes: Buffer.byteLength(raw), ...times }
   })
   consumed()
   return rows

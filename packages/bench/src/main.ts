@@ -75,7 +75,7 @@ async function main(): Promise<void> {
 
   // Alone on the machine's share of CPU: nothing else of ours runs meanwhile.
   log(`[${elapsed()}] key derivation and codec`)
-  const micro = { batches: 9, batchMs: 40 }
+  const micro = { batches: 11, batchMs: 30, warmupMs: 300 }
   const keys = measureKeys(micro)
   const codec = measureCodec(micro)
 

@@ -1,35 +1,50 @@
 /**
- * Timing of one small synchronous function, made to resist the usual traps: a warmup so the
- * JIT has settled, batches sized to take tens of milliseconds (timer resolution is then
- * irrelevant), results kept so no call is optimised away, and the median of several batches.
+ * Timing of small synchronous functions side by side, made to resist the usual traps: every
+ * contender is warmed until the JIT has settled before any is measured (on a busy machine its
+ * background compiler can lag), batches are sized to take tens of milliseconds (timer
+ * resolution is then irrelevant), batches of the contenders are interleaved round-robin so
+ * that a noisy moment falls on all of them, results are kept so no call is optimised away,
+ * and each figure is the median of several batches.
  */
 import { median } from './summary.js'
 
 export interface MicroOptions {
-  /** Batches measured after the warmup. */
+  /** Batches measured per contender. */
   batches: number
   /** Target duration of one batch, ms. */
   batchMs: number
+  /** Warm-up per contender before anything is measured, ms. */
+  warmupMs: number
 }
 
 let sink = 0
 
-/** Median nanoseconds per call of `fn`. */
-export function nsPerCall(fn: () => unknown, options: MicroOptions): number {
-  // Calibrate: double until one batch takes long enough, which also warms the JIT.
-  let iterations = 1
-  for (;;) {
-    const took = run(fn, iterations)
-    if (took >= options.batchMs / 2) {
-      iterations = Math.max(1, Math.round((iterations * options.batchMs) / took))
-      break
+/** Median nanoseconds per call of each contender, by name. */
+export function compare<K extends string>(contenders: Record<K, () => unknown>, options: MicroOptions): Record<K, number> {
+  const names = Object.keys(contenders) as K[]
+  const iterations = {} as Record<K, number>
+  for (const name of names) {
+    const fn = contenders[name]
+    // Calibrate by doubling until a batch takes long enough.
+    let count = 1
+    for (;;) {
+      const took = run(fn, count)
+      if (took >= options.batchMs / 2) break
+      count *= 2
     }
-    iterations *= 2
+    const warmupEnd = performance.now() + options.warmupMs
+    let took = run(fn, count)
+    while (performance.now() < warmupEnd) took = run(fn, count)
+    iterations[name] = Math.max(1, Math.round((count * options.batchMs) / Math.max(took, 0.001)))
   }
-  run(fn, iterations)
-  const perCall: number[] = []
-  for (let b = 0; b < options.batches; b++) perCall.push((run(fn, iterations) * 1e6) / iterations)
-  return median(perCall)
+  const perCall = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>
+  for (let b = 0; b < options.batches; b++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(b + j) % names.length]!
+      perCall[name].push((run(contenders[name], iterations[name]) * 1e6) / iterations[name])
+    }
+  }
+  return Object.fromEntries(names.map((name) => [name, median(perCall[name])])) as Record<K, number>
 }
 
 function run(fn: () => unknown, iterations: number): number {
