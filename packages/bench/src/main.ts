@@ -2,8 +2,8 @@
  * `pnpm bench`: every section in one run, side by side, then BENCHMARKS.md at the
  * repository root and its charts. Run with `--expose-gc` (the package script does).
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { startDatabase } from 'example-postgres/database'
 import { Miniflare } from 'miniflare'
 import type { KVNamespaceLike } from 'payload-kv-cache'
@@ -48,7 +48,6 @@ async function main(): Promise<void> {
   log(`[${elapsed()}] Postgres: section 1 (${REQUESTS} requests a run), then section 4`)
   const database = await startDatabase((line) => log(`  ${line}`))
   const mf = new Miniflare({ modules: true, script: 'export default {}', kvNamespaces: ['CACHE'], cf: false })
-  let burstFigures: Figures['burst']
   let invalidation: Figures['invalidation']
   try {
     const kv = (await mf.getKVNamespace('CACHE')) as unknown as KVNamespaceLike
@@ -79,35 +78,7 @@ async function main(): Promise<void> {
   const keys = measureKeys(micro)
   const codec = measureCodec(micro)
 
-  log(`[${elapsed()}] D1 in workerd: building the Worker and the schema`)
-  const bundle = buildWorker()
-  const schema = await schemaD1()
-  for (const { mix, strategy } of RUNS) {
-    log(`  [${elapsed()}] D1, ${MIX_LABEL[mix]}, ${strategy}`)
-    const worker = await startWorker(bundle, schema, { strategy })
-    try {
-      const result = await runLoad(d1Target(worker), steps(worker.ids, REQUESTS, mix), (line) => log(`  ${line}`))
-      load.push({ backend: 'D1 (workerd)', mix, strategy, result })
-      const state = await workerState(worker)
-      memory.push({ label: `D1, ${mix === 'workload' ? '5 %' : '0.5 %'} writes, ${strategy}`, footprint: state.cached?.footprint })
-      if (!burstFigures && strategy === 'stamp') {
-        // kvCache.invalidate() hangs inside workerd while a trailing stamp write that an
-        // earlier request scheduled is pending (reported in BENCHMARKS.md): let it land first.
-        await new Promise((resolve) => setTimeout(resolve, 1500))
-        burstFigures = await workerBurst(worker, BURST)
-      }
-    } finally {
-      await worker.dispose()
-    }
-  }
-  log(`  [${elapsed()}] hit latency (${SAMPLES} samples per GET and variant)`)
-  const worker = await startWorker(bundle, schema, { strategy: 'stamp', originDelayMs: 20 })
-  let latency: Figures['latency']
-  try {
-    latency = await measureLatency(worker, SAMPLES, (line) => log(`  ${line}`))
-  } finally {
-    await worker.dispose()
-  }
+  const { latency, burst } = await workerdSections(load, memory)
 
   const figures: Figures = {
     machine: machine(),
@@ -121,7 +92,7 @@ async function main(): Promise<void> {
     codec,
     invalidation,
     memory,
-    burst: burstFigures,
+    burst,
     gc: gcAvailable(),
   }
   mkdirSync(chartsDir, { recursive: true })
@@ -131,6 +102,44 @@ async function main(): Promise<void> {
   writeFileSync(join(root, 'BENCHMARKS.md'), render(figures, { load: relative(root, charts.load), latency: relative(root, charts.latency) }))
   log(`[${elapsed()}] wrote BENCHMARKS.md`)
   for (const line of headline(figures)) log(`  ${line}`)
+}
+
+/** Sections 1 and 5 on D1, and section 2: the bench Worker in Miniflare. */
+async function workerdSections(load: LoadRun[], memory: MemoryRun[]): Promise<Pick<Figures, 'latency' | 'burst'>> {
+  log(`[${elapsed()}] D1 in workerd: building the Worker and the schema`)
+  const bundle = buildWorker()
+  const schema = await schemaD1()
+  try {
+    let burst: Figures['burst']
+    for (const { mix, strategy } of RUNS) {
+      log(`  [${elapsed()}] D1, ${MIX_LABEL[mix]}, ${strategy}`)
+      const worker = await startWorker(bundle, schema, { strategy })
+      try {
+        const result = await runLoad(d1Target(worker), steps(worker.ids, REQUESTS, mix), (line) => log(`  ${line}`))
+        load.push({ backend: 'D1 (workerd)', mix, strategy, result })
+        const state = await workerState(worker)
+        memory.push({ label: `D1, ${mix === 'workload' ? '5 %' : '0.5 %'} writes, ${strategy}`, footprint: state.cached?.footprint })
+        if (!burst && strategy === 'stamp') {
+          // kvCache.invalidate() hangs inside workerd while a trailing stamp write that an
+          // earlier request scheduled is pending (reported in BENCHMARKS.md): let it land first.
+          await new Promise((resolve) => setTimeout(resolve, 1500))
+          burst = await workerBurst(worker, BURST)
+        }
+      } finally {
+        await worker.dispose()
+      }
+    }
+    log(`  [${elapsed()}] hit latency (${SAMPLES} samples per GET and variant)`)
+    const worker = await startWorker(bundle, schema, { strategy: 'stamp', originDelayMs: 20 })
+    try {
+      return { latency: await measureLatency(worker, SAMPLES, (line) => log(`  ${line}`)), burst }
+    } finally {
+      await worker.dispose()
+    }
+  } finally {
+    rmSync(dirname(bundle), { recursive: true, force: true })
+    rmSync(schema, { recursive: true, force: true })
+  }
 }
 
 main().then(
