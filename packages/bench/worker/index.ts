@@ -1,0 +1,170 @@
+/**
+ * The bench Worker: the cloudflare-d1 example's app (the magazine on D1, payload-kv-cache on
+ * KV), but with several Payload instances in one isolate, so that cached and uncached
+ * answers are compared on the same database, the same bundle and the same moment.
+ *
+ *   /v/<variant>/api/...   Payload's REST API through one variant (see VARIANTS)
+ *   /bench/seed            the magazine's content, through the uncached instance; answers its ids
+ *   /bench/write           an editor's save, through the cached instance's Local API
+ *   /bench/kv              a bare KV get of an entry under ?prefix= (the floor of a hit)
+ *   /bench/empty           nothing at all (what dispatchFetch itself costs)
+ *   /bench/state           counters, cache stats and the engine's map sizes
+ *   /bench/burst           ?n= concurrent identical-ish misses; the engine's maps at their fullest
+ *
+ * Each Payload response carries `x-db-reads` (database reads it caused) and
+ * `x-kv-cache: hits=N; lookups=M`. Only one request per variant is in flight at a time, so
+ * the deltas belong to that request.
+ */
+import { waitUntil } from 'cloudflare:workers'
+import { sqliteD1Adapter } from '@payloadcms/db-d1-sqlite'
+import { siteConfig } from '@pkc-examples/magazine/config'
+import { seed } from '@pkc-examples/magazine/seed'
+import type { DatabaseAdapterObj, Payload, SanitizedConfig } from 'payload'
+import { getPayload, handleEndpoints } from 'payload'
+import type { CacheStats, KVNamespaceLike } from 'payload-kv-cache'
+import { withKVCache } from 'payload-kv-cache'
+import type { CallCounter } from '../src/adapters.js'
+import { counted, delayed, memoized } from '../src/adapters.js'
+
+interface Env {
+  D1: Parameters<typeof sqliteD1Adapter>[0]['binding']
+  CACHE: KVNamespaceLike
+  /** 'stamp' or 'prefix'. */
+  STRATEGY?: string
+  /** Milliseconds the origin-latency model adds to each database call. */
+  ORIGIN_DELAY_MS?: string
+}
+
+const VARIANTS = {
+  plain: { cache: false, delay: false, memory: false },
+  cached: { cache: true, delay: false, memory: false },
+  'plain-delayed': { cache: false, delay: true, memory: false },
+  'cached-delayed': { cache: true, delay: true, memory: false },
+  memory: { cache: false, delay: false, memory: true },
+} as const
+type Variant = keyof typeof VARIANTS
+
+const counters = new Map<Variant, CallCounter>()
+/** Set during a burst: samples the cached engine's maps as each database call starts. */
+let sampler: (() => void) | undefined
+const configs = new Map<Variant, Promise<SanitizedConfig>>()
+
+function configFor(variant: Variant, env: Env): Promise<SanitizedConfig> {
+  let config = configs.get(variant)
+  if (config) return config
+  const shape = VARIANTS[variant]
+  const counter: CallCounter = { reads: 0, writes: 0 }
+  counters.set(variant, counter)
+  // Tables come from Node before the Worker starts: never push from here.
+  let adapter: DatabaseAdapterObj = counted(sqliteD1Adapter({ binding: env.D1, push: false }), counter, () => sampler?.())
+  if (shape.delay) adapter = delayed(adapter, Number(env.ORIGIN_DELAY_MS ?? 20))
+  if (shape.memory) adapter = memoized(adapter)
+  if (shape.cache) {
+    const invalidation = env.STRATEGY === 'prefix' ? 'prefix' : 'stamp'
+    // Each cached variant its own prefix: they share one namespace as two sites would.
+    adapter = withKVCache(adapter, { kv: env.CACHE, waitUntil, invalidation, prefix: variant })
+  }
+  config = siteConfig(adapter)
+  configs.set(variant, config)
+  return config
+}
+
+const payloadOf = (variant: Variant, env: Env): Promise<Payload> => getPayload({ config: configFor(variant, env), key: variant, cron: false })
+
+const lookupsOf = (s: CacheStats) => s.hits + s.misses + s.stale + s.bypasses + s.coalesced
+
+async function api(variant: Variant, request: Request, path: string, env: Env): Promise<Response> {
+  const payload = await payloadOf(variant, env)
+  const counter = counters.get(variant)!
+  const readsBefore = counter.reads
+  const before = payload.db.kvCache?.stats()
+  const url = new URL(request.url)
+  const inner = new Request(new URL(path + url.search, url), request)
+  const response = await handleEndpoints({ config: configFor(variant, env), request: inner, payloadInstanceCacheKey: variant })
+  const headers = new Headers(response.headers)
+  headers.set('x-db-reads', String(counter.reads - readsBefore))
+  const after = payload.db.kvCache?.stats()
+  if (before && after) headers.set('x-kv-cache', `hits=${after.hits - before.hits}; lookups=${lookupsOf(after) - lookupsOf(before)}`)
+  return new Response(response.body, { status: response.status, headers })
+}
+
+/** Keys listed once per prefix: the listing is not what a bare get is meant to time. */
+const listed = new Map<string, string[]>()
+
+async function bareGets(env: Env, prefix: string, count: number): Promise<Response> {
+  let keys = listed.get(prefix)
+  if (!keys) {
+    keys = (await env.CACHE.list({ prefix, limit: 100 })).keys.map((k) => k.name)
+    listed.set(prefix, keys)
+  }
+  if (keys.length === 0) return new Response(`no key under ${prefix}`, { status: 404 })
+  let bytes = 0
+  // Sequential, as the cache's lookups within one Payload request are.
+  for (let i = 0; i < count; i++) bytes += (await env.CACHE.get(keys[i % keys.length]!, 'text'))?.length ?? 0
+  return new Response(String(bytes))
+}
+
+type Footprint = Record<string, number>
+
+function footprintOf(payload: Payload): Footprint | undefined {
+  const handle = payload.db.kvCache as unknown as { engine?: { footprint?: () => Footprint } } | undefined
+  return handle?.engine?.footprint?.()
+}
+
+/**
+ * Many reads at once on a just-invalidated scope, 20 distinct queries among them: every
+ * one misses, and identical ones join the first one's database call. The maps are sampled
+ * as each database call starts, when every miss before it has registered.
+ */
+async function burst(env: Env, calls: number): Promise<Response> {
+  const payload = await payloadOf('cached', env)
+  await payload.db.kvCache?.invalidate({ collections: ['posts'] })
+  const peak: Footprint = {}
+  sampler = () => {
+    for (const [name, size] of Object.entries(footprintOf(payload) ?? {})) peak[name] = Math.max(peak[name] ?? 0, size)
+  }
+  try {
+    await Promise.all(Array.from({ length: calls }, (_, i) => payload.find({ collection: 'posts', where: { views: { greater_than: (i % 20) * 25 } }, limit: 5, depth: 0 })))
+  } finally {
+    sampler = undefined
+  }
+  // The fills run through waitUntil, which settled() does not track: read "after" in a later request.
+  return Response.json({ calls, peak: footprintOf(payload) ? peak : undefined, stats: payload.db.kvCache?.stats() })
+}
+
+async function state(env: Env): Promise<Response> {
+  const out: Record<string, unknown> = {}
+  for (const variant of configs.keys()) {
+    const payload = await payloadOf(variant, env)
+    out[variant] = { counter: counters.get(variant), stats: payload.db.kvCache?.stats(), footprint: footprintOf(payload) }
+  }
+  return Response.json(out)
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url)
+    const match = /^\/v\/([a-z-]+)(\/api\/.*)$/.exec(url.pathname)
+    if (match && match[1]! in VARIANTS) return api(match[1] as Variant, request, match[2]!, env)
+    switch (url.pathname) {
+      case '/bench/empty':
+        return new Response('')
+      case '/bench/kv':
+        return bareGets(env, url.searchParams.get('prefix') ?? '', Number(url.searchParams.get('n') ?? 1))
+      case '/bench/write': {
+        const payload = await payloadOf('cached', env)
+        const id = Number(url.searchParams.get('id'))
+        await payload.update({ collection: 'posts', id, data: { views: Number(url.searchParams.get('views')) } })
+        return new Response('ok')
+      }
+      case '/bench/seed':
+        return Response.json(await seed(await payloadOf('plain', env)))
+      case '/bench/burst':
+        return burst(env, Number(url.searchParams.get('n') ?? 240))
+      case '/bench/state':
+        return state(env)
+      default:
+        return new Response('not found', { status: 404 })
+    }
+  },
+}
