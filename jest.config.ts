@@ -18,6 +18,7 @@ const config: Config = {
     project('payload-kv-cache', 'packages/payload-kv-cache'),
     project('example-cloudflare-d1', 'examples/cloudflare-d1'),
     project('example-mongodb', 'examples/mongodb'),
+    project('bench', 'packages/bench'),
   ],
   testTimeout: 120_000,
   // Jest's default leaves a core idle; much of a test's time is spent waiting on Postgres,

@@ -119,12 +119,9 @@ async function workerdSections(load: LoadRun[], memory: MemoryRun[]): Promise<Pi
         load.push({ backend: 'D1 (workerd)', mix, strategy, result })
         const state = await workerState(worker)
         memory.push({ label: `D1, ${mix === 'workload' ? '5 %' : '0.5 %'} writes, ${strategy}`, footprint: state.cached?.footprint })
-        if (!burst && strategy === 'stamp') {
-          // kvCache.invalidate() hangs inside workerd while a trailing stamp write that an
-          // earlier request scheduled is pending (reported in BENCHMARKS.md): let it land first.
-          await new Promise((resolve) => setTimeout(resolve, 1500))
-          burst = await workerBurst(worker, BURST)
-        }
+        // Right after the workload's last write: its trailing stamp write may still be
+        // pending, which the burst's kvCache.invalidate() must wait out (it once hung here).
+        if (!burst && strategy === 'stamp') burst = await workerBurst(worker, BURST)
       } finally {
         await worker.dispose()
       }
