@@ -226,7 +226,7 @@ export function render(f: Figures, charts: { load: string; latency: string }): s
   const head = [
     '# Benchmarks',
     `Written by \`pnpm bench\` (\`packages/bench\`) on ${f.date}, in ${Math.round(f.seconds)} s. Do not edit by hand: run it again.`,
-    `**Read the ratios, not the absolute numbers.** This ran on a ${m.cores}-core machine shared with two other engineers who were running test suites; every comparison below is made side by side in the same run (same process, same moment, alternating), so the ratios hold up far better than any single figure.`,
+    `**Read the ratios, not the absolute numbers.** This ran on a small ${m.cores}-core machine, which CI and development share; every comparison below is made side by side in the same run (same process, same moment, alternating), so the ratios hold up far better than any single figure.`,
     table(['', ''], [
       ['CPU', `${m.cpu}, ${m.cores} cores`],
       ['memory', m.memory],
