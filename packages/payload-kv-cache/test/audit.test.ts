@@ -1,10 +1,12 @@
 import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import type { Payload } from 'payload'
-import type { KVNamespaceLike } from '../src/index.js'
 import { unwrapAdapter } from '../src/index.js'
 import type { Pair } from './support/app.js'
 import { useTestEnv, withStrategy } from './support/env.js'
 import { differentialSuite } from './suites/differential.js'
+import type { Fault } from './support/faults.js'
+import { faultyKV } from './support/faults.js'
+import { random } from './support/workload.js'
 
 /** Audit mode through real Payload on SQLite, with Miniflare's KV. */
 const env = useTestEnv('sqlite')
@@ -17,18 +19,6 @@ function spyWarn(payload: Payload): { lines: () => string[]; restore: () => void
   return {
     lines: () => spy.mock.calls.map((call) => String(call[0])).filter((line) => line.startsWith('payload-kv-cache:')),
     restore: () => spy.mockRestore(),
-  }
-}
-
-/** mulberry32, as the differential suite uses: the same sequence for the same seed. */
-function seeded(seedValue: number): () => number {
-  let a = seedValue >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
@@ -155,12 +145,12 @@ describe('audit mode (sampleRate: 1)', () => {
 
 describe('audit sampling', () => {
   it('sampleRate 0.5 audits the hits whose random draw is under 0.5: about half, exactly as the seeded draws say', async () => {
-    const draws = seeded(1234)
+    const draws = random(1234)
     const pair = await env.newPair({ audit: { sampleRate: 0.5, random: draws } })
     const id = (await pair.cached.create({ collection: 'notes', data: { text: 'sampled' } })).id
     await pair.cached.findByID({ collection: 'notes', id })
     await pair.cache.settled()
-    const replay = seeded(1234)
+    const replay = random(1234)
     const before = pair.cache.stats()
     let expected = 0
     const hits = 60
@@ -195,23 +185,6 @@ describe('audit sampling', () => {
   })
 })
 
-type Fault = 'ok' | 'throw' | 'hang'
-
-/** The real namespace, with get and put made to throw or never answer on demand. */
-function faultyKV(kv: KVNamespaceLike, faults: { get: Fault; put: Fault }): KVNamespaceLike {
-  const act = <T>(fault: Fault, real: () => Promise<T>): Promise<T> => {
-    if (fault === 'throw') return Promise.reject(new Error('injected KV failure'))
-    if (fault === 'hang') return new Promise<T>(() => undefined)
-    return real()
-  }
-  return {
-    get: ((key: string | string[], type: 'text') => act(faults.get, () => kv.get(key as string, type))) as KVNamespaceLike['get'],
-    put: (key, value, options) => act(faults.put, () => kv.put(key, value, options)),
-    delete: (key) => kv.delete(key),
-    list: (options) => kv.list(options),
-  }
-}
-
 describe('faults with every hit audited: KV failing and recovering never makes a hit differ from the database', () => {
   let pair: Pair
   const faults: { get: Fault; put: Fault } = { get: 'ok', put: 'ok' }
@@ -219,7 +192,7 @@ describe('faults with every hit audited: KV failing and recovering never makes a
   let skew = 0
 
   beforeAll(async () => {
-    pair = await env.newPair({ kvTimeoutMs: 200, clock: () => Date.now() + skew, audit: { sampleRate: 1 }, wrapKV: (kv) => faultyKV(kv, faults) })
+    pair = await env.newPair({ kvTimeoutMs: 200, clock: () => Date.now() + skew, audit: { sampleRate: 1 }, wrapKV: (kv) => faultyKV(kv, (method) => (method === 'get' || method === 'put' ? faults[method] : 'ok')) })
     for (const text of ['one', 'two', 'three']) ids.push((await pair.cached.create({ collection: 'notes', data: { text } })).id)
     await pair.cached.updateGlobal({ slug: 'banner', data: { text: 'banner' } })
   })

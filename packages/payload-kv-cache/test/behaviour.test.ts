@@ -11,6 +11,8 @@ import type { Pair } from './support/app.js'
 import { useTestEnv } from './support/env.js'
 import type { CallLog } from './support/spy.js'
 import { spyOnDatabase } from './support/spy.js'
+import type { Fault } from './support/faults.js'
+import { faultyKV } from './support/faults.js'
 
 const env = useTestEnv('sqlite')
 
@@ -30,23 +32,6 @@ function recordingKV(kv: KVNamespaceLike): KVNamespaceLike & { puts: Array<{ key
       puts.push({ key, options })
       return kv.put(key, value, options)
     },
-    delete: (key) => kv.delete(key),
-    list: (options) => kv.list(options),
-  }
-}
-
-type Fault = 'ok' | 'throw' | 'hang'
-
-/** The real namespace, with get and put made to throw or never answer on demand. */
-function faultyKV(kv: KVNamespaceLike, faults: { get: Fault; put: Fault }): KVNamespaceLike {
-  const act = <T>(fault: Fault, real: () => Promise<T>): Promise<T> => {
-    if (fault === 'throw') return Promise.reject(new Error('injected KV failure'))
-    if (fault === 'hang') return new Promise<T>(() => undefined)
-    return real()
-  }
-  return {
-    get: ((key: string | string[], type: 'text') => act(faults.get, () => kv.get(key as string, type))) as KVNamespaceLike['get'],
-    put: (key, value, options) => act(faults.put, () => kv.put(key, value, options)),
     delete: (key) => kv.delete(key),
     list: (options) => kv.list(options),
   }
@@ -922,7 +907,7 @@ describe('the failure contract: KV errors, timeouts and garbage never fail a Pay
   let skew = 0
 
   beforeAll(async () => {
-    pair = await env.newPair({ prefix: 'behave-fault', kvTimeoutMs: 250, clock: () => Date.now() + skew, wrapKV: (kv) => faultyKV(kv, faults) })
+    pair = await env.newPair({ prefix: 'behave-fault', kvTimeoutMs: 250, clock: () => Date.now() + skew, wrapKV: (kv) => faultyKV(kv, (method) => (method === 'get' || method === 'put' ? faults[method] : 'ok')) })
     for (const text of ['one', 'two']) ids.push((await pair.cached.create({ collection: 'notes', data: { text } })).id)
     await pair.cached.updateGlobal({ slug: 'banner', data: { text: 'banner' } })
     log = spyOnDatabase(pair.cached)
