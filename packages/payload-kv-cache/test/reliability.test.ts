@@ -469,11 +469,11 @@ ${limits.join('\n')}
 
 ## Bad input at config time
 
-\`test/options.test.ts\`: 51 invalid option values (a missing \`kv\`, a value that is not a KV
+\`test/options.test.ts\`: 52 invalid option values (a missing \`kv\`, a value that is not a KV
 namespace, TTLs that are 0, negative, NaN, Infinity or strings, unknown and misspelt options,
 unknown or write operations, malformed per-collection settings, a \`key\` that is not a
 function, prefixes with \`:\` or \`*\`, empty or over 64 characters, budgets and timeouts out of
-range, a malformed clock) each throw \`KVCacheConfigError\` from \`withKVCache\` with a message
+range, a malformed clock, a \`documentStamps\` that is not a boolean) each throw \`KVCacheConfigError\` from \`withKVCache\` with a message
 naming the option and the fix; 4 unknown collection or global slugs fail \`getPayload\` the same
 way once the config is known.
 
