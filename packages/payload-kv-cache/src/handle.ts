@@ -14,7 +14,11 @@ export interface KVCacheHandle {
    * (`c:posts`, `g:settings`, `*`) and by operation (`find`, `updateOne`, ...).
    */
   breakdown(): CacheStatsBreakdown
-  /** Resolves when every fill started so far has been written (or failed). */
+  /**
+   * Resolves when every piece of background work this isolate tracks (fills, trailing stamp
+   * writes, purge continuations) has finished. Work handed to `waitUntil` is the runtime's:
+   * a Worker may cancel it, so waiting on it here could hang for good.
+   */
   settled(): Promise<void>
   /** Runs `fn` with cache control for every adapter call inside it, `findByID` included. */
   run<R>(control: CacheControl, fn: () => R): R
