@@ -1,3 +1,4 @@
+import type { ConfigLike } from './dependencies.js'
 import type { Scope } from './keys.js'
 
 /**
@@ -34,6 +35,44 @@ export function bulkStamp(scope: Scope): Scope {
 export function ownerOfStamp(stamp: string): string {
   const at = stamp.indexOf('#')
   return at < 0 ? stamp : stamp.slice(0, at)
+}
+
+/**
+ * How the database compares a collection's ids, which decides when two ids name one row:
+ * `number` (serial ids, or a custom number field: SQL casts `'01'` to 1), `text` (a custom
+ * text id field: compared exactly), `generated` (uuid or ObjectId: hex compared without case,
+ * and Postgres takes a uuid with braces or without hyphens).
+ */
+export type IDKind = 'number' | 'text' | 'generated'
+
+/** The kinds of the collections with a custom id field (what Payload calls `customIDType`). */
+export function customIDKinds(config: ConfigLike): Map<string, IDKind> {
+  const kinds = new Map<string, IDKind>()
+  for (const collection of config.collections ?? []) {
+    for (const field of collection.fields ?? []) {
+      const { name, type } = (field ?? {}) as { name?: unknown; type?: unknown }
+      if (name === 'id' && (type === 'number' || type === 'text')) kinds.set(collection.slug, type)
+    }
+  }
+  return kinds
+}
+
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const CANONICAL_OBJECT_ID = /^[0-9a-f]{24}$/
+
+/**
+ * The id if it is the only spelling of its row, else undefined. A document stamp is named by
+ * the id's text, so a read pinned to `'01'` or to an upper-case uuid would never see the
+ * bump of a write made with `1` or the lower-case uuid: such reads and writes keep to the
+ * collection and bulk stamps instead. The database returns ids in canonical form, so a
+ * write's result always names a usable stamp.
+ */
+export function canonicalID(id: DocumentID | undefined, kind: IDKind): DocumentID | undefined {
+  if (id === undefined) return undefined
+  if (kind === 'number') return typeof id === 'number' && Number.isFinite(id) ? id : undefined
+  if (typeof id !== 'string') return undefined
+  if (kind === 'text') return id
+  return CANONICAL_UUID.test(id) || CANONICAL_OBJECT_ID.test(id) ? id : undefined
 }
 
 function usable(id: unknown): id is DocumentID {

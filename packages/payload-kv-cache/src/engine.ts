@@ -26,8 +26,8 @@ import type { TransactionID } from './transactions.js'
 import { PendingTransactions } from './transactions.js'
 import { schemaFingerprint } from './fingerprint.js'
 import { keepAlive } from './keepalive.js'
-import type { DocumentID } from './documents.js'
-import { bulkStamp, documentStamp, idOfWriteArgs, idOfWriteResult, pinnedID, SINGLE_DOCUMENT_WRITES, VERSION_WRITES } from './documents.js'
+import type { DocumentID, IDKind } from './documents.js'
+import { bulkStamp, canonicalID, customIDKinds, documentStamp, idOfWriteArgs, idOfWriteResult, pinnedID, SINGLE_DOCUMENT_WRITES, VERSION_WRITES } from './documents.js'
 
 /** What the engine needs of the inner adapter instance. */
 export interface InnerAdapter {
@@ -77,6 +77,7 @@ export class CacheEngine {
   private readonly purgeFailed = new Map<StampScope, number>()
   private graph!: DependencyGraph
   private paths!: ReadPaths
+  private customIDs!: Map<string, IDKind>
   private policy!: CachePolicy
   private readonly lastReported = new Map<string, number>()
   private readonly clock: () => number
@@ -113,6 +114,7 @@ export class CacheEngine {
     const policy = new CachePolicy(this.options, config)
     this.graph = new DependencyGraph(config)
     this.paths = new ReadPaths(config)
+    this.customIDs = customIDKinds(config)
     this.policy = policy
     this.keyNamespace = `${this.inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
     this.stamps.forgetDependencies()
@@ -302,8 +304,14 @@ export class CacheEngine {
   private readDependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): Scope[] {
     if (operation !== 'findOne' || ref.kind !== 'collection' || !this.documentLevel()) return this.paths.dependenciesOfCall(operation, scope, args)
     const { scopes, ownRowsOnly } = this.paths.traversal(operation, scope, args)
-    const id = ownRowsOnly ? pinnedID(args.where) : undefined
+    const id = ownRowsOnly ? this.canonicalID(scope, pinnedID(args.where)) : undefined
     return id === undefined ? scopes : [bulkStamp(scope), documentStamp(scope, id)]
+  }
+
+  private canonicalID(scope: Scope, id: DocumentID | undefined): DocumentID | undefined {
+    const slug = scope.slice(2)
+    const kind = this.customIDs.get(slug) ?? ((this.inner as { defaultIDType?: unknown }).defaultIDType === 'number' ? 'number' : 'generated')
+    return canonicalID(id, kind)
   }
 
   private documentLevel(): boolean {
@@ -333,14 +341,16 @@ export class CacheEngine {
         continue
       }
       if (VERSION_WRITES.has(operation)) continue
-      if (!SINGLE_DOCUMENT_WRITES.has(operation)) {
+      // A delete in a collection that points at itself (a parent page, related posts): its
+      // foreign keys change other rows of the same collection, which nobody names.
+      if (!SINGLE_DOCUMENT_WRITES.has(operation) || (DELETES.has(operation) && this.hasForeignKeys() && this.graph.referrersOf(scope).has(scope))) {
         scopes.push(bulkStamp(scope))
         continue
       }
-      const named: DocumentID | undefined = idOfWriteArgs(operation, args)
+      const named = this.canonicalID(scope, idOfWriteArgs(operation, args))
       if (named !== undefined) scopes.push(documentStamp(scope, named))
       after = (result, threw) => {
-        const returned = threw ? undefined : idOfWriteResult(result)
+        const returned = threw ? undefined : this.canonicalID(scope, idOfWriteResult(result))
         if (returned !== undefined) return named !== undefined && String(returned) === String(named) ? [] : [documentStamp(scope, returned)]
         // A create that failed, or a write that returned no id: any row may have changed.
         return named === undefined ? [bulkStamp(scope)] : []

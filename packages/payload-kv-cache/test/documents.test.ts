@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { BackgroundWork } from '../src/background.js'
-import { bulkStamp, documentStamp, idOfWriteArgs, idOfWriteResult, ownerOfStamp, pinnedID } from '../src/documents.js'
+import { bulkStamp, canonicalID, customIDKinds, documentStamp, idOfWriteArgs, idOfWriteResult, ownerOfStamp, pinnedID } from '../src/documents.js'
 import type { KVNamespaceLike } from '../src/index.js'
 import { Stamps } from '../src/stamps.js'
 import { Counters } from '../src/stats.js'
@@ -48,6 +48,44 @@ describe('document stamps: which reads and writes name one document', () => {
     expect(bulkStamp('c:posts')).toBe('c:posts#*')
     expect(ownerOfStamp('c:posts#=12')).toBe('c:posts')
     expect(ownerOfStamp('c:posts')).toBe('c:posts')
+  })
+})
+
+describe('document stamps: only an id with one spelling names a stamp', () => {
+  it('number ids: numbers only (SQL casts "01" and "1" to 1)', () => {
+    expect(canonicalID(7, 'number')).toBe(7)
+    expect(canonicalID('7', 'number')).toBeUndefined()
+    expect(canonicalID('07', 'number')).toBeUndefined()
+    expect(canonicalID(Number.NaN, 'number')).toBeUndefined()
+  })
+
+  it('uuid and ObjectId ids: the lower-case form the database returns', () => {
+    expect(canonicalID('0f8fad5b-d9cb-469f-a165-70867728950e', 'generated')).toBe('0f8fad5b-d9cb-469f-a165-70867728950e')
+    expect(canonicalID('0F8FAD5B-D9CB-469F-A165-70867728950E', 'generated')).toBeUndefined()
+    expect(canonicalID('{0f8fad5b-d9cb-469f-a165-70867728950e}', 'generated')).toBeUndefined()
+    expect(canonicalID('0f8fad5bd9cb469fa16570867728950e', 'generated')).toBeUndefined()
+    expect(canonicalID('507f1f77bcf86cd799439011', 'generated')).toBe('507f1f77bcf86cd799439011')
+    expect(canonicalID('507F1F77BCF86CD799439011', 'generated')).toBeUndefined()
+    expect(canonicalID(12, 'generated')).toBeUndefined()
+  })
+
+  it('custom text ids compare exactly, so every string is its own', () => {
+    expect(canonicalID('Hello-World', 'text')).toBe('Hello-World')
+    expect(canonicalID(3, 'text')).toBeUndefined()
+  })
+
+  it('a custom id field sets the kind, as Payload’s customIDType does', () => {
+    const kinds = customIDKinds({
+      collections: [
+        { slug: 'plain', fields: [{ name: 'title', type: 'text' }] },
+        { slug: 'slugs', fields: [{ name: 'id', type: 'text' }] },
+        { slug: 'codes', fields: [{ name: 'id', type: 'number' }] },
+      ],
+    })
+    expect([...kinds]).toStrictEqual([
+      ['slugs', 'text'],
+      ['codes', 'number'],
+    ])
   })
 })
 

@@ -183,6 +183,30 @@ export function dependencySuite(env: TestEnv): void {
         await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { name: 'Ada' } })
       })
 
+      it('deleting a comment that others reply to and quote is seen by their findByID (SQL: foreign keys set null, rels rows cascade)', async () => {
+        const parent = await pair.cached.create({ collection: 'comments', data: { text: 'parent' } })
+        const reply = await pair.cached.create({ collection: 'comments', data: { text: 'reply', replyTo: parent.id, quotes: [parent.id] } })
+        const read = (p: Payload) => p.findByID({ collection: 'comments', id: reply.id, depth: 0 })
+        expect((await warm(read)).replyTo).toBe(parent.id)
+        await pair.cached.delete({ collection: 'comments', id: parent.id })
+        const after = await expectFresh(read)
+        if (env.kind !== 'mongodb') expect([after.replyTo, after.quotes]).toStrictEqual([null, []])
+      })
+
+      it('an id spelled another way than the database returns it (0-padded, upper-case) shares no stale entry with the canonical one', async () => {
+        const note = await pair.cached.create({ collection: 'notes', data: { text: 'v1' } })
+        const other = env.kind === 'mongodb' ? String(note.id).toUpperCase() : `0${note.id}`
+        const read = (p: Payload) => p.findByID({ collection: 'notes', id: other, depth: 0 })
+        expect((await warm(read)).text).toBe('v1')
+        await pair.cached.update({ collection: 'notes', id: note.id, data: { text: 'v2' } })
+        expect((await expectFresh(read)).text).toBe('v2')
+        // And the other way round: a write made with the odd spelling, a read with the canonical id.
+        const canonical = (p: Payload) => p.findByID({ collection: 'notes', id: note.id, depth: 0 })
+        await warm(canonical)
+        await pair.cached.db.updateOne({ collection: 'notes', id: other, data: { text: 'v3' } } as Parameters<Payload['db']['updateOne']>[0])
+        expect((await expectFresh(canonical)).text).toBe('v3')
+      })
+
       if (env.kind !== 'mongodb')
         it('an id read before its document existed (not found, cached) sees the create', async () => {
           // SQL ids count up: the next note gets the id after this one.

@@ -53,6 +53,9 @@ export const siteCollections = (): CollectionConfig[] => [
     fields: [
       { name: 'text', type: 'text' },
       { name: 'author', type: 'relationship', relationTo: 'authors' },
+      // Threads point at their own collection: a delete changes other rows of it (SQL).
+      { name: 'replyTo', type: 'relationship', relationTo: 'comments' },
+      { name: 'quotes', type: 'relationship', relationTo: 'comments', hasMany: true },
     ],
   },
   {
