@@ -21,6 +21,14 @@ const MAX_RECENT = 1000
 const MAX_IDLE_SCOPES = 1000
 /** Failed stamps remembered one by one; past it, documents' failures fold into their collections'. */
 const MAX_FAILED = 1000
+/**
+ * Document stamps one collection may put per second; past it, the rest of that second's
+ * document bumps become one bump of its bulk stamp. A bulk edit (Payload updates and deletes
+ * by `where` one document at a time) would otherwise put a stamp per document, and Workers
+ * allow 1,000 KV operations per invocation: past them every put fails and the documents stay
+ * stale in other isolates until TTL. The bulk stamp invalidates a superset.
+ */
+export const DOCUMENT_STAMPS_PER_SECOND = 20
 /** A writer this old hands its loop to the next request's bump (waitUntil has a lifetime). */
 const WRITER_HANDOVER_MS = 10_000
 
@@ -71,6 +79,8 @@ export class Stamps {
   /** Scopes whose last bump never landed after its retries, with the time of giving up. */
   private readonly failed = new Map<StampScope, number>()
   private readonly keyCache = new Map<string, string[]>()
+  /** Document stamps bumped in the current second, by collection (bounded by the config). */
+  private readonly documentBumps = new Map<Scope, { start: number; count: number }>()
   /** Tokens this isolate wrote lately, by stamp key: KV's location cache may not show them yet. */
   private readonly recent = new Map<string, { token: string; at: number }>()
   /** Scopes whose stamp write failed and is being retried: reads bypass until one lands. */
@@ -232,7 +242,27 @@ export class Stamps {
    * Never throws.
    */
   async bump(scopes: Iterable<StampScope>): Promise<void> {
-    await Promise.all([...scopes].map((scope) => this.request(scope, false).ready))
+    await Promise.all(this.fold(scopes).map((scope) => this.request(scope, false).ready))
+  }
+
+  /** Past `DOCUMENT_STAMPS_PER_SECOND` for a collection, its document stamps become its bulk stamp. */
+  private fold(scopes: Iterable<StampScope>): StampScope[] {
+    const out = new Set<StampScope>()
+    const now = this.clock()
+    for (const scope of scopes) {
+      if (!scope.includes('#=')) {
+        out.add(scope)
+        continue
+      }
+      const owner = ownerOfStamp(scope) as Scope
+      let window = this.documentBumps.get(owner)
+      if (!window || now - window.start >= STAMP_WRITE_INTERVAL_MS) this.documentBumps.set(owner, (window = { start: now, count: 0 }))
+      if (window.count < DOCUMENT_STAMPS_PER_SECOND) {
+        window.count++
+        out.add(scope)
+      } else out.add(bulkStamp(owner))
+    }
+    return [...out]
   }
 
   /**
@@ -243,7 +273,7 @@ export class Stamps {
     // The covering write may run in an earlier request's writer loop.
     await keepAlive(
       Promise.all(
-        [...scopes].map(async (scope) => {
+        this.fold(scopes).map(async (scope) => {
           const { ready, covered } = this.request(scope, true)
           await ready
           await covered

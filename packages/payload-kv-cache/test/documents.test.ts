@@ -1,11 +1,13 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { BackgroundWork } from '../src/background.js'
 import { bulkStamp, canonicalID, customIDKinds, documentStamp, idOfWriteArgs, idOfWriteResult, ownerOfStamp, pinnedID } from '../src/documents.js'
 import type { KVNamespaceLike } from '../src/index.js'
-import { Stamps } from '../src/stamps.js'
+import { DOCUMENT_STAMPS_PER_SECOND, Stamps } from '../src/stamps.js'
 import { Counters } from '../src/stats.js'
 import { SafeKV } from '../src/store.js'
 import { ManualClock } from './support/clock.js'
+import type { KVServer } from './support/kv.js'
+import { countingKV, startKV } from './support/kv.js'
 
 describe('document stamps: which reads and writes name one document', () => {
   it.each([
@@ -89,6 +91,37 @@ describe('document stamps: only an id with one spelling names a stamp', () => {
   })
 })
 
+describe('document stamps in a burst', () => {
+  let server: KVServer
+  beforeAll(async () => {
+    server = await startKV()
+  })
+  afterAll(async () => {
+    await server.dispose()
+  })
+
+  it('past DOCUMENT_STAMPS_PER_SECOND in one second, a collection’s document stamps become one bulk stamp write', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1))
+    const counters = new Counters()
+    const kv = countingKV(server.kv)
+    const stamps = new Stamps(new SafeKV(() => kv, 1000, counters.totals, () => undefined), 'burst', clock.now, clock.sleep, counters, new BackgroundWork(undefined), () => undefined)
+    const burst = Array.from({ length: DOCUMENT_STAMPS_PER_SECOND + 10 }, (_, i) => documentStamp('c:posts', i + 1))
+    await clock.until(stamps.bump([...burst, documentStamp('c:notes', 1)]))
+    const documentPuts = (collection: string) => kv.puts.filter((key) => key.includes(`:${collection}#=`)).length
+    expect(documentPuts('c:posts')).toBe(DOCUMENT_STAMPS_PER_SECOND)
+    expect(kv.puts.filter((key) => key.endsWith(':c:posts#*'))).toHaveLength(1)
+    // Another collection keeps its own allowance.
+    expect(documentPuts('c:notes')).toBe(1)
+    // Reads of the documents past the allowance are covered: this isolate reads their bulk
+    // stamp under a new token at once.
+    expect(stamps.isUnsettled([bulkStamp('c:posts'), documentStamp('c:posts', DOCUMENT_STAMPS_PER_SECOND + 5)])).toBe(false)
+    // A second later the allowance is back.
+    await clock.advance(1000)
+    await clock.until(stamps.bump([documentStamp('c:posts', 500)]))
+    expect(documentPuts('c:posts')).toBe(DOCUMENT_STAMPS_PER_SECOND + 1)
+  })
+})
+
 describe('document stamps in a long KV outage', () => {
   it('failed document stamps are folded into their collection’s bulk stamp: bounded, and reads still bypass', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1))
@@ -104,9 +137,12 @@ describe('document stamps in a long KV outage', () => {
     const kv = new SafeKV(() => failing, 1000, counters.totals, () => undefined)
     const stamps = new Stamps(kv, 'out', clock.now, clock.sleep, counters, new BackgroundWork(undefined), () => undefined)
     const documents = Array.from({ length: 1100 }, (_, i) => documentStamp('c:posts', i + 1))
-    const bumps = stamps.bump(documents)
-    // Each writer tries, then retries 1, 2 and 4 s apart, then gives up.
-    await clock.until(bumps)
+    // Spread over time as single edits come, within the document stamps allowed per second.
+    for (let i = 0; i < documents.length; i += DOCUMENT_STAMPS_PER_SECOND) {
+      // Each writer tries, then retries 1, 2 and 4 s apart, then gives up.
+      await clock.until(stamps.bump(documents.slice(i, i + DOCUMENT_STAMPS_PER_SECOND)))
+      await clock.advance(1000)
+    }
     for (let i = 0; i < 80 && counters.totals.stampFailures < documents.length; i++) await clock.advance(100)
     expect(counters.totals.stampFailures).toBe(documents.length)
     const { stampsFailed } = stamps.footprint()

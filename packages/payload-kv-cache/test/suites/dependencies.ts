@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals'
 import type { Payload } from 'payload'
 import type { Pair } from '../support/app.js'
 import type { TestEnv } from '../support/env.js'
+import { DOCUMENT_STAMPS_PER_SECOND } from '../../src/stamps.js'
 import { countingKV } from '../support/kv.js'
 import type { Seed } from '../support/seed.js'
 import { seed } from '../support/seed.js'
@@ -205,6 +206,25 @@ export function dependencySuite(env: TestEnv): void {
         await warm(canonical)
         await pair.cached.db.updateOne({ collection: 'notes', id: other, data: { text: 'v3' } } as Parameters<Payload['db']['updateOne']>[0])
         expect((await expectFresh(canonical)).text).toBe('v3')
+      })
+
+      it('a bulk edit by where (one updateOne per document, one commit) folds its document stamps into the bulk stamp past DOCUMENT_STAMPS_PER_SECOND, and every findByID sees it', async () => {
+        const count = DOCUMENT_STAMPS_PER_SECOND * 2
+        const notes = []
+        for (let i = 0; i < count; i++) notes.push(await pair.cached.create({ collection: 'notes', data: { text: `bulk ${i}` } }))
+        const reads = [notes[0]!, notes[count - 1]!].map((note) => (p: Payload) => p.findByID({ collection: 'notes', id: note.id, depth: 0 }))
+        for (const read of reads) await warm(read)
+        const putsBefore = counted.puts.length
+        const edited = await pair.cached.update({ collection: 'notes', where: { text: { like: 'bulk ' } }, data: { text: 'bulk edited' } })
+        expect(edited.docs).toHaveLength(count)
+        await pair.cache.settled()
+        for (const read of reads) expect((await expectFresh(read)).text).toBe('bulk edited')
+        if (env.strategy === 'stamp') {
+          const puts = counted.puts.slice(putsBefore)
+          // Without transactions (Mongo standalone) each update bumps on its own, spread over time.
+          if (env.kind !== 'mongodb') expect(puts.filter((key) => key.includes(':c:notes#=')).length).toBeLessThanOrEqual(DOCUMENT_STAMPS_PER_SECOND)
+          if (env.kind !== 'mongodb') expect(puts.some((key) => key.endsWith(':c:notes#*'))).toBe(true)
+        }
       })
 
       if (env.kind !== 'mongodb')
