@@ -367,11 +367,21 @@ export class CacheEngine {
     } catch {
       id = null
     }
-    const scopes = typeof id === 'string' || typeof id === 'number' ? this.transactions.take(id) : undefined
-    if (operation === 'rollbackTransaction' || !scopes || scopes.size === 0) return method.apply(this.inner, callArgs)
-    // Invalidate even when commit throws: drizzle can roll back silently, and a needless
-    // invalidation costs a miss while a missing one serves stale data.
-    return this.invalidating(scopes, operation, () => method.apply(this.inner, callArgs))
+    if (typeof id !== 'string' && typeof id !== 'number') return method.apply(this.inner, callArgs)
+    const transactionID: TransactionID = id
+    const scopes = this.transactions.take(transactionID)
+    try {
+      if (operation === 'rollbackTransaction' || !scopes || scopes.size === 0) return await method.apply(this.inner, callArgs)
+      // Invalidate even when commit throws: drizzle can roll back silently, and a needless
+      // invalidation costs a miss while a missing one serves stale data.
+      return await this.invalidating(scopes, operation, () => method.apply(this.inner, callArgs))
+    } finally {
+      // A write of this transaction that finished while it was ending recorded what its
+      // result named (a created document's id) after the take above: invalidate that too
+      // once the commit is visible. A rolled-back transaction's late records are dropped.
+      const late = this.transactions.take(transactionID)
+      if (operation === 'commitTransaction' && late && late.size > 0) await this.invalidating(late, operation, () => undefined)
+    }
   }
 
   /** Migrations, raw SQL, dropDatabase: anything may have changed. */

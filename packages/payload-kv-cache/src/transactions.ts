@@ -36,17 +36,19 @@ export class PendingTransactions {
     for (const scope of scopes) record.scopes.add(scope)
   }
 
-  /** Removes and returns what the transaction wrote. */
+  /**
+   * Removes and returns what the transaction wrote: its record and, when it outlived the
+   * record's age and wrote again, the orphan its earlier writes were swept into.
+   */
   take(id: TransactionID): Set<StampScope> | undefined {
     const key = String(id)
     const record = this.records.get(key)
-    if (record) {
-      this.records.delete(key)
-      return record.scopes
-    }
     const orphan = this.orphans.get(key)
+    this.records.delete(key)
     this.orphans.delete(key)
-    return orphan
+    if (!record) return orphan
+    if (orphan) for (const scope of orphan) record.scopes.add(scope)
+    return record.scopes
   }
 
   get size(): number {

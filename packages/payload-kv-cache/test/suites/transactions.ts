@@ -127,6 +127,42 @@ export function transactionSuite(env: TestEnv): void {
       expect(after.views).toBe(99)
     })
 
+    it('a create that lands while its transaction is committing is invalidated once the commit is visible', async () => {
+      // A probe read, cached, of the id the create is about to get: not found (SQL ids count up;
+      // Mongo's are random, so there it reads one the create cannot get and stays null).
+      const probe = await pair.cached.create({ collection: 'notes', data: { text: 'probe' } })
+      const nextID = typeof probe.id === 'number' ? probe.id + 1 : `${String(probe.id).slice(0, -1)}0`
+      const read = (p: Payload) => p.db.findOne({ collection: 'notes', where: { id: { equals: nextID } } })
+      await pair.cache.settled()
+      await read(pair.cached)
+      await pair.cache.settled()
+      // The commit waits at the gate until the create has landed on its session.
+      const inner = unwrapAdapter(pair.cached.db) as unknown as { commitTransaction: (id: unknown) => Promise<void> }
+      const commit = inner.commitTransaction
+      let open!: () => void
+      const gate = new Promise<void>((resolve) => (open = resolve))
+      inner.commitTransaction = async function (this: unknown, id: unknown) {
+        await gate
+        return commit.call(this, id)
+      }
+      try {
+        const req = await begin()
+        const created = pair.cached.db.create({ collection: 'notes', data: { text: 'landed during commit' }, req } as Parameters<Payload['db']['create']>[0])
+        const committed = pair.cached.db.commitTransaction(req.transactionID!)
+        // The create finishes on the still-open session while the commit waits.
+        const doc = (await created) as { id: unknown }
+        open()
+        await committed
+        if (typeof probe.id === 'number') expect(doc.id).toBe(nextID)
+        const after = await read(pair.cached)
+        expect(after).toStrictEqual(await read(pair.plain))
+        if (typeof probe.id === 'number') expect(after).toMatchObject({ text: 'landed during commit' })
+      } finally {
+        open()
+        inner.commitTransaction = commit
+      }
+    })
+
     it('the jobs queue (begin, updateJobs, commit, no rollback path) invalidates on commit', async () => {
       const job = await pair.cached.jobs.queue({ task: 'noop', input: {} })
       const read = (p: Payload) => p.findByID({ collection: 'payload-jobs', id: job.id, depth: 0, disableErrors: true })
