@@ -70,6 +70,12 @@ export class CacheEngine {
    * overlapped one does not fill (the race the strategy cannot stop across isolates).
    */
   private readonly writeEpochs = new Map<StampScope, number>()
+  /**
+   * Prefix strategy: when this isolate last started a write to each scope. KV's `list` can
+   * miss keys written in the last minute, so a purge may leave an entry filled just before
+   * the write; entries filled before it are not served here (bounded by the config's scopes).
+   */
+  private readonly writeStartedAt = new Map<StampScope, number>()
   private readonly fillsInFlight = new Set<Promise<void>>()
   /** Misses on their way to the database, by key and signature: each resolves to the entry. */
   private readonly flights = new Map<string, Promise<string | undefined>>()
@@ -156,7 +162,7 @@ export class CacheEngine {
     if (raw != null && !control?.refresh) {
       const entry = decodeEnvelope(raw)
       if (entry.status === 'foreign') outcome = 'malformed'
-      else if (entry.stamps !== signature || this.clock() >= entry.expiresAt) outcome = 'stale'
+      else if (entry.stamps !== signature || this.clock() >= entry.expiresAt || (prefixMode && entry.filledAt < this.lastWriteStartOf(dependencies))) outcome = 'stale'
       else {
         try {
           const result = entry.read()
@@ -526,7 +532,18 @@ export class CacheEngine {
   private startEpoch(scopes: readonly StampScope[]): void {
     this.auditor?.writeStarted(scopes)
     if (this.options.invalidation !== 'prefix') return
-    for (const scope of scopes) this.writeEpochs.set(scope, (this.writeEpochs.get(scope) ?? 0) + 1)
+    const now = this.clock()
+    for (const scope of scopes) {
+      this.writeEpochs.set(scope, (this.writeEpochs.get(scope) ?? 0) + 1)
+      this.writeStartedAt.set(scope, now)
+    }
+  }
+
+  private lastWriteStartOf(dependencies: readonly Scope[]): number {
+    if (this.writeStartedAt.size === 0) return -Infinity
+    let last = this.writeStartedAt.get('*') ?? -Infinity
+    for (const scope of dependencies) last = Math.max(last, this.writeStartedAt.get(scope) ?? -Infinity)
+    return last
   }
 
   private epochOf(dependencies: readonly Scope[]): number {
