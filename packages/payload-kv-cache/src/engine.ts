@@ -49,6 +49,8 @@ type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
 
 const REPORT_INTERVAL_MS = 10_000
 const DELETES = new Set(['deleteOne', 'deleteMany', 'deleteVersions'])
+/** Payload's default `readReplicasAfterWriteInterval`: how long a replica may lag a write. */
+const DEFAULT_REPLICA_WINDOW_MS = 2000
 /** Misses coalesced at once per isolate; past it, misses simply go to the database. */
 const MAX_FLIGHTS = 1000
 
@@ -258,13 +260,17 @@ export class CacheEngine {
   /**
    * Drizzle adapters with `readReplicas` keep the primary in `primaryDrizzle` and send reads
    * to the primary for `readReplicasAfterWriteInterval` after a write in the same isolate:
-   * Payload's own estimate of replication lag, which we take for every isolate.
+   * Payload's own estimate of replication lag, which we take for every isolate. D1 with
+   * `readReplicas: 'first-primary'` reads through a Sessions API session that is consistent
+   * only with itself, so another isolate's write may not have reached the replica it reads;
+   * D1 publishes no bound on that lag, and we take Payload's Postgres default for it.
    */
   private replicaWindowMs(): number {
-    const inner = this.inner as { primaryDrizzle?: unknown; readReplicasAfterWriteInterval?: unknown }
+    const inner = this.inner as { primaryDrizzle?: unknown; readReplicasAfterWriteInterval?: unknown; readReplicas?: unknown }
+    if (inner.readReplicas === 'first-primary') return DEFAULT_REPLICA_WINDOW_MS
     if (!inner.primaryDrizzle) return 0
     const interval = inner.readReplicasAfterWriteInterval
-    return typeof interval === 'number' && interval > 0 ? interval : 2000
+    return typeof interval === 'number' && interval > 0 ? interval : DEFAULT_REPLICA_WINDOW_MS
   }
 
   async write(operation: string, method: Method, args: Args): Promise<unknown> {

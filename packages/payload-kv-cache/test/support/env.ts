@@ -5,6 +5,8 @@ import { createDatabase, startPair } from './app.js'
 import type { KVServer } from './kv.js'
 import { startKV } from './kv.js'
 import { skippingClock } from './clock.js'
+import type { D1Pool } from './d1.js'
+import { startD1 } from './d1.js'
 import type { PostgresServer } from './postgres.js'
 import { startPostgres } from './postgres.js'
 
@@ -36,27 +38,30 @@ process.env.PAYLOAD_FORCE_DRIZZLE_PUSH = 'true'
 export function useTestEnv(kind: DatabaseKind): TestEnv {
   let kvServer: KVServer | undefined
   let postgres: PostgresServer | undefined
+  let d1: D1Pool | undefined
   const pairs: Pair[] = []
 
   beforeAll(async () => {
     kvServer = await startKV()
     if (kind === 'postgres') postgres = await startPostgres()
+    if (kind === 'd1') d1 = await startD1()
   })
 
   afterAll(async () => {
     for (const pair of pairs) await pair.stop().catch(() => undefined)
     await kvServer?.dispose()
     await postgres?.stop()
+    await d1?.dispose()
   })
 
   const env: TestEnv = {
     kind,
     strategy: 'stamp',
     kv: () => kvServer!.kv,
-    newDatabase: (options) => createDatabase(kind, postgres, options),
+    newDatabase: (options) => createDatabase(kind, { postgres, d1 }, options),
     async newPair(options = {}) {
       const { wrapKV, transactions, ...cacheOptions } = options
-      const database = await createDatabase(kind, postgres, { transactions })
+      const database = await createDatabase(kind, { postgres, d1 }, { transactions })
       const kv = wrapKV ? wrapKV(kvServer!.kv) : kvServer!.kv
       // Each pair gets its own prefix: the file's suites share one namespace, like sites do.
       // The clock skips the second between coalesced stamp writes; tests about timing pass
