@@ -72,6 +72,8 @@ export class CacheEngine {
    * overlapped one does not fill (the race the strategy cannot stop across isolates).
    */
   private readonly writeEpochs = new Map<StampScope, number>()
+  /** Transactions whose commit or rollback is running, until it has landed. */
+  private readonly endingTransactions = new Map<string, Promise<void>>()
   /**
    * Prefix strategy: when this isolate last started a write to each scope. KV's `list` can
    * miss keys written in the last minute, so a purge may leave an entry filled just before
@@ -164,7 +166,7 @@ export class CacheEngine {
     if (raw != null && !control?.refresh) {
       const entry = decodeEnvelope(raw)
       if (entry.status === 'foreign') outcome = 'malformed'
-      else if (entry.stamps !== signature || this.clock() >= entry.expiresAt || (prefixMode && entry.filledAt < this.lastWriteStartOf(dependencies))) outcome = 'stale'
+      else if (entry.stamps !== signature || this.clock() >= entry.expiresAt || (prefixMode && entry.filledAt <= this.lastWriteStartOf(dependencies))) outcome = 'stale'
       else {
         try {
           const result = entry.read()
@@ -295,13 +297,23 @@ export class CacheEngine {
       } finally {
         written?.()
         const more = after(result, threw)
-        this.transactions.record(transactionID, more)
-        // The transaction ended while this write was running (an un-awaited write in a hook):
-        // the adapter then ran it on the plain connection, and the commit already took the
-        // record. Invalidate now, or nobody will.
-        if (!this.sessionIsLive(transactionID)) {
-          this.transactions.take(transactionID)
+        const ending = this.endingTransactions.get(String(transactionID))
+        if (ending) {
+          // Its transaction is committing (the adapters take the session out of their registry
+          // before the COMMIT runs): what this write did becomes visible when the commit lands,
+          // so invalidate after it. Invalidating now would let a read in between fill the
+          // pre-commit rows under the new stamps.
+          await ending
           await this.invalidating([...scopes, ...more], operation, () => undefined)
+        } else {
+          this.transactions.record(transactionID, more)
+          // The transaction ended while this write was running (an un-awaited write in a hook):
+          // the adapter then ran it on the plain connection, and the commit already took the
+          // record. Invalidate now, or nobody will.
+          if (!this.sessionIsLive(transactionID)) {
+            this.transactions.take(transactionID)
+            await this.invalidating([...scopes, ...more], operation, () => undefined)
+          }
         }
       }
     }
@@ -381,16 +393,28 @@ export class CacheEngine {
     }
     if (typeof id !== 'string' && typeof id !== 'number') return method.apply(this.inner, callArgs)
     const transactionID: TransactionID = id
+    const key = String(transactionID)
     const scopes = this.transactions.take(transactionID)
-    try {
-      if (operation === 'rollbackTransaction' || !scopes || scopes.size === 0) return await method.apply(this.inner, callArgs)
+    const end = async (): Promise<unknown> => {
+      if (operation === 'rollbackTransaction' || !scopes || scopes.size === 0) return method.apply(this.inner, callArgs)
       // Invalidate even when commit throws: drizzle can roll back silently, and a needless
       // invalidation costs a miss while a missing one serves stale data.
-      return await this.invalidating(scopes, operation, () => method.apply(this.inner, callArgs))
+      return this.invalidating(scopes, operation, () => method.apply(this.inner, callArgs))
+    }
+    const ending = end()
+    // Writes of this transaction that finish from here on wait for it (see write()).
+    const settledEnd = ending.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.endingTransactions.set(key, settledEnd)
+    try {
+      return await ending
     } finally {
-      // A write of this transaction that finished while it was ending recorded what its
-      // result named (a created document's id) after the take above: invalidate that too
-      // once the commit is visible. A rolled-back transaction's late records are dropped.
+      if (this.endingTransactions.get(key) === settledEnd) this.endingTransactions.delete(key)
+      // A write that recorded between the take above and the adapter dropping the session
+      // (an id given as a promise leaves a gap): invalidate it too, now that the commit is
+      // visible. A rolled-back transaction's late records are dropped.
       const late = this.transactions.take(transactionID)
       if (operation === 'commitTransaction' && late && late.size > 0) await this.invalidating(late, operation, () => undefined)
     }
@@ -458,6 +482,8 @@ export class CacheEngine {
       background: this.background.size,
       pendingTransactions: this.transactions.size,
       writeEpochs: this.writeEpochs.size,
+      writeStarts: this.writeStartedAt.size,
+      endingTransactions: this.endingTransactions.size,
       purgeFailed: this.purgeFailed.size,
       reportKinds: this.lastReported.size,
     }

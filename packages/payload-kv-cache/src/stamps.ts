@@ -111,6 +111,7 @@ export class Stamps {
       stampKeySets: this.keyCache.size,
       recentTokens: this.recent.size,
       pendingTokens: this.pendingByKey.size,
+      documentBumpWindows: this.documentBumps.size,
     }
   }
 

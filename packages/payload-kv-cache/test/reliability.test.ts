@@ -413,6 +413,7 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
     expect(footprint.flights).toBe(0)
     expect(footprint.fillsInFlight).toBe(0)
     expect(footprint.background).toBe(0)
+    expect(footprint.endingTransactions).toBe(0)
     // One stamp state per collection and per document written (about 30 here), not per call;
     // past 1,000 the idle ones are swept.
     expect(footprint.stampScopes).toBeLessThanOrEqual(40)

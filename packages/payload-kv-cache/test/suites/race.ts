@@ -131,6 +131,8 @@ export function raceSuite(env: TestEnv): void {
         const spy = jest.spyOn(inner, 'findOne').mockImplementationOnce(async function (this: unknown, args: unknown) {
           const result = await original.call(this, args)
           await a.payload.update({ collection: 'notes', id: note.id, data: { text: 'new' } })
+          // B fills after A's write began, as real time would have it.
+          await clock.advance(1)
           return result
         })
         try {

@@ -15,8 +15,28 @@ export function transactionSuite(env: TestEnv): void {
     let data: Seed
     let log: CallLog
 
+    // Invalidations as KV sees them (stamp puts; a purge's lists), and whether the gated
+    // commit of the test that watches them had landed.
+    const invalidations: Array<{ key: string; commitLanded: boolean }> = []
+    let commitLanded = false
+
     beforeAll(async () => {
-      pair = await env.newPair({ transactions: true, collections: { 'payload-jobs': true } })
+      pair = await env.newPair({
+        transactions: true,
+        collections: { 'payload-jobs': true },
+        wrapKV: (kv) => ({
+          get: kv.get.bind(kv),
+          delete: kv.delete.bind(kv),
+          list: (options) => {
+            invalidations.push({ key: options?.prefix ?? '', commitLanded })
+            return kv.list(options)
+          },
+          put: (key, value, options) => {
+            if (key.includes(':stamp:')) invalidations.push({ key, commitLanded })
+            return kv.put(key, value, options)
+          },
+        }),
+      })
       data = await seed(pair.cached)
       log = spyOnDatabase(pair.cached)
     })
@@ -127,39 +147,63 @@ export function transactionSuite(env: TestEnv): void {
       expect(after.views).toBe(99)
     })
 
-    it('a create that lands while its transaction is committing is invalidated once the commit is visible', async () => {
-      // A probe read, cached, of the id the create is about to get: not found (SQL ids count up;
-      // Mongo's are random, so there it reads one the create cannot get and stays null).
-      const probe = await pair.cached.create({ collection: 'notes', data: { text: 'probe' } })
-      const nextID = typeof probe.id === 'number' ? probe.id + 1 : `${String(probe.id).slice(0, -1)}0`
-      const read = (p: Payload) => p.db.findOne({ collection: 'notes', where: { id: { equals: nextID } } })
-      await pair.cache.settled()
-      await read(pair.cached)
-      await pair.cache.settled()
-      // The commit waits at the gate until the create has landed on its session.
-      const inner = unwrapAdapter(pair.cached.db) as unknown as { commitTransaction: (id: unknown) => Promise<void> }
-      const commit = inner.commitTransaction
-      let open!: () => void
-      const gate = new Promise<void>((resolve) => (open = resolve))
-      inner.commitTransaction = async function (this: unknown, id: unknown) {
-        await gate
-        return commit.call(this, id)
+    it('a create that returns while its transaction is committing is invalidated once the commit has landed, not before', async () => {
+      const inner = unwrapAdapter(pair.cached.db) as unknown as {
+        create: (args: unknown) => Promise<{ id: unknown }>
+        sessions: Record<string, Record<string, unknown>>
       }
+      const create = inner.create
+      let commitOpen!: () => void
+      const commitGate = new Promise<void>((resolve) => (commitOpen = resolve))
+      let createOpen!: () => void
+      const createGate = new Promise<void>((resolve) => (createOpen = resolve))
+      let rowWritten!: () => void
+      const written = new Promise<void>((resolve) => (rowWritten = resolve))
       try {
         const req = await begin()
-        const created = pair.cached.db.create({ collection: 'notes', data: { text: 'landed during commit' }, req } as Parameters<Payload['db']['create']>[0])
+        // The adapters drop the session from their registry, then COMMIT: hold the COMMIT
+        // (drizzle's `resolve`, Mongo's `commitTransaction`), not the call.
+        const session = inner.sessions[String(req.transactionID)]!
+        const hook = typeof session.resolve === 'function' ? 'resolve' : 'commitTransaction'
+        const commit = session[hook] as (...args: unknown[]) => Promise<unknown>
+        session[hook] = async (...args: unknown[]) => {
+          await commitGate
+          const done = await commit.apply(session, args)
+          commitLanded = true
+          return done
+        }
+        // The create's row is written inside the transaction; its return is held until the
+        // commit has begun.
+        inner.create = async function (this: unknown, args: unknown) {
+          const doc = await create.call(this, args)
+          rowWritten()
+          await createGate
+          return doc
+        }
+        await pair.cache.settled()
+        commitLanded = false
+        invalidations.length = 0
+        const created = pair.cached.db.create({ collection: 'notes', data: { text: 'returned during commit' }, req } as Parameters<Payload['db']['create']>[0])
+        await written
         const committed = pair.cached.db.commitTransaction(req.transactionID!)
-        // The create finishes on the still-open session while the commit waits.
-        const doc = (await created) as { id: unknown }
-        open()
+        createOpen()
+        // Bounded, not a wait for consistency: a create that invalidated at once (the bug) has
+        // returned by now; the fixed one is still waiting for the commit, and that is fine.
+        await Promise.race([created, new Promise((resolve) => setTimeout(resolve, 250))])
+        commitOpen()
         await committed
-        if (typeof probe.id === 'number') expect(doc.id).toBe(nextID)
-        const after = await read(pair.cached)
-        expect(after).toStrictEqual(await read(pair.plain))
-        if (typeof probe.id === 'number') expect(after).toMatchObject({ text: 'landed during commit' })
+        const doc = (await created) as { id: unknown }
+        await pair.cache.settled()
+        // The document's own stamp (stamp strategy) or the collection's purge (prefix).
+        const own = invalidations.filter(({ key }) => (env.strategy === 'stamp' ? key.endsWith(`:c:notes#=${String(doc.id)}`) : key.endsWith(':c:notes:')))
+        expect(own.length).toBeGreaterThan(0)
+        expect(own.filter((put) => !put.commitLanded)).toStrictEqual([])
+        const read = (p: Payload) => p.findByID({ collection: 'notes', id: doc.id as number, depth: 0 })
+        expect(await read(pair.cached)).toStrictEqual(await read(pair.plain))
       } finally {
-        open()
-        inner.commitTransaction = commit
+        commitOpen()
+        createOpen()
+        inner.create = create
       }
     })
 
