@@ -4,6 +4,7 @@ import type { AuditEvent } from './events.js'
 import type { EventSink } from './events.js'
 import { elapsedSince, shortKey, timerStart } from './events.js'
 import { ownerOfStamp } from './documents.js'
+import { RefCounts } from './refcounts.js'
 import type { Scope } from './keys.js'
 import type { StampScope } from './stamps.js'
 import type { Counters } from './stats.js'
@@ -38,7 +39,7 @@ export interface AuditSample {
 export class Auditor {
   private readonly epochs = new Map<StampScope, number>()
   /** Writes inside a transaction still running, by scope: they hold no stamp. */
-  private readonly running = new Map<StampScope, number>()
+  private readonly running = new RefCounts<StampScope>()
 
   constructor(
     private readonly sampleRate: number,
@@ -65,13 +66,9 @@ export class Auditor {
   writing(written: readonly StampScope[]): () => void {
     const scopes = owners(written)
     this.writeStarted(scopes)
-    for (const scope of scopes) this.running.set(scope, (this.running.get(scope) ?? 0) + 1)
+    const release = this.running.hold(scopes)
     return () => {
-      for (const scope of scopes) {
-        const count = (this.running.get(scope) ?? 1) - 1
-        if (count <= 0) this.running.delete(scope)
-        else this.running.set(scope, count)
-      }
+      release()
       this.writeStarted(scopes)
     }
   }

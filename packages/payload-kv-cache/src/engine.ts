@@ -297,23 +297,19 @@ export class CacheEngine {
       } finally {
         written?.()
         const more = after(result, threw)
+        // Its transaction may be committing: the adapters take the session out of their
+        // registry before the COMMIT runs, so what this write did becomes visible when the
+        // commit lands. Invalidating before that would let a read in between fill the
+        // pre-commit rows under the new stamps.
         const ending = this.endingTransactions.get(String(transactionID))
-        if (ending) {
-          // Its transaction is committing (the adapters take the session out of their registry
-          // before the COMMIT runs): what this write did becomes visible when the commit lands,
-          // so invalidate after it. Invalidating now would let a read in between fill the
-          // pre-commit rows under the new stamps.
-          await ending
+        if (ending) await ending
+        else this.transactions.record(transactionID, more)
+        // The transaction ended while this write was running (an un-awaited write in a hook,
+        // or one that returned during the commit): the commit already took the record.
+        // Invalidate now, or nobody will.
+        if (ending || !this.sessionIsLive(transactionID)) {
+          this.transactions.take(transactionID)
           await this.invalidating([...scopes, ...more], operation, () => undefined)
-        } else {
-          this.transactions.record(transactionID, more)
-          // The transaction ended while this write was running (an un-awaited write in a hook):
-          // the adapter then ran it on the plain connection, and the commit already took the
-          // record. Invalidate now, or nobody will.
-          if (!this.sessionIsLive(transactionID)) {
-            this.transactions.take(transactionID)
-            await this.invalidating([...scopes, ...more], operation, () => undefined)
-          }
         }
       }
     }
@@ -395,28 +391,22 @@ export class CacheEngine {
     const transactionID: TransactionID = id
     const key = String(transactionID)
     const scopes = this.transactions.take(transactionID)
-    const end = async (): Promise<unknown> => {
-      if (operation === 'rollbackTransaction' || !scopes || scopes.size === 0) return method.apply(this.inner, callArgs)
-      // Invalidate even when commit throws: drizzle can roll back silently, and a needless
-      // invalidation costs a miss while a missing one serves stale data.
-      return this.invalidating(scopes, operation, () => method.apply(this.inner, callArgs))
-    }
-    const ending = end()
-    // Writes of this transaction that finish from here on wait for it (see write()).
-    const settledEnd = ending.then(
+    const ending: Promise<unknown> =
+      operation === 'rollbackTransaction' || !scopes || scopes.size === 0
+        ? Promise.resolve(method.apply(this.inner, callArgs))
+        : // Invalidate even when commit throws: drizzle can roll back silently, and a needless
+          // invalidation costs a miss while a missing one serves stale data.
+          this.invalidating(scopes, operation, () => method.apply(this.inner, callArgs))
+    // Writes of this transaction that return from here on wait for it (see write()).
+    const landed = ending.then(
       () => undefined,
       () => undefined,
     )
-    this.endingTransactions.set(key, settledEnd)
+    this.endingTransactions.set(key, landed)
     try {
       return await ending
     } finally {
-      if (this.endingTransactions.get(key) === settledEnd) this.endingTransactions.delete(key)
-      // A write that recorded between the take above and the adapter dropping the session
-      // (an id given as a promise leaves a gap): invalidate it too, now that the commit is
-      // visible. A rolled-back transaction's late records are dropped.
-      const late = this.transactions.take(transactionID)
-      if (operation === 'commitTransaction' && late && late.size > 0) await this.invalidating(late, operation, () => undefined)
+      if (this.endingTransactions.get(key) === landed) this.endingTransactions.delete(key)
     }
   }
 

@@ -1,6 +1,7 @@
 import type { BackgroundWork } from './background.js'
 import { bulkStamp, ownerOfStamp } from './documents.js'
 import { keepAlive } from './keepalive.js'
+import { RefCounts } from './refcounts.js'
 import type { Scope } from './keys.js'
 import { stampKey } from './keys.js'
 import type { EventSink } from './events.js'
@@ -74,7 +75,7 @@ interface ScopeState {
  * this isolate bypasses the scope.
  */
 export class Stamps {
-  private readonly inFlight = new Map<StampScope, number>()
+  private readonly inFlight = new RefCounts<StampScope>()
   private readonly states = new Map<StampScope, ScopeState>()
   /** Scopes whose last bump never landed after its retries, with the time of giving up. */
   private readonly failed = new Map<StampScope, number>()
@@ -226,15 +227,7 @@ export class Stamps {
 
   /** Marks scopes as being written; returns the release. */
   hold(scopes: Iterable<StampScope>): () => void {
-    const held = [...scopes]
-    for (const scope of held) this.inFlight.set(scope, (this.inFlight.get(scope) ?? 0) + 1)
-    return () => {
-      for (const scope of held) {
-        const count = (this.inFlight.get(scope) ?? 1) - 1
-        if (count <= 0) this.inFlight.delete(scope)
-        else this.inFlight.set(scope, count)
-      }
-    }
+    return this.inFlight.hold(scopes)
   }
 
   /**
