@@ -7,6 +7,8 @@ import { seed } from '../support/seed.js'
 import type { CallLog } from '../support/spy.js'
 import { spyOnDatabase } from '../support/spy.js'
 import { unwrapAdapter } from '../../src/index.js'
+import type { CountingKV } from '../support/kv.js'
+import { countingKV } from '../support/kv.js'
 
 /** DESIGN section 7: nothing inside an uncommitted transaction is visible through the cache. */
 export function transactionSuite(env: TestEnv): void {
@@ -15,28 +17,10 @@ export function transactionSuite(env: TestEnv): void {
     let data: Seed
     let log: CallLog
 
-    // Invalidations as KV sees them (stamp puts; a purge's lists), and whether the gated
-    // commit of the test that watches them had landed.
-    const invalidations: Array<{ key: string; commitLanded: boolean }> = []
-    let commitLanded = false
+    let counted: CountingKV
 
     beforeAll(async () => {
-      pair = await env.newPair({
-        transactions: true,
-        collections: { 'payload-jobs': true },
-        wrapKV: (kv) => ({
-          get: kv.get.bind(kv),
-          delete: kv.delete.bind(kv),
-          list: (options) => {
-            invalidations.push({ key: options?.prefix ?? '', commitLanded })
-            return kv.list(options)
-          },
-          put: (key, value, options) => {
-            if (key.includes(':stamp:')) invalidations.push({ key, commitLanded })
-            return kv.put(key, value, options)
-          },
-        }),
-      })
+      pair = await env.newPair({ transactions: true, collections: { 'payload-jobs': true }, wrapKV: (kv) => (counted = countingKV(kv)) })
       data = await seed(pair.cached)
       log = spyOnDatabase(pair.cached)
     })
@@ -166,10 +150,12 @@ export function transactionSuite(env: TestEnv): void {
         const session = inner.sessions[String(req.transactionID)]!
         const hook = typeof session.resolve === 'function' ? 'resolve' : 'commitTransaction'
         const commit = session[hook] as (...args: unknown[]) => Promise<unknown>
+        // KV calls counted by the time the COMMIT landed.
+        let landed: { puts: number; lists: number } | undefined
         session[hook] = async (...args: unknown[]) => {
           await commitGate
           const done = await commit.apply(session, args)
-          commitLanded = true
+          landed = { puts: counted.puts.length, lists: counted.lists.length }
           return done
         }
         // The create's row is written inside the transaction; its return is held until the
@@ -181,8 +167,7 @@ export function transactionSuite(env: TestEnv): void {
           return doc
         }
         await pair.cache.settled()
-        commitLanded = false
-        invalidations.length = 0
+        const before = { puts: counted.puts.length, lists: counted.lists.length }
         const created = pair.cached.db.create({ collection: 'notes', data: { text: 'returned during commit' }, req } as Parameters<Payload['db']['create']>[0])
         await written
         const committed = pair.cached.db.commitTransaction(req.transactionID!)
@@ -194,10 +179,11 @@ export function transactionSuite(env: TestEnv): void {
         await committed
         const doc = (await created) as { id: unknown }
         await pair.cache.settled()
-        // The document's own stamp (stamp strategy) or the collection's purge (prefix).
-        const own = invalidations.filter(({ key }) => (env.strategy === 'stamp' ? key.endsWith(`:c:notes#=${String(doc.id)}`) : key.endsWith(':c:notes:')))
-        expect(own.length).toBeGreaterThan(0)
-        expect(own.filter((put) => !put.commitLanded)).toStrictEqual([])
+        // The document's own stamp (stamp strategy) or the collection's purge (prefix): none
+        // before the COMMIT landed, one after.
+        const [calls, own, kind] = env.strategy === 'stamp' ? [counted.puts, `:c:notes#=${String(doc.id)}`, 'puts' as const] : [counted.lists, ':c:notes:', 'lists' as const]
+        expect(calls.slice(before[kind], landed![kind]).filter((key) => key.endsWith(own))).toStrictEqual([])
+        expect(calls.slice(landed![kind]).filter((key) => key.endsWith(own)).length).toBeGreaterThan(0)
         const read = (p: Payload) => p.findByID({ collection: 'notes', id: doc.id as number, depth: 0 })
         expect(await read(pair.cached)).toStrictEqual(await read(pair.plain))
       } finally {
