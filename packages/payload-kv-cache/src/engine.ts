@@ -109,7 +109,18 @@ export class CacheEngine {
     this.kv = new SafeKV(options.kv, options.kvTimeoutMs, this.stats, (error, what) =>
       this.report(`kv-${what}`, `KV ${what} failed, using the database instead: ${error instanceof Error ? error.message : String(error)}`),
     )
-    this.stamps = new Stamps(this.kv, options.prefix, this.clock, options.sleep, this.counters, this.background, (message) => this.report('stamp', message), options.kvTimeoutMs + 5000, this.events)
+    this.stamps = new Stamps({
+      kv: this.kv,
+      prefix: options.prefix,
+      clock: this.clock,
+      sleep: options.sleep,
+      counters: this.counters,
+      background: this.background,
+      report: (message) => this.report('stamp', message),
+      writerGraceMs: options.kvTimeoutMs + 5000,
+      burstMarginMs: options.kvTimeoutMs + 1000,
+      events: this.events,
+    })
     this.transactions = new PendingTransactions(this.clock)
     this.purger = new Purger(this.kv, options.purgeBudget, this.stats, this.background, Purger.continuationBudgetFor(options.purgeBudget, options.waitUntil !== undefined))
     this.configure(config)
@@ -158,7 +169,7 @@ export class CacheEngine {
       return call()
     }
     if (this.stamps.contradictsRecentWrites(stampKeys, values)) return this.bypass(call, 'pending', scope, operation, started)
-    this.stamps.overlay(stampKeys, values)
+    if (this.stamps.burstElsewhere(stampKeys, values)) return this.bypass(call, 'burst', scope, operation, started)
     // Read before the database call: a fill that races a write lands under the old stamp.
     const signature = this.stamps.signature(stampKeys, values)
     const raw = values.get(key)

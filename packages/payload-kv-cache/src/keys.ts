@@ -53,6 +53,11 @@ export function entryKey(prefix: string, scope: Scope, operation: ReadOperation,
   return `${prefix}:${scope}:${operation}:${keyDigest}`
 }
 
-export function stampKey(prefix: string, scope: Scope | '*'): string {
-  return `${prefix}:stamp:${scope}`
+/**
+ * The key of one of a stamp's slots. Slot 0 is the stamp's own key; the others put the slot
+ * number before the scope, where no scope name can start with a digit, so no two stamps'
+ * slots share a key whatever a slug or document id holds.
+ */
+export function stampKey(prefix: string, scope: Scope | '*', slot = 0): string {
+  return slot === 0 ? `${prefix}:stamp:${scope}` : `${prefix}:stamp:${slot}:${scope}`
 }

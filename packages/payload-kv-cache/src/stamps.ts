@@ -14,10 +14,21 @@ export type StampScope = Scope | '*'
 
 /** KV accepts one write per second to a key; a second write inside it meets a 429. */
 export const STAMP_WRITE_INTERVAL_MS = 1000
-/** Waits before the retries of a stamp write that failed: the first one is KV's write interval. */
+/**
+ * Keys a stamp is spread over. A read fetches all of a stamp's slots in its one bulk `get`,
+ * and a write puts a fresh token into the slot this isolate wrote least lately, so a scope
+ * takes this many stamp writes a second before any write has to wait for KV's per-key limit.
+ * A Payload save without a transaction (SQLite, D1) bumps its collection two or three times
+ * (the document, its version, the pruned versions). A document's own stamp has one slot: a
+ * second bump within the second goes to its collection's bulk stamp instead.
+ */
+export const STAMP_SLOTS = 3
+/** Waits before the retries of a stamp write whose every free slot failed. */
 const RETRY_BACKOFF_MS = [1000, 2000, 4000]
 /** How long KV's location caches may keep serving an older value (Cloudflare: about 60 s). */
 const PROPAGATION_WINDOW_MS = 60_000
+/** A token another isolate wrote this much after ours is taken as newer, not as a cached older one. */
+const CLOCK_SKEW_MS = 1000
 const MAX_RECENT = 1000
 const MAX_IDLE_SCOPES = 1000
 /** Failed stamps remembered one by one; past it, documents' failures fold into their collections'. */
@@ -33,10 +44,19 @@ export const DOCUMENT_STAMPS_PER_SECOND = 20
 /** A writer this old hands its loop to the next request's bump (waitUntil has a lifetime). */
 const WRITER_HANDOVER_MS = 10_000
 
+interface Waiter {
+  /** The first attempt that covers the bump: the first started after it. */
+  target: number
+  /** `invalidate()`: waits for a landed token, not for a burst horizon or a failure. */
+  untilLanded: boolean
+  resolve: () => void
+}
+
 interface ScopeState {
-  key: string
-  /** When this isolate last attempted a write of the stamp (landed or not). */
-  lastAttemptAt: number
+  /** The stamp's slot keys, slot 0 first. */
+  keys: readonly string[]
+  /** When this isolate last attempted a write of each slot (landed or not). */
+  attemptedAt: number[]
   /** A bump was asked for that no write started since covers. */
   dirty: boolean
   /** The loop writing this stamp, while one runs. */
@@ -46,35 +66,67 @@ interface ScopeState {
   writerStartedAt: number
   /** When the writer should have made progress by; past it, it is taken for cancelled. */
   deadline: number
-  /** Write attempts started, and the latest one that landed or was given up on. */
+  /** Write attempts started, and the latest one that landed. */
   started: number
   settled: number
-  /** `bumpAndWait` callers, each waiting for the first attempt started after its bump. */
-  waiters: Array<{ target: number; resolve: () => void }>
+  /** The horizon of the newest burst token this isolate landed (see `Stamps`). */
+  burstUntil: number
+  waiters: Waiter[]
   /**
-   * A token only this isolate reads under while its trailing write waits for its slot: its
-   * reads hit and fill under it meanwhile. The write itself puts a fresh token, so nothing
-   * filled under this one is ever valid for another isolate (its view ignores writes other
-   * isolates make in that second).
+   * A token only this isolate reads under while a bump waits for a write to carry it: its
+   * reads hit and fill under it meanwhile, and nothing filled under it is valid elsewhere.
    */
   pending: string | undefined
 }
 
+export interface StampsOptions {
+  kv: SafeKV
+  prefix: string
+  clock: () => number
+  sleep: (ms: number) => Promise<void>
+  counters: Counters
+  background: BackgroundWork
+  report: (message: string) => void
+  /** Past a writer's next expected step by this much, it is taken for cancelled. */
+  writerGraceMs?: number
+  /**
+   * How far past the next free slot a burst token reaches: long enough for the trailing put
+   * to land (a KV put gives up after `kvTimeoutMs`) on a clock a little off from ours.
+   */
+  burstMarginMs?: number
+  events?: EventSink
+}
+
 /**
- * Invalidation stamps (DESIGN section 6). Each scope's stamp holds a random token; an entry
- * is valid only while the tokens it was filled under are current, so a write invalidates
- * every entry of a scope with one KV put, and a fill that raced a write lands under a dead
- * token.
+ * Invalidation stamps (ARCHITECTURE.md, "Stamps"). Each scope's stamp holds random tokens; an
+ * entry is valid only while the tokens it was filled under are current, so a write
+ * invalidates every entry of a scope with one KV put, and a fill that raced a write lands
+ * under a dead token.
  *
- * KV takes one write per second per key, so bumps of one scope are coalesced: the first goes
- * out at once, the ones that follow inside the second become one trailing write when the
- * second is over. Meanwhile this isolate reads under a local token of its own in place of
- * KV's, so the isolate that wrote never reads what it overwrote and still fills and hits.
- * Other isolates may serve the old entries until the trailing write lands: about a second,
- * plus KV's propagation. While a failed stamp write is retried, and after it is given up on,
- * this isolate bypasses the scope.
+ * KV takes one write per second per key, so a stamp is spread over `STAMP_SLOTS` keys that
+ * every read fetches together. A bump resolves once a token put after it has landed: every
+ * isolate that KV shows that token to stops serving what the write replaced. When a bump uses
+ * the last slot free this second, its token also carries a burst horizon: until then, other
+ * isolates bypass the scope, because a further write could not put a token before a slot
+ * frees. A bump that finds no slot free returns at once when such a horizon covers the put
+ * that the next free slot will carry (and waits for that put otherwise). So a committed write
+ * is never hidden from another isolate longer than KV takes to show it a put, however many
+ * writes a second a scope takes; a burst costs other isolates' hits, not its writer's time.
+ * Meanwhile this isolate reads under a local token of its own, so it neither serves what it
+ * overwrote nor stops hitting. While a failed stamp write is retried, and after it is given
+ * up on, this isolate bypasses the scope.
  */
 export class Stamps {
+  private readonly kv: SafeKV
+  private readonly prefix: string
+  private readonly clock: () => number
+  private readonly sleep: (ms: number) => Promise<void>
+  private readonly counters: Counters
+  private readonly background: BackgroundWork
+  private readonly report: (message: string) => void
+  private readonly writerGraceMs: number
+  private readonly burstMarginMs: number
+  private readonly events: EventSink | undefined
   private readonly inFlight = new RefCounts<StampScope>()
   private readonly states = new Map<StampScope, ScopeState>()
   /** Scopes whose last bump never landed after its retries, with the time of giving up. */
@@ -86,21 +138,21 @@ export class Stamps {
   private readonly recent = new Map<string, { token: string; at: number }>()
   /** Scopes whose stamp write failed and is being retried: reads bypass until one lands. */
   private readonly retrying = new Set<StampScope>()
-  /** Local tokens this isolate reads under until its trailing write lands, by stamp key. */
+  /** Local tokens this isolate reads under until a put carries their bump, by slot-0 key. */
   private readonly pendingByKey = new Map<string, string>()
 
-  constructor(
-    private readonly kv: SafeKV,
-    private readonly prefix: string,
-    private readonly clock: () => number,
-    private readonly sleep: (ms: number) => Promise<void>,
-    private readonly counters: Counters,
-    private readonly background: BackgroundWork,
-    private readonly report: (message: string) => void,
-    /** Past a writer's next expected step by this much, it is taken for cancelled. */
-    private readonly writerGraceMs = 10_000,
-    private readonly events?: EventSink,
-  ) {}
+  constructor(options: StampsOptions) {
+    this.kv = options.kv
+    this.prefix = options.prefix
+    this.clock = options.clock
+    this.sleep = options.sleep
+    this.counters = options.counters
+    this.background = options.background
+    this.report = options.report
+    this.writerGraceMs = options.writerGraceMs ?? 10_000
+    this.burstMarginMs = options.burstMarginMs ?? 2000
+    this.events = options.events
+  }
 
   /** Entries held per map, for tests and diagnostics: each is bounded. */
   footprint(): Record<string, number> {
@@ -126,18 +178,19 @@ export class Stamps {
     this.failed.set(scope, this.clock())
     if (this.failed.size <= MAX_FAILED) return
     for (const failed of [...this.failed.keys()]) {
-      if (!failed.includes('#=')) continue
+      if (!isDocumentStamp(failed)) continue
       this.failed.delete(failed)
       this.failed.set(bulkStamp(ownerOfStamp(failed) as Scope), this.clock())
     }
   }
 
-  /** The stamp keys a read depending on these scopes fetches, the global one first. */
+  /** The stamp keys a read depending on these scopes fetches, the global stamp's first. */
   keysFor(dependencies: readonly Scope[]): string[] {
     const id = dependencies.join(',')
     let keys = this.keyCache.get(id)
     if (!keys) {
-      keys = [stampKey(this.prefix, '*'), ...dependencies.map((dependency) => stampKey(this.prefix, dependency))]
+      keys = [...slotKeys(this.prefix, '*')]
+      for (const dependency of dependencies) keys.push(...slotKeys(this.prefix, dependency))
       // Bounded by the distinct dependency sets reads produce; cleared wholesale if it grows.
       if (this.keyCache.size >= 1000) this.keyCache.clear()
       this.keyCache.set(id, keys)
@@ -150,10 +203,18 @@ export class Stamps {
     this.keyCache.clear()
   }
 
-  /** What an entry must have been filled under to be valid now. */
+  /**
+   * What an entry must have been filled under to be valid now: every slot's token as KV
+   * answered it, then the local tokens of this isolate's bumps that no put carries yet.
+   */
   signature(keys: readonly string[], values: Map<string, string | null>): string {
     let out = ''
     for (const key of keys) out += (values.get(key) ?? '-') + '.'
+    if (this.pendingByKey.size === 0) return out
+    for (const key of keys) {
+      const pending = this.pendingByKey.get(key)
+      if (pending !== undefined) out += pending + '.'
+    }
     return out
   }
 
@@ -167,37 +228,50 @@ export class Stamps {
     return youngest
   }
 
-  /** Shows this isolate the tokens it is about to write in place of what KV holds. */
-  overlay(keys: readonly string[], values: Map<string, string | null>): void {
-    if (this.pendingByKey.size === 0) return
+  /**
+   * True when another isolate is in a burst of writes to one of these stamps: its newest
+   * token says a further write may not have a token in KV yet. This isolate's own bursts do
+   * not count: its local tokens cover its own writes.
+   */
+  burstElsewhere(keys: readonly string[], values: Map<string, string | null>): boolean {
+    let now: number | undefined
     for (const key of keys) {
-      const pending = this.pendingByKey.get(key)
-      if (pending !== undefined) values.set(key, pending)
+      const until = burstHorizon(values.get(key))
+      if (until === undefined) continue
+      now ??= this.clock()
+      if (until <= now) continue
+      if (this.recent.get(key)?.token === values.get(key)) continue
+      return true
     }
+    return false
   }
 
   /**
-   * True when KV answered a stamp with something other than the token this isolate wrote to
-   * it within the propagation window: the answer may be a location cache's older value, and
-   * trusting it could serve what this isolate's write replaced.
+   * True when KV answered a stamp with an older token than the one this isolate wrote to it
+   * within the propagation window: the answer may be a location cache's older value, and
+   * trusting it could serve what this isolate's write replaced. A token written well after
+   * ours is another isolate's newer write, and is trusted.
    */
   contradictsRecentWrites(keys: readonly string[], values: Map<string, string | null>): boolean {
     if (this.recent.size === 0) return false
     const now = this.clock()
     for (const key of keys) {
       const mine = this.recent.get(key)
-      // A key read under a local token does not use KV's answer at all.
-      if (!mine || this.pendingByKey.has(key)) continue
-      if (now - mine.at > PROPAGATION_WINDOW_MS) this.recent.delete(key)
-      else if (values.get(key) !== mine.token) return true
+      if (!mine) continue
+      if (now - mine.at > PROPAGATION_WINDOW_MS) {
+        this.recent.delete(key)
+        continue
+      }
+      const seen = values.get(key)
+      if (seen !== mine.token && !(tokenTime(seen) > tokenTime(mine.token) + CLOCK_SKEW_MS)) return true
     }
     return false
   }
 
   /**
    * True when a write to one of these scopes is still running, or its stamp could not be
-   * written: a read cannot tell then which entries are current. A stamp that is only waiting
-   * for its trailing write is not unsettled: `overlay` shows its token.
+   * written: a read cannot tell then which entries are current. A bump waiting for a free
+   * slot is not unsettled: its local token is part of the signature.
    */
   isUnsettled(dependencies: readonly Scope[]): boolean {
     if (this.inFlight.size === 0 && this.failed.size === 0 && this.retrying.size === 0) return false
@@ -212,15 +286,15 @@ export class Stamps {
     if (this.retrying.has(scope)) {
       const state = this.states.get(scope)
       // Its writer was cancelled mid-retry: start another.
-      if (state && this.clock() > state.deadline) void this.request(scope, false).ready
+      if (state && this.clock() > state.deadline) void this.request(scope, false)
       return true
     }
-    if (!this.failed.has(scope)) return false
+    const last = this.failed.get(scope)
+    if (last === undefined) return false
     // A read of a scope whose bump was given up on tries again, at most once a second.
-    const last = this.failed.get(scope)!
     if (this.clock() - last >= STAMP_WRITE_INTERVAL_MS) {
       this.failed.set(scope, this.clock())
-      void this.request(scope, false).ready
+      void this.request(scope, false)
     }
     return true
   }
@@ -231,27 +305,38 @@ export class Stamps {
   }
 
   /**
-   * Asks for new tokens. Resolves once each scope is either written (when its write could go
-   * out at once) or handed to a trailing write that this isolate waits for by bypassing.
-   * Never throws.
+   * Asks for new tokens. Resolves once every isolate KV shows the newest put to will not
+   * serve what the caller's write replaced: a put started after this call has landed, or a
+   * burst horizon covers the put still to come; or once the put failed (this isolate then
+   * bypasses the scope while it retries). A document stamp whose put was refused is carried
+   * by its collection's bulk stamp at once. Never throws.
    */
   async bump(scopes: Iterable<StampScope>): Promise<void> {
-    await Promise.all(this.fold(scopes).map((scope) => this.request(scope, false).ready))
+    const folded = this.fold(scopes)
+    // The covering write may run in an earlier request's writer loop.
+    await keepAlive(Promise.all(folded.map((scope) => this.request(scope, false))))
+    const refused = new Set<StampScope>()
+    for (const scope of folded) if (isDocumentStamp(scope) && this.retrying.has(scope)) refused.add(bulkStamp(ownerOfStamp(scope) as Scope))
+    if (refused.size > 0) await keepAlive(Promise.all([...refused].map((scope) => this.request(scope, false))))
   }
 
-  /** Past `DOCUMENT_STAMPS_PER_SECOND` for a collection, its document stamps become its bulk stamp. */
+  /**
+   * Past `DOCUMENT_STAMPS_PER_SECOND` for a collection, or for a document already written
+   * this second (its one slot is taken), document stamps become the collection's bulk stamp.
+   */
   private fold(scopes: Iterable<StampScope>): StampScope[] {
     const out = new Set<StampScope>()
     const now = this.clock()
     for (const scope of scopes) {
-      if (!scope.includes('#=')) {
+      if (!isDocumentStamp(scope)) {
         out.add(scope)
         continue
       }
       const owner = ownerOfStamp(scope) as Scope
       let window = this.documentBumps.get(owner)
       if (!window || now - window.start >= STAMP_WRITE_INTERVAL_MS) this.documentBumps.set(owner, (window = { start: now, count: 0 }))
-      if (window.count < DOCUMENT_STAMPS_PER_SECOND) {
+      const lastAttempt = this.states.get(scope)?.attemptedAt[0] ?? -Infinity
+      if (window.count < DOCUMENT_STAMPS_PER_SECOND && now - lastAttempt >= STAMP_WRITE_INTERVAL_MS) {
         window.count++
         out.add(scope)
       } else out.add(bulkStamp(owner))
@@ -264,104 +349,136 @@ export class Stamps {
    * been given up on), without waiting for writes that later bumps keep asking for.
    */
   async bumpAndWait(scopes: Iterable<StampScope>): Promise<void> {
-    // The covering write may run in an earlier request's writer loop.
-    await keepAlive(
-      Promise.all(
-        this.fold(scopes).map(async (scope) => {
-          const { ready, covered } = this.request(scope, true)
-          await ready
-          await covered
-        }),
-      ),
-    )
+    await keepAlive(Promise.all(this.fold(scopes).map((scope) => this.request(scope, true))))
   }
 
-  private request(scope: StampScope, wait: boolean): { ready: Promise<void>; covered: Promise<void> } {
+  /** Records a bump and makes sure a writer will carry it; resolves when it is covered. */
+  private request(scope: StampScope, untilLanded: boolean): Promise<void> {
     let state = this.states.get(scope)
     if (!state) {
       this.sweepIdle()
-      state = { key: stampKey(this.prefix, scope), lastAttemptAt: -Infinity, dirty: false, writer: undefined, writerId: 0, writerStartedAt: 0, deadline: 0, pending: undefined, started: 0, settled: 0, waiters: [] }
+      const keys = slotKeys(this.prefix, scope)
+      state = {
+        keys,
+        attemptedAt: keys.map(() => -Infinity),
+        dirty: false,
+        writer: undefined,
+        writerId: 0,
+        writerStartedAt: 0,
+        deadline: 0,
+        started: 0,
+        settled: 0,
+        burstUntil: -Infinity,
+        waiters: [],
+        pending: undefined,
+      }
       this.states.set(scope, state)
     }
     state.dirty = true
     // A new local token for every bump: fills made under the previous one predate this write.
     state.pending = `local-${newToken(this.clock())}`
-    if (!this.retrying.has(scope)) this.pendingByKey.set(state.key, state.pending)
-    // The next attempt to start covers this bump; one already under way does not.
-    const target = state.started + 1
-    const covered = wait ? new Promise<void>((resolve) => state.waiters.push({ target, resolve })) : Promise.resolve()
+    if (!this.retrying.has(scope)) this.pendingByKey.set(state.keys[0]!, state.pending)
     const now = this.clock()
-    // A running writer writes again after its current attempt, which covers this bump. One
-    // past its deadline was cancelled (Workers end waitUntil work ~30 s after the response),
-    // and one running for long is handed over, so the loop lives in a recent request.
-    if (state.writer && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS) {
-      this.counters.count('stampsCoalesced', scope, undefined)
-      return { ready: Promise.resolve(), covered }
+    const runningWriter = state.writer !== undefined && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS
+    let covered: Promise<void>
+    if (!untilLanded && this.burstCovers(state, now)) covered = Promise.resolve()
+    else {
+      // The next attempt to start covers this bump; one already under way does not.
+      const target = state.started + 1
+      covered = new Promise<void>((resolve) => state.waiters.push({ target, untilLanded, resolve }))
     }
-    let handedOff!: () => void
-    const ready = new Promise<void>((resolve) => (handedOff = resolve))
+    if (runningWriter) {
+      this.counters.count('stampsCoalesced', scope, undefined)
+      return covered
+    }
+    // None running, or one past its deadline (Workers end waitUntil work ~30 s after the
+    // response) or running for long: a new loop, in this request.
     const id = ++state.writerId
     state.writerStartedAt = now
     state.deadline = now + this.writerGraceMs
-    const writer = this.writeLoop(scope, state, id, handedOff).finally(handedOff)
+    const writer = this.writeLoop(scope, state, id)
     state.writer = writer
     // Through waitUntil on Workers: a trailing write must outlive the response.
     this.background.run(() => writer)
-    return { ready, covered }
+    return covered
   }
 
   /**
-   * Writes the stamp until no bump is left uncovered, one write per interval. `handedOff`
-   * resolves the first caller: after the first attempt when it could go out at once, or as
-   * soon as it has to wait. Stops when a newer writer took over.
+   * True when no slot is free and a burst token this isolate landed reaches well past the
+   * moment the next one frees: other isolates bypass the scope until the put that will carry
+   * this bump has landed.
    */
-  private async writeLoop(scope: StampScope, state: ScopeState, id: number, handedOff: () => void): Promise<void> {
+  private burstCovers(state: ScopeState, now: number): boolean {
+    return freeSlot(state, now) < 0 && state.burstUntil >= nextFreeAt(state) + this.burstMarginMs / 2
+  }
+
+  /**
+   * Writes the stamp until no bump is left uncovered: each put into the slot this isolate
+   * wrote least lately, none into a slot it wrote within the second. A refused put moves to
+   * the next free slot at once; when every free slot refused, it retries with backoff and
+   * this isolate bypasses the scope meanwhile. Stops when a newer writer took over.
+   */
+  private async writeLoop(scope: StampScope, state: ScopeState, id: number): Promise<void> {
     let failures = 0
+    let retryAt = -Infinity
+    /** The first attempt after a backoff: counted as one retry, whichever slots it goes on to. */
+    let retryRound = false
     try {
       while (state.dirty && state.writerId === id) {
-        const spacing = state.lastAttemptAt + STAMP_WRITE_INTERVAL_MS - this.clock()
-        const wait = Math.max(spacing, failures > 0 ? RETRY_BACKOFF_MS[failures - 1]! : 0)
-        state.deadline = this.clock() + Math.max(0, wait) + this.writerGraceMs
+        const now = this.clock()
+        const slot = freeSlot(state, now)
+        const wait = Math.max(slot < 0 ? nextFreeAt(state) - now : 0, retryAt - now)
         if (wait > 0) {
-          handedOff()
+          state.deadline = now + wait + this.writerGraceMs
           await this.sleep(wait)
           if (state.writerId !== id) return
+          continue
         }
+        state.deadline = now + this.writerGraceMs
         // Every write that asked before this point has finished: this token covers them all.
         state.dirty = false
-        state.lastAttemptAt = this.clock()
+        state.attemptedAt[slot] = now
         const attempt = ++state.started
-        const covered = state.pending
-        if (failures > 0) this.counters.count('stampRetries', scope, undefined)
-        if (await this.writeToken(scope, state.key, newToken(this.clock()))) {
+        const carried = state.pending
+        if (retryRound) this.counters.count('stampRetries', scope, undefined)
+        retryRound = false
+        // The last slot free this second: until the next one
+        // frees, only a horizon can tell other isolates about a further write. A document's
+        // stamp needs none: its next bump this second goes to the bulk stamp (see fold).
+        const burstUntil = state.keys.length > 1 && freeSlot(state, now) < 0 ? nextFreeAt(state) + this.burstMarginMs : undefined
+        if (await this.writeToken(scope, state.keys[slot]!, newToken(now, burstUntil))) {
           failures = 0
+          retryAt = -Infinity
           this.retrying.delete(scope)
           this.failed.delete(scope)
-          // KV now holds the new token; a bump asked for during the put keeps its local one.
-          if (state.pending === covered) {
+          if (burstUntil !== undefined) state.burstUntil = burstUntil
+          // KV now holds a new token; a bump asked for during the put keeps its local one.
+          if (state.pending === carried) {
             state.pending = undefined
-            this.pendingByKey.delete(state.key)
-          } else if (state.pending !== undefined) this.pendingByKey.set(state.key, state.pending)
+            this.pendingByKey.delete(state.keys[0]!)
+          } else if (state.pending !== undefined) this.pendingByKey.set(state.keys[0]!, state.pending)
           this.settle(state, attempt)
-        } else {
-          state.dirty = true
-          failures++
-          // KV may be failing for a while: stop reading under the local token, bypass instead.
-          this.retrying.add(scope)
-          state.pending = undefined
-          this.pendingByKey.delete(state.key)
-          if (failures > RETRY_BACKOFF_MS.length) {
-            state.dirty = false
-            this.retrying.delete(scope)
-            this.counters.count('stampFailures', scope, undefined)
-            this.markFailed(scope)
-            // Given up: nobody waits for a write that will not come.
-            for (const waiter of state.waiters) waiter.resolve()
-            state.waiters = []
-            this.report(`could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`)
-          }
+          continue
         }
-        handedOff()
+        state.dirty = true
+        // Refused (another isolate wrote that key this second, or KV failed): the next free slot at once.
+        if (freeSlot(state, this.clock()) >= 0) continue
+        failures++
+        retryRound = true
+        retryAt = this.clock() + (RETRY_BACKOFF_MS[failures - 1] ?? 0)
+        // KV may be failing for a while: stop reading under the local token, bypass instead.
+        this.retrying.add(scope)
+        state.pending = undefined
+        this.pendingByKey.delete(state.keys[0]!)
+        if (failures > RETRY_BACKOFF_MS.length) {
+          state.dirty = false
+          this.retrying.delete(scope)
+          this.counters.count('stampFailures', scope, undefined)
+          this.markFailed(scope)
+          // Given up: nobody waits for a write that will not come.
+          this.release(state, () => true)
+          this.report(`could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`)
+        } else this.release(state, (waiter) => !waiter.untilLanded)
       }
     } finally {
       // Synchronously with the loop's last check: a bump arriving after it starts a new writer.
@@ -369,13 +486,18 @@ export class Stamps {
     }
   }
 
-  /** Resolves the waiters whose bump the attempt covered. */
+  /** Resolves the waiters the landed attempt covers, or that its burst horizon covers. */
   private settle(state: ScopeState, attempt: number): void {
     state.settled = Math.max(state.settled, attempt)
     if (state.waiters.length === 0) return
-    const waiting: ScopeState['waiters'] = []
+    const burst = this.burstCovers(state, this.clock())
+    this.release(state, (waiter) => waiter.target <= state.settled || (burst && !waiter.untilLanded))
+  }
+
+  private release(state: ScopeState, done: (waiter: Waiter) => boolean): void {
+    const waiting: Waiter[] = []
     for (const waiter of state.waiters) {
-      if (waiter.target <= state.settled) waiter.resolve()
+      if (done(waiter)) waiter.resolve()
       else waiting.push(waiter)
     }
     state.waiters = waiting
@@ -402,17 +524,54 @@ export class Stamps {
     if (this.states.size < MAX_IDLE_SCOPES) return
     const now = this.clock()
     for (const [scope, state] of this.states) {
-      if (!state.writer && now - state.lastAttemptAt >= STAMP_WRITE_INTERVAL_MS) this.states.delete(scope)
+      if (!state.writer && state.waiters.length === 0 && now - Math.max(...state.attemptedAt) >= STAMP_WRITE_INTERVAL_MS) this.states.delete(scope)
     }
   }
 }
 
-function newToken(now: number): string {
+function isDocumentStamp(scope: StampScope): boolean {
+  return scope.includes('#=')
+}
+
+/** Every key a stamp is spread over: one for a document's stamp, `STAMP_SLOTS` for the rest. */
+function slotKeys(prefix: string, scope: StampScope): string[] {
+  const slots = isDocumentStamp(scope) ? 1 : STAMP_SLOTS
+  return Array.from({ length: slots }, (_, slot) => stampKey(prefix, scope, slot))
+}
+
+/** The slot this isolate wrote least lately, if it wrote none of it within the second; else -1. */
+function freeSlot(state: ScopeState, now: number): number {
+  let best = -1
+  for (let slot = 0; slot < state.attemptedAt.length; slot++) {
+    const at = state.attemptedAt[slot]!
+    if (now - at < STAMP_WRITE_INTERVAL_MS) continue
+    if (best < 0 || at < state.attemptedAt[best]!) best = slot
+  }
+  return best
+}
+
+/** When the slot this isolate wrote least lately frees. */
+function nextFreeAt(state: ScopeState): number {
+  return Math.min(...state.attemptedAt) + STAMP_WRITE_INTERVAL_MS
+}
+
+/** `<time>-<random>`, and `!<horizon>` on a burst token (times in base 36). */
+function newToken(now: number, burstUntil?: number): string {
   const bytes = new Uint8Array(9)
   crypto.getRandomValues(bytes)
   let random = ''
   for (const byte of bytes) random += byte.toString(36).padStart(2, '0')
-  return `${now.toString(36)}-${random}`
+  const token = `${now.toString(36)}-${random}`
+  return burstUntil === undefined ? token : `${token}!${Math.ceil(burstUntil).toString(36)}`
+}
+
+/** The horizon a burst token carries; undefined for any other value. */
+export function burstHorizon(token: string | null | undefined): number | undefined {
+  if (!token) return undefined
+  const bang = token.indexOf('!')
+  if (bang < 0) return undefined
+  const until = parseInt(token.slice(bang + 1), 36)
+  return Number.isFinite(until) ? until : undefined
 }
 
 /** When a token was written; -Infinity for a missing or foreign one. */

@@ -71,6 +71,8 @@ export interface ReasonCounters {
   bypassesRequested: number
   /** Bypassed: a write to a dependency is in flight, its stamp or purge has not landed, or KV still shows an older stamp. */
   bypassesPending: number
+  /** Bypassed: another isolate is writing a dependency faster than KV takes its stamp (a burst horizon is open). */
+  bypassesBurst: number
   /** Bypassed: the arguments cannot be keyed (a value the canonical form refuses, a key over 512 bytes). */
   bypassesUnkeyable: number
 }
@@ -81,7 +83,7 @@ export type DetailedStats = CacheStats & ReasonCounters
 export type CounterName = keyof DetailedStats
 
 /** Why a read went straight to the database; each reason has its own `bypasses*` counter. */
-export type BypassReason = 'excluded' | 'transaction' | 'requested' | 'pending' | 'unkeyable'
+export type BypassReason = 'excluded' | 'transaction' | 'requested' | 'pending' | 'burst' | 'unkeyable'
 
 /** Why a result was not written to KV; each reason has its own `fillSkips*` counter. */
 export type FillSkipReason = 'tooLarge' | 'uncacheable' | 'race' | 'replica'
@@ -91,6 +93,7 @@ export const BYPASS_COUNTERS: Readonly<Record<BypassReason, CounterName>> = {
   transaction: 'bypassesTransaction',
   requested: 'bypassesRequested',
   pending: 'bypassesPending',
+  burst: 'bypassesBurst',
   unkeyable: 'bypassesUnkeyable',
 }
 
@@ -152,6 +155,7 @@ function emptyDetailedStats(): DetailedStats {
     bypassesTransaction: 0,
     bypassesRequested: 0,
     bypassesPending: 0,
+    bypassesBurst: 0,
     bypassesUnkeyable: 0,
   }
 }

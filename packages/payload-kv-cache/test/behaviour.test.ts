@@ -435,7 +435,7 @@ describe('the default pair: exclusions, per-request control, stats, prefix, malf
       const mine = await listAll(env.kv(), `${prefix}:`)
       expect(mine).toEqual(all.filter((name) => name.startsWith(`${prefix}:`)))
       for (const name of mine) {
-        expect(name).toMatch(new RegExp(`^${prefix}:((c|g):[a-z-]+:[A-Za-z]+:[A-Za-z0-9_-]+|stamp:(\\*|(c|g):[a-z-]+(#\\*|#=[0-9]+)?))$`))
+        expect(name).toMatch(new RegExp(`^${prefix}:((c|g):[a-z-]+:[A-Za-z]+:[A-Za-z0-9_-]+|stamp:([0-9]+:)?(\\*|(c|g):[a-z-]+(#\\*|#=[0-9]+)?))$`))
       }
       expect(mine).toContain(`${prefix}:stamp:*`)
       expect(added).toContain(`${prefix}:stamp:c:categories`)

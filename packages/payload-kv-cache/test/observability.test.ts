@@ -113,7 +113,7 @@ describe('stats by scope and by operation', () => {
     expect(stats).not.toHaveProperty('bypassesRequested')
     const { totals } = after
     expect(totals.hits).toBe(stats.hits)
-    expect(totals.bypasses).toBe(totals.bypassesExcluded + totals.bypassesTransaction + totals.bypassesRequested + totals.bypassesPending + totals.bypassesUnkeyable)
+    expect(totals.bypasses).toBe(totals.bypassesExcluded + totals.bypassesTransaction + totals.bypassesRequested + totals.bypassesPending + totals.bypassesBurst + totals.bypassesUnkeyable)
     expect(totals.fillSkips).toBe(totals.fillSkipsTooLarge + totals.fillSkipsUncacheable + totals.fillSkipsRace + totals.fillSkipsReplica)
     for (const name of Object.keys(stats) as Array<keyof CacheStats>) expect(totals[name]).toBe(stats[name])
   })

@@ -21,8 +21,8 @@ export interface Edge {
   writes(key: string): number
   /** Writes to `key` refused with a 429. */
   rejectedFor(key: string): number
-  /** Writes refused with a 429, over every key. */
-  rejected(): number
+  /** Writes refused with a 429, over every key, or over the keys that `which` picks. */
+  rejected(which?: (key: string) => boolean): number
 }
 
 /**
@@ -39,7 +39,7 @@ export function edgeKV(real: KVNamespaceLike, now: () => number): Edge {
   const edge: Edge = {
     writes: (key) => accepted.get(key) ?? 0,
     rejectedFor: (key) => rejected.get(key) ?? 0,
-    rejected: () => [...rejected.values()].reduce((sum, n) => sum + n, 0),
+    rejected: (which = () => true) => [...rejected].reduce((sum, [key, n]) => (which(key) ? sum + n : sum), 0),
     location(name, lagMs) {
       const record = (key: string, value: string | null): void => {
         const writes = history.get(key) ?? []
