@@ -54,7 +54,7 @@ const DEFAULT_REPLICA_WINDOW_MS = 2000
 /** Misses coalesced at once per isolate; past it, misses simply go to the database. */
 const MAX_FLIGHTS = 1000
 
-/** The read and write paths of DESIGN sections 5-7, for one adapter instance. */
+/** The read and write paths of ARCHITECTURE.md, for one adapter instance. */
 export class CacheEngine {
   readonly counters = new Counters()
   /** The totals, which SafeKV and the purger count into directly. */
@@ -473,7 +473,7 @@ export class CacheEngine {
 
   /**
    * What this isolate holds in memory, map by map. Every one is bounded or drains when work
-   * settles (DESIGN section 10); the reliability tests read it after hundreds of concurrent calls.
+   * settles (ARCHITECTURE.md, Invariants); the reliability tests read it after hundreds of concurrent calls.
    */
   footprint(): Record<string, number> {
     return {

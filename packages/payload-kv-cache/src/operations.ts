@@ -1,4 +1,4 @@
-/** The operation table (DESIGN section 4): how the wrapper treats each adapter method. */
+/** The operation table (ARCHITECTURE.md, Wrapping): how the wrapper treats each adapter method. */
 
 export const READ_OPERATIONS = [
   'find',

@@ -1,7 +1,7 @@
 import type { Scope } from './keys.js'
 
 /**
- * What one read actually traverses (DESIGN section 6, precise dependencies): the scopes that
+ * What one read actually traverses (ARCHITECTURE.md, read path step 2): the scopes that
  * its `where`, `sort`, `joins` (with their own `where` and `sort`) and `findDistinct` field
  * reach through relationship, upload and join fields, resolved against the sanitized config.
  */

@@ -6,7 +6,7 @@ import { KVCacheConfigError } from './options.js'
 
 /**
  * Collections written so often, or whose staleness is so harmful, that caching them does more
- * harm than good (DESIGN section 8). Each can be opted in with `collections: { slug: true }`.
+ * harm than good (README, Not cached by default). Each can be opted in with `collections: { slug: true }`.
  */
 export const DEFAULT_EXCLUDED_COLLECTIONS: readonly string[] = [
   'payload-jobs',

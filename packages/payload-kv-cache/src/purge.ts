@@ -10,7 +10,7 @@ const INVOCATION_OPERATIONS = 1000
 const RESERVED_OPERATIONS = 100
 
 /**
- * The literal list-and-delete (DESIGN section 6): every key under some prefixes is listed,
+ * The literal list-and-delete (ARCHITECTURE.md, Invalidation strategies): every key under some prefixes is listed,
  * page by page, and deleted. One KV operation per entry, so a call stops after `budget`
  * operations (Workers allow 1,000 per invocation) and continues the rest in the background
  * (through `waitUntil` when given). `done` resolves when everything is deleted or failed,

@@ -98,7 +98,7 @@ export interface StampsOptions {
 }
 
 /**
- * Invalidation stamps (ARCHITECTURE.md, "Stamps"). Each scope's stamp holds random tokens; an
+ * Invalidation stamps (ARCHITECTURE.md, Invalidation strategies). Each scope's stamp holds random tokens; an
  * entry is valid only while the tokens it was filled under are current, so a write
  * invalidates every entry of a scope with one KV put, and a fill that raced a write lands
  * under a dead token.

@@ -12,8 +12,8 @@ const MAX_AGE_MS = 15 * 60 * 1000
 const MAX_ORPHANS = 1_000
 
 /**
- * Scopes written inside transactions, invalidated when the transaction commits (DESIGN
- * section 7). Bounded: the jobs queue can begin a transaction with no rollback path, so
+ * Scopes written inside transactions, invalidated when the transaction commits
+ * (ARCHITECTURE.md, write path step 2). Bounded: the jobs queue can begin a transaction with no rollback path, so
  * records expire. An expired record is kept, smaller, as an orphan, so that a very late
  * commit still invalidates what it wrote.
  */

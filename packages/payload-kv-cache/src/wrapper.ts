@@ -52,7 +52,7 @@ export function withKVCache<T extends DatabaseAdapterResult>(adapter: T, options
 }
 
 /**
- * A live view of the inner adapter (DESIGN section 3). Nothing is copied: adapters reassign
+ * A live view of the inner adapter (ARCHITECTURE.md, Wrapping). Nothing is copied: adapters reassign
  * their own methods and properties after init. Every method is called with `this === inner`,
  * so an adapter's calls to itself (`upsert` calling `this.updateOne`, `connect` running
  * `this.migrate`) are never intercepted a second time.

@@ -23,7 +23,7 @@ import { spyOnDatabase } from './support/spy.js'
 import { random, workload } from './support/workload.js'
 
 /**
- * The failure contract (DESIGN section 10) under injected faults: for each fault, the seeded
+ * The failure contract (README guarantee 5) under injected faults: for each fault, the seeded
  * differential workload runs through real Payload on SQLite with the real Miniflare namespace
  * wrapped to misbehave. Every Payload call must succeed, every cached read must equal the
  * uncached one at that moment, and afterwards the database must hold exactly what the same
@@ -432,7 +432,7 @@ function renderReport(): string {
   const limits = ['| case | what was tried | outcome |', '|---|---|---|', ...extraRows.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`)]
   return `# Reliability
 
-What the failure contract (DESIGN section 10) holds up to, measured by
+What the failure contract (README guarantee 5) holds up to, measured by
 \`packages/payload-kv-cache/test/reliability.test.ts\` and \`security.test.ts\` through real
 Payload 3.87.1 on SQLite with Miniflare's KV, wrapped to misbehave. This file is written by
 the test run itself:

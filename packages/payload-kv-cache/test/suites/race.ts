@@ -18,7 +18,7 @@ interface Isolate {
 
 let isolates = 0
 
-/** A fill that raced a write is never served (DESIGN section 11.3). */
+/** A fill that raced a write is never served (README guarantee 3). */
 export function raceSuite(env: TestEnv): void {
   describe('the stale-set race', () => {
     let pair: Pair

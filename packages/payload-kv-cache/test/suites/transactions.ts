@@ -10,7 +10,7 @@ import { unwrapAdapter } from '../../src/index.js'
 import type { CountingKV } from '../support/kv.js'
 import { countingKV } from '../support/kv.js'
 
-/** DESIGN section 7: nothing inside an uncommitted transaction is visible through the cache. */
+/** README guarantee 4: nothing inside an uncommitted transaction is visible through the cache. */
 export function transactionSuite(env: TestEnv): void {
   describe('transactions', () => {
     let pair: Pair
