@@ -7,7 +7,7 @@ import { stampKey } from './keys.js'
 import type { EventSink } from './events.js'
 import { elapsedSince, timerStart } from './events.js'
 import type { Counters } from './stats.js'
-import type { SafeKV } from './store.js'
+import type { KVFailure, SafeKV } from './store.js'
 
 /** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
 export type StampScope = Scope | '*'
@@ -71,6 +71,8 @@ interface ScopeState {
   settled: number
   /** The horizon of the newest burst token this isolate landed (see `Stamps`). */
   burstUntil: number
+  /** How the latest put failed, until one lands. */
+  lastFailure: KVFailure | undefined
   waiters: Waiter[]
   /**
    * A token only this isolate reads under while a bump waits for a write to carry it: its
@@ -316,7 +318,10 @@ export class Stamps {
     // The covering write may run in an earlier request's writer loop.
     await keepAlive(Promise.all(folded.map((scope) => this.request(scope, false))))
     const refused = new Set<StampScope>()
-    for (const scope of folded) if (isDocumentStamp(scope) && this.retrying.has(scope)) refused.add(bulkStamp(ownerOfStamp(scope) as Scope))
+    for (const scope of folded) {
+      // Refused, not unanswered: a KV that hangs would hang the bulk stamp's put as well.
+      if (isDocumentStamp(scope) && this.retrying.has(scope) && this.states.get(scope)?.lastFailure === 'error') refused.add(bulkStamp(ownerOfStamp(scope) as Scope))
+    }
     if (refused.size > 0) await keepAlive(Promise.all([...refused].map((scope) => this.request(scope, false))))
   }
 
@@ -369,6 +374,7 @@ export class Stamps {
         started: 0,
         settled: 0,
         burstUntil: -Infinity,
+        lastFailure: undefined,
         waiters: [],
         pending: undefined,
       }
@@ -446,11 +452,13 @@ export class Stamps {
         // frees, only a horizon can tell other isolates about a further write. A document's
         // stamp needs none: its next bump this second goes to the bulk stamp (see fold).
         const burstUntil = state.keys.length > 1 && freeSlot(state, now) < 0 ? nextFreeAt(state) + this.burstMarginMs : undefined
-        if (await this.writeToken(scope, state.keys[slot]!, newToken(now, burstUntil))) {
+        const written = await this.writeToken(scope, state.keys[slot]!, newToken(now, burstUntil))
+        if (written === true) {
           failures = 0
           retryAt = -Infinity
           this.retrying.delete(scope)
           this.failed.delete(scope)
+          state.lastFailure = undefined
           if (burstUntil !== undefined) state.burstUntil = burstUntil
           // KV now holds a new token; a bump asked for during the put keeps its local one.
           if (state.pending === carried) {
@@ -461,8 +469,10 @@ export class Stamps {
           continue
         }
         state.dirty = true
-        // Refused (another isolate wrote that key this second, or KV failed): the next free slot at once.
-        if (freeSlot(state, this.clock()) >= 0) continue
+        state.lastFailure = written
+        // Refused (a 429: another isolate wrote that key this second): the next free slot at
+        // once. A KV that does not answer would only make the write wait once per slot.
+        if (written === 'error' && freeSlot(state, this.clock()) >= 0) continue
         failures++
         retryRound = true
         retryAt = this.clock() + (RETRY_BACKOFF_MS[failures - 1] ?? 0)
@@ -503,11 +513,11 @@ export class Stamps {
     state.waiters = waiting
   }
 
-  private async writeToken(scope: StampScope, key: string, token: string): Promise<boolean> {
+  private async writeToken(scope: StampScope, key: string, token: string): Promise<true | KVFailure> {
     const started = this.events?.enabled ? timerStart() : 0
-    const ok = await this.kv.put(key, token)
-    if (this.events?.enabled) this.events.emit({ type: 'stampWrite', scope, operation: 'stamp', ok, ms: elapsedSince(started) })
-    if (!ok) return false
+    const written = await this.kv.putEntry(key, token)
+    if (this.events?.enabled) this.events.emit({ type: 'stampWrite', scope, operation: 'stamp', ok: written === true, ms: elapsedSince(started) })
+    if (written !== true) return written
     this.counters.count('stampWrites', scope, undefined)
     this.recent.delete(key)
     this.recent.set(key, { token, at: this.clock() })
