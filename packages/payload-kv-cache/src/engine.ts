@@ -169,7 +169,7 @@ export class CacheEngine {
       return call()
     }
     if (this.stamps.contradictsRecentWrites(stampKeys, values)) return this.bypass(call, 'pending', scope, operation, started)
-    if (this.stamps.burstElsewhere(stampKeys, values)) return this.bypass(call, 'burst', scope, operation, started)
+    if (this.stamps.burstOpen(stampKeys, values)) return this.bypass(call, 'burst', scope, operation, started)
     // Read before the database call: a fill that races a write lands under the old stamp.
     const signature = this.stamps.signature(stampKeys, values)
     const raw = values.get(key)

@@ -1,6 +1,5 @@
 import type { BackgroundWork } from './background.js'
 import { bulkStamp, ownerOfStamp } from './documents.js'
-import { keepAlive } from './keepalive.js'
 import { RefCounts } from './refcounts.js'
 import type { Scope } from './keys.js'
 import { stampKey } from './keys.js'
@@ -43,6 +42,10 @@ const MAX_FAILED = 1000
 export const DOCUMENT_STAMPS_PER_SECOND = 20
 /** A writer this old hands its loop to the next request's bump (waitUntil has a lifetime). */
 const WRITER_HANDOVER_MS = 10_000
+/** A sleeping writer this late past its wake-up is taken for cancelled. */
+const WRITER_OVERSLEEP_MS = 500
+/** How often a bump waiting on a sleeping writer checks that it is still alive. */
+const REVIVE_TICK_MS = 250
 
 interface Waiter {
   /** The first attempt that covers the bump: the first started after it. */
@@ -73,6 +76,8 @@ interface ScopeState {
   burstUntil: number
   /** How the latest put failed, until one lands. */
   lastFailure: KVFailure | undefined
+  /** When the writer, sleeping for a slot or a retry, should wake. */
+  wakeAt: number | undefined
   waiters: Waiter[]
   /**
    * A token only this isolate reads under while a bump waits for a write to carry it: its
@@ -108,15 +113,15 @@ export interface StampsOptions {
  * KV takes one write per second per key, so a stamp is spread over `STAMP_SLOTS` keys that
  * every read fetches together. A bump resolves once a token put after it has landed: every
  * isolate that KV shows that token to stops serving what the write replaced. When a bump uses
- * the last slot free this second, its token also carries a burst horizon: until then, other
- * isolates bypass the scope, because a further write could not put a token before a slot
- * frees. A bump that finds no slot free returns at once when such a horizon covers the put
- * that the next free slot will carry (and waits for that put otherwise). So a committed write
- * is never hidden from another isolate longer than KV takes to show it a put, however many
- * writes a second a scope takes; a burst costs other isolates' hits, not its writer's time.
- * Meanwhile this isolate reads under a local token of its own, so it neither serves what it
- * overwrote nor stops hitting. While a failed stamp write is retried, and after it is given
- * up on, this isolate bypasses the scope.
+ * the last slot free this second, its token also carries a burst horizon: until then every
+ * isolate bypasses the scope, because a further write (this isolate's, or another's refused
+ * on every slot) could not put a token before a slot frees. A bump that finds no slot free
+ * returns at once when such a horizon covers the put that the next free slot will carry, and
+ * waits for that put otherwise; one refused on every slot waits for its retry. So a committed
+ * write is never hidden from an isolate longer than KV takes to show it a put, however many
+ * writes a second a scope takes: a burst costs hits, not correctness. Meanwhile this isolate
+ * reads under a local token of its own for its bumps that no put carries yet. While a failed
+ * stamp write is retried, and after it is given up on, this isolate bypasses the scope.
  */
 export class Stamps {
   private readonly kv: SafeKV
@@ -231,19 +236,18 @@ export class Stamps {
   }
 
   /**
-   * True when another isolate is in a burst of writes to one of these stamps: its newest
-   * token says a further write may not have a token in KV yet. This isolate's own bursts do
-   * not count: its local tokens cover its own writes.
+   * True when an isolate is in a burst of writes to one of these stamps: its newest token
+   * says a further write may not have a token in KV yet. This isolate's own bursts count too:
+   * its local tokens cover its own writes, but not another isolate's write refused on every
+   * slot its burst took.
    */
-  burstElsewhere(keys: readonly string[], values: Map<string, string | null>): boolean {
+  burstOpen(keys: readonly string[], values: Map<string, string | null>): boolean {
     let now: number | undefined
     for (const key of keys) {
       const until = burstHorizon(values.get(key))
       if (until === undefined) continue
       now ??= this.clock()
-      if (until <= now) continue
-      if (this.recent.get(key)?.token === values.get(key)) continue
-      return true
+      if (until > now) return true
     }
     return false
   }
@@ -314,15 +318,43 @@ export class Stamps {
    * by its collection's bulk stamp at once. Never throws.
    */
   async bump(scopes: Iterable<StampScope>): Promise<void> {
-    const folded = this.fold(scopes)
-    // The covering write may run in an earlier request's writer loop.
-    await keepAlive(Promise.all(folded.map((scope) => this.request(scope, false))))
-    const refused = new Set<StampScope>()
-    for (const scope of folded) {
-      // Refused, not unanswered: a KV that hangs would hang the bulk stamp's put as well.
-      if (isDocumentStamp(scope) && this.retrying.has(scope) && this.states.get(scope)?.lastFailure === 'error') refused.add(bulkStamp(ownerOfStamp(scope) as Scope))
+    await Promise.all(this.fold(scopes).map((scope) => this.covered([scope], false).then(() => this.carryRefused(scope))))
+  }
+
+  /**
+   * A document's stamp has one slot: refused there (another isolate wrote it this second),
+   * the bump goes to the collection's bulk stamp at once, not after the other scopes' puts.
+   * Not when KV did not answer: the bulk stamp's put would hang as well.
+   */
+  private async carryRefused(scope: StampScope): Promise<void> {
+    if (!isDocumentStamp(scope)) return
+    const failure = this.states.get(scope)?.lastFailure
+    if (failure === undefined || failure === 'timeout') return
+    await this.covered([bulkStamp(ownerOfStamp(scope) as Scope)], false)
+  }
+
+  /**
+   * Requests the bumps and waits until each is covered. The covering write may run in an
+   * earlier request's writer loop, which Workers can cancel with that request: one that
+   * oversleeps is replaced while we wait.
+   */
+  private async covered(scopes: readonly StampScope[], untilLanded: boolean): Promise<void> {
+    let done = false
+    const all = Promise.all(scopes.map((scope) => this.request(scope, untilLanded))).finally(() => (done = true))
+    while (!done) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const tick = new Promise<void>((resolve) => (timer = setTimeout(resolve, REVIVE_TICK_MS)))
+      // A timer of this request's own: Workers do not cancel it as hung meanwhile.
+      await Promise.race([all, tick])
+      clearTimeout(timer)
+      if (done) break
+      const now = this.clock()
+      for (const scope of scopes) {
+        const state = this.states.get(scope)
+        if (state?.writer && overslept(state, now)) this.startWriter(scope, state, now)
+      }
     }
-    if (refused.size > 0) await keepAlive(Promise.all([...refused].map((scope) => this.request(scope, false))))
+    await all
   }
 
   /**
@@ -354,7 +386,7 @@ export class Stamps {
    * been given up on), without waiting for writes that later bumps keep asking for.
    */
   async bumpAndWait(scopes: Iterable<StampScope>): Promise<void> {
-    await keepAlive(Promise.all(this.fold(scopes).map((scope) => this.request(scope, true))))
+    await this.covered(this.fold(scopes), true)
   }
 
   /** Records a bump and makes sure a writer will carry it; resolves when it is covered. */
@@ -375,6 +407,7 @@ export class Stamps {
         settled: 0,
         burstUntil: -Infinity,
         lastFailure: undefined,
+        wakeAt: undefined,
         waiters: [],
         pending: undefined,
       }
@@ -385,7 +418,9 @@ export class Stamps {
     state.pending = `local-${newToken(this.clock())}`
     if (!this.retrying.has(scope)) this.pendingByKey.set(state.keys[0]!, state.pending)
     const now = this.clock()
-    const runningWriter = state.writer !== undefined && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS
+    // A writer that overslept its wake-up was cancelled with its request (Workers end
+    // waitUntil work ~30 s after the response): joining it would wait forever.
+    const runningWriter = state.writer !== undefined && !overslept(state, now) && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS
     let covered: Promise<void>
     if (!untilLanded && this.burstCovers(state, now)) covered = Promise.resolve()
     else {
@@ -397,16 +432,21 @@ export class Stamps {
       this.counters.count('stampsCoalesced', scope, undefined)
       return covered
     }
-    // None running, or one past its deadline (Workers end waitUntil work ~30 s after the
-    // response) or running for long: a new loop, in this request.
+    // None running, or one past its deadline, cancelled, or running for long: a new loop,
+    // in this request.
+    this.startWriter(scope, state, now)
+    return covered
+  }
+
+  private startWriter(scope: StampScope, state: ScopeState, now: number): void {
     const id = ++state.writerId
     state.writerStartedAt = now
     state.deadline = now + this.writerGraceMs
+    state.wakeAt = undefined
     const writer = this.writeLoop(scope, state, id)
     state.writer = writer
     // Through waitUntil on Workers: a trailing write must outlive the response.
     this.background.run(() => writer)
-    return covered
   }
 
   /**
@@ -415,7 +455,8 @@ export class Stamps {
    * this bump has landed.
    */
   private burstCovers(state: ScopeState, now: number): boolean {
-    return freeSlot(state, now) < 0 && state.burstUntil >= nextFreeAt(state) + this.burstMarginMs / 2
+    // The margin less the skew allowance: the put that frees slot carries has `kvTimeoutMs`.
+    return freeSlot(state, now) < 0 && state.burstUntil >= nextFreeAt(state) + this.burstMarginMs - CLOCK_SKEW_MS
   }
 
   /**
@@ -426,6 +467,7 @@ export class Stamps {
    */
   private async writeLoop(scope: StampScope, state: ScopeState, id: number): Promise<void> {
     let failures = 0
+    let attemptsThisRound = 0
     let retryAt = -Infinity
     /** The first attempt after a backoff: counted as one retry, whichever slots it goes on to. */
     let retryRound = false
@@ -436,8 +478,10 @@ export class Stamps {
         const wait = Math.max(slot < 0 ? nextFreeAt(state) - now : 0, retryAt - now)
         if (wait > 0) {
           state.deadline = now + wait + this.writerGraceMs
+          state.wakeAt = now + wait
           await this.sleep(wait)
           if (state.writerId !== id) return
+          state.wakeAt = undefined
           continue
         }
         state.deadline = now + this.writerGraceMs
@@ -455,6 +499,7 @@ export class Stamps {
         const written = await this.writeToken(scope, state.keys[slot]!, newToken(now, burstUntil))
         if (written === true) {
           failures = 0
+          attemptsThisRound = 0
           retryAt = -Infinity
           this.retrying.delete(scope)
           this.failed.delete(scope)
@@ -468,11 +513,16 @@ export class Stamps {
           this.settle(state, attempt)
           continue
         }
+        // A newer writer took over meanwhile: its own puts decide what this isolate reads.
+        if (state.writerId !== id) return
         state.dirty = true
         state.lastFailure = written
-        // Refused (a 429: another isolate wrote that key this second): the next free slot at
-        // once. A KV that does not answer would only make the write wait once per slot.
-        if (written === 'error' && freeSlot(state, this.clock()) >= 0) continue
+        attemptsThisRound++
+        // Refused (a 429: another isolate wrote that key this second) or failed at once: the
+        // next free slot at once, each slot once a round. A KV that does not answer would
+        // only make the write wait once per slot.
+        if (written !== 'timeout' && attemptsThisRound < state.keys.length && freeSlot(state, this.clock()) >= 0) continue
+        attemptsThisRound = 0
         failures++
         retryRound = true
         retryAt = this.clock() + (RETRY_BACKOFF_MS[failures - 1] ?? 0)
@@ -488,7 +538,10 @@ export class Stamps {
           // Given up: nobody waits for a write that will not come.
           this.release(state, () => true)
           this.report(`could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`)
-        } else this.release(state, (waiter) => !waiter.untilLanded)
+        } else if (written !== 'refused' || state.keys.length === 1) this.release(state, (waiter) => !waiter.untilLanded)
+        // Refused on every slot: other writers fill them this second, and no token can say
+        // this write happened until one frees; its bump waits for the retry (a second), as
+        // returning would hide the write. A document's stamp is carried by the bulk stamp.
       }
     } finally {
       // Synchronously with the loop's last check: a bump arriving after it starts a new writer.
@@ -558,6 +611,10 @@ function freeSlot(state: ScopeState, now: number): number {
     if (best < 0 || at < state.attemptedAt[best]!) best = slot
   }
   return best
+}
+
+function overslept(state: ScopeState, now: number): boolean {
+  return state.wakeAt !== undefined && now > state.wakeAt + WRITER_OVERSLEEP_MS
 }
 
 /** When the slot this isolate wrote least lately frees. */

@@ -10,8 +10,16 @@ export class KVTimeoutError extends Error {
 
 const BULK_GET_LIMIT = 100
 
-/** Why a KV call gave nothing: it threw, or it did not answer within the timeout. */
-export type KVFailure = 'error' | 'timeout'
+/**
+ * Why a KV call gave nothing: it threw, it was refused with a 429 (KV's one write per second
+ * per key), or it did not answer within the timeout.
+ */
+export type KVFailure = 'error' | 'refused' | 'timeout'
+
+/** Workers KV's binding throws `KV PUT failed: 429 Too Many Requests` for a rate-limited write. */
+function isRateLimit(error: unknown): boolean {
+  return error instanceof Error && /\b429\b/.test(error.message)
+}
 
 /**
  * KV calls with the failure contract applied: a read that throws or is too slow returns
@@ -93,7 +101,7 @@ export class SafeKV {
     if (timedOut) this.stats.timeouts++
     else this.stats.kvErrors++
     this.onError(error, what)
-    return timedOut ? 'timeout' : 'error'
+    return timedOut ? 'timeout' : isRateLimit(error) ? 'refused' : 'error'
   }
 
   private withTimeout<T>(promise: Promise<T>): Promise<T> {
