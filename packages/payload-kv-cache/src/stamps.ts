@@ -113,15 +113,16 @@ export interface StampsOptions {
  * KV takes one write per second per key, so a stamp is spread over `STAMP_SLOTS` keys that
  * every read fetches together. A bump resolves once a token put after it has landed: every
  * isolate that KV shows that token to stops serving what the write replaced. When a bump uses
- * the last slot free this second, its token also carries a burst horizon: until then every
- * isolate bypasses the scope, because a further write (this isolate's, or another's refused
- * on every slot) could not put a token before a slot frees. A bump that finds no slot free
- * returns at once when such a horizon covers the put that the next free slot will carry, and
- * waits for that put otherwise; one refused on every slot waits for its retry. So a committed
- * write is never hidden from an isolate longer than KV takes to show it a put, however many
- * writes a second a scope takes: a burst costs hits, not correctness. Meanwhile this isolate
- * reads under a local token of its own for its bumps that no put carries yet. While a failed
- * stamp write is retried, and after it is given up on, this isolate bypasses the scope.
+ * the last slot free this second, its token also carries a burst horizon: until then other
+ * isolates bypass the scope, because a further write could not put a token before a slot
+ * frees. A bump that finds no slot free returns at once when such a horizon covers the put
+ * that the next free slot will carry, and waits for that put otherwise; one refused on every
+ * slot (another isolate's burst took them) waits for its retry. So a write is never hidden,
+ * once it has returned, from an isolate that KV shows its put to, however many writes a
+ * second a scope takes: a burst costs other isolates some hits, not correctness. Meanwhile
+ * this isolate reads under a local token of its own for its bumps that no put carries yet.
+ * While a failed stamp write is retried, and after it is given up on, this isolate bypasses
+ * the scope.
  */
 export class Stamps {
   private readonly kv: SafeKV
@@ -236,10 +237,11 @@ export class Stamps {
   }
 
   /**
-   * True when an isolate is in a burst of writes to one of these stamps: its newest token
-   * says a further write may not have a token in KV yet. This isolate's own bursts count too:
-   * its local tokens cover its own writes, but not another isolate's write refused on every
-   * slot its burst took.
+   * True when another isolate is in a burst of writes to one of these stamps: its newest
+   * token says a further write may not have a token in KV yet. This isolate's own bursts do
+   * not count: its local tokens cover its own writes, and a single-isolate site (a Node
+   * server) keeps its hits. A write another isolate could not put on any slot of our burst
+   * waits for its retry before it returns; until then we may serve what it replaced.
    */
   burstOpen(keys: readonly string[], values: Map<string, string | null>): boolean {
     let now: number | undefined
@@ -247,7 +249,8 @@ export class Stamps {
       const until = burstHorizon(values.get(key))
       if (until === undefined) continue
       now ??= this.clock()
-      if (until > now) return true
+      // This isolate's own burst: its local tokens cover its own later writes.
+      if (until > now && this.recent.get(key)?.token !== values.get(key)) return true
     }
     return false
   }
