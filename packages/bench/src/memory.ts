@@ -1,7 +1,7 @@
 /**
  * Section 5: what this isolate holds. Heap is read after a full collection (`--expose-gc`),
- * so it is what stays alive, not garbage waiting; the engine's maps come from its
- * `footprint()`, read only where this tree's engine has one.
+ * so it is what stays alive, not garbage waiting; the engine's maps come from
+ * `payload.db.kvCache.footprint()`.
  */
 import type { Payload } from 'payload'
 
@@ -18,6 +18,5 @@ export function heapUsed(): number {
 export const gcAvailable = (): boolean => typeof (globalThis as { gc?: unknown }).gc === 'function'
 
 export function footprint(payload: Payload): Record<string, number> | undefined {
-  const handle = payload.db.kvCache as unknown as { engine?: { footprint?: () => Record<string, number> } } | undefined
-  return handle?.engine?.footprint?.()
+  return payload.db.kvCache?.footprint()
 }

@@ -170,7 +170,7 @@ function invalidationSection(f: Figures): Section {
 
 function memorySection(f: Figures): Section {
   const mapSummary = (fp?: Record<string, number>) => {
-    if (!fp) return 'no footprint() in this tree'
+    if (!fp) return '-'
     const nonzero = Object.entries(fp).filter(([, v]) => v !== 0)
     const total = Object.values(fp).reduce((a, b) => a + b, 0)
     return nonzero.length === 0 ? `all ${Object.keys(fp).length} maps empty` : `${total} ${total === 1 ? 'entry' : 'entries'}: ${nonzero.map(([k, v]) => `${k} ${v}`).join(', ')}`
@@ -184,7 +184,7 @@ function memorySection(f: Figures): Section {
   const maxMaps = Math.max(0, ...f.memory.map((m) => (m.footprint ? Object.values(m.footprint).reduce((a, b) => a + b, 0) : 0)))
   return {
     title: '5. Memory',
-    intro: 'Heap of the Node process that ran section 1 on Postgres (one isolate holding both the uncached and the cached Payload), read with `--expose-gc` after two full collections, before and after each workload. Inside workerd the heap is not readable from the Worker, so the D1 rows report the engine\'s map sizes only, read through `(payload.db.kvCache as any).engine.footprint()` over a bench route.',
+    intro: 'Heap of the Node process that ran section 1 on Postgres (one isolate holding both the uncached and the cached Payload), read with `--expose-gc` after two full collections, before and after each workload. Inside workerd the heap is not readable from the Worker, so the D1 rows report the engine\'s map sizes only, read through `payload.db.kvCache.footprint()` over a bench route.',
     body,
     interpretation: `Over ${f.requests} requests a run the heap moved by ${growth.length ? `${Math.min(...growth).toFixed(1)} to ${Math.max(...growth).toFixed(1)} MiB` : 'an amount not measured'} and the engine's per-isolate maps held at most ${maxMaps} entries once work settled${f.burst?.peak ? `, and ${f.burst.peak.flights ?? 0} single-flight entries at the peak of a ${f.burst.calls}-call burst (one per distinct query, not per call)` : ''}, so coalescing, single-flight and transaction state stay bounded rather than growing with traffic.`,
   }

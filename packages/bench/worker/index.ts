@@ -107,8 +107,7 @@ async function bareGets(env: Env, prefix: string, count: number): Promise<Respon
 type Footprint = Record<string, number>
 
 function footprintOf(payload: Payload): Footprint | undefined {
-  const handle = payload.db.kvCache as unknown as { engine?: { footprint?: () => Footprint } } | undefined
-  return handle?.engine?.footprint?.()
+  return payload.db.kvCache?.footprint()
 }
 
 /**

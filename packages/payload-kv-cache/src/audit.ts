@@ -3,10 +3,10 @@ import { differences, summarize } from './equality.js'
 import type { AuditEvent } from './events.js'
 import type { EventSink } from './events.js'
 import { elapsedSince, shortKey, timerStart } from './events.js'
-import { ownerOfStamp } from './documents.js'
+import { ownerOfStamp } from './invalidation/documents.js'
 import { RefCounts } from './refcounts.js'
 import type { Scope } from './keys.js'
-import type { StampScope } from './stamps.js'
+import type { StampScope } from './invalidation/stamps.js'
 import type { Counters } from './stats.js'
 
 /** What one sampled hit needs for its audit. */

@@ -32,10 +32,25 @@ export interface KVCacheHandle {
    * migrations run outside Payload. Omit both to purge everything.
    */
   purge(target?: { collections?: string[]; globals?: string[] }): Promise<void>
+  /**
+   * How many entries each of this isolate's in-memory maps holds (stamp state, single-flight,
+   * background work, pending transactions, ...), for diagnostics: each is bounded or drains
+   * when work settles. The names may change between versions.
+   */
+  footprint(): Record<string, number>
 }
 
 export class Handle implements KVCacheHandle {
-  engine: CacheEngine | undefined
+  private engine: CacheEngine | undefined
+
+  /** Called by the wrapper's `init` (again on hot reload). */
+  attach(engine: CacheEngine): void {
+    this.engine = engine
+  }
+
+  footprint(): Record<string, number> {
+    return this.engine ? this.engine.footprint() : {}
+  }
 
   stats(): CacheStats {
     return this.engine ? this.engine.counters.stats() : emptyStats()

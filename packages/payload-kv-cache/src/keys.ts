@@ -61,3 +61,8 @@ export function entryKey(prefix: string, scope: Scope, operation: ReadOperation,
 export function stampKey(prefix: string, scope: Scope | '*', slot = 0): string {
   return slot === 0 ? `${prefix}:stamp:${scope}` : `${prefix}:stamp:${slot}:${scope}`
 }
+
+/** The scope of a collection or global named by an adapter call. */
+export function toScope(ref: { kind: 'collection' | 'global'; slug: string }): Scope {
+  return ref.kind === 'global' ? `g:${ref.slug}` : `c:${ref.slug}`
+}

@@ -1,4 +1,4 @@
-import { ownerOfStamp } from './documents.js'
+import { ownerOfStamp } from './invalidation/documents.js'
 /** Per-isolate counters. A snapshot is a plain object, safe to log or export. */
 export interface CacheStats {
   /** Reads answered from KV. */

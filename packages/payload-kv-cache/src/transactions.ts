@@ -1,4 +1,4 @@
-import type { StampScope } from './stamps.js'
+import type { StampScope } from './invalidation/stamps.js'
 
 export type TransactionID = number | string
 
@@ -67,5 +67,74 @@ export class PendingTransactions {
       if (this.orphans.size <= MAX_ORPHANS) break
       this.orphans.delete(id)
     }
+  }
+}
+
+/**
+ * Which transactions are live, and which are ending. A transaction is live when its id
+ * resolves to one the inner adapter holds a session for. The adapters take the session out of
+ * their registry before the COMMIT runs, so a commit or rollback in progress is kept here
+ * until it has landed: a write that returns meanwhile waits for it (write.ts).
+ */
+export class TransactionTracker {
+  readonly pending: PendingTransactions
+  private readonly ending = new Map<string, Promise<void>>()
+
+  constructor(
+    clock: () => number,
+    private readonly sessions: () => Record<string | number, unknown> | undefined,
+  ) {
+    this.pending = new PendingTransactions(clock)
+  }
+
+  /** The live transaction a call runs in, or null (none, a closed one, a `Promise<null>`). */
+  async live(req: { transactionID?: unknown } | undefined): Promise<TransactionID | null> {
+    const pending = req?.transactionID
+    if (pending === undefined || pending === null) return null
+    let id: unknown
+    try {
+      id = await pending
+    } catch {
+      return null
+    }
+    if (typeof id !== 'string' && typeof id !== 'number') return null
+    return this.isLive(id) ? id : null
+  }
+
+  isLive(id: TransactionID): boolean {
+    const session = this.sessions()?.[id] as { inTransaction?: () => boolean } | undefined
+    if (!session) return false
+    // Mongo keeps sessions that are no longer in a transaction; its adapter then writes
+    // without one, so such a session is not live.
+    return typeof session.inTransaction === 'function' ? session.inTransaction() : true
+  }
+
+  /** The ids of every open session (raw SQL may have run in any of them). */
+  liveIDs(): string[] {
+    return Object.keys(this.sessions() ?? {}).filter((id) => this.isLive(id))
+  }
+
+  /** The commit or rollback of this transaction, while it is landing. */
+  endingOf(id: TransactionID): Promise<void> | undefined {
+    return this.ending.get(String(id))
+  }
+
+  /** Runs the commit or rollback; writes of the transaction that return meanwhile wait for it. */
+  async end<T>(id: TransactionID, run: Promise<T>): Promise<T> {
+    const key = String(id)
+    const landed = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.ending.set(key, landed)
+    try {
+      return await run
+    } finally {
+      if (this.ending.get(key) === landed) this.ending.delete(key)
+    }
+  }
+
+  get endingCount(): number {
+    return this.ending.size
   }
 }

@@ -45,8 +45,9 @@ export function withKVCache<T extends DatabaseAdapterResult>(adapter: T, options
     init(args: { payload: Payload }): BaseDatabaseAdapter {
       const inner = adapter.init(args) as unknown as InnerAdapter
       const logger = args.payload?.logger as Logger | undefined
-      handle.engine = new CacheEngine(resolved, inner, args.payload?.config ?? {}, logger)
-      return wrapInstance(inner, handle.engine, handle, logger) as unknown as BaseDatabaseAdapter
+      const engine = new CacheEngine(resolved, inner, args.payload?.config ?? {}, logger)
+      handle.attach(engine)
+      return wrapInstance(inner, engine, handle, logger) as unknown as BaseDatabaseAdapter
     },
   }
 }

@@ -873,8 +873,7 @@ describe('waitUntil', () => {
     expect(handed.length).toBeGreaterThanOrEqual(1)
     // Only what waitUntil holds is awaited: nothing was left for settled() to track.
     await Promise.all(handed)
-    const engine = (pair.cache as unknown as { engine: { footprint(): Record<string, number> } }).engine
-    expect(engine.footprint().background).toBe(0)
+    expect(pair.cache.footprint().background).toBe(0)
     // The collection's stamp and the document's, each once now and once trailing.
     expect(delta(before, pair.cache.stats()).stampWrites).toBe(4)
     expect(await pair.cached.find({ collection: 'notes' })).toStrictEqual(await pair.plain.find({ collection: 'notes' }))

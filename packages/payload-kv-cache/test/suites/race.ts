@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it, jest } from '@jest/globals'
 import type { Payload } from 'payload'
 import { unwrapAdapter } from '../../src/index.js'
-import { STAMP_SLOTS } from '../../src/stamps.js'
+import { STAMP_SLOTS } from '../../src/invalidation/stamp-tokens.js'
 import type { KVCacheClock, KVCacheHandle } from '../../src/index.js'
 import type { Database, Pair } from '../support/app.js'
 import { ManualClock } from '../support/clock.js'

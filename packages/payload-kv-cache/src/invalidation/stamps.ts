@@ -1,34 +1,26 @@
-import type { BackgroundWork } from './background.js'
-import { bulkStamp, ownerOfStamp } from './documents.js'
-import { RefCounts } from './refcounts.js'
-import type { Scope } from './keys.js'
-import { stampKey } from './keys.js'
-import type { EventSink } from './events.js'
-import { elapsedSince, timerStart } from './events.js'
-import type { Counters } from './stats.js'
-import type { KVFailure, SafeKV } from './store.js'
-
-/** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
-export type StampScope = Scope | '*'
-
-/** KV accepts one write per second to a key; a second write inside it meets a 429. */
-export const STAMP_WRITE_INTERVAL_MS = 1000
-/**
- * Keys a stamp is spread over. A read fetches all of a stamp's slots in its one bulk `get`,
- * and a write puts a fresh token into the slot this isolate wrote least lately, so a scope
- * takes this many stamp writes a second before any write has to wait for KV's per-key limit.
- * A Payload save without a transaction (SQLite, D1) bumps its collection two or three times
- * (the document, its version, the pruned versions). A document's own stamp has one slot: a
- * second bump within the second goes to its collection's bulk stamp instead.
+/*
+ * Over 300 lines on purpose: the writer loop, its waiters, slot accounting, retries and the
+ * failure state all read and change one per-scope record, and the invariants between them
+ * (a bump resolves only once covered; a slot is written at most once a second) are easier to
+ * hold in one place. Token text and slot keys are in stamp-tokens.ts, the read side in
+ * stamp-reads.ts.
  */
-export const STAMP_SLOTS = 3
+import type { BackgroundWork } from '../background.js'
+import { bulkStamp, ownerOfStamp } from './documents.js'
+import { RefCounts } from '../refcounts.js'
+import type { Scope } from '../keys.js'
+import { StampReads } from './stamp-reads.js'
+import type { StampScope } from './stamp-tokens.js'
+import { CLOCK_SKEW_MS, isDocumentStamp, newToken, slotKeys, STAMP_WRITE_INTERVAL_MS } from './stamp-tokens.js'
+import type { EventSink } from '../events.js'
+import { elapsedSince, timerStart } from '../events.js'
+import type { Counters } from '../stats.js'
+import type { KVFailure, SafeKV } from '../store.js'
+
+export type { StampScope } from './stamp-tokens.js'
+
 /** Waits before the retries of a stamp write whose every free slot failed. */
 const RETRY_BACKOFF_MS = [1000, 2000, 4000]
-/** How long KV's location caches may keep serving an older value (Cloudflare: about 60 s). */
-const PROPAGATION_WINDOW_MS = 60_000
-/** A token another isolate wrote this much after ours is taken as newer, not as a cached older one. */
-const CLOCK_SKEW_MS = 1000
-const MAX_RECENT = 1000
 const MAX_IDLE_SCOPES = 1000
 /** Failed stamps remembered one by one; past it, documents' failures fold into their collections'. */
 const MAX_FAILED = 1000
@@ -139,15 +131,12 @@ export class Stamps {
   private readonly states = new Map<StampScope, ScopeState>()
   /** Scopes whose last bump never landed after its retries, with the time of giving up. */
   private readonly failed = new Map<StampScope, number>()
-  private readonly keyCache = new Map<string, string[]>()
   /** Document stamps bumped in the current second, by collection (bounded by the config). */
   private readonly documentBumps = new Map<Scope, { start: number; count: number }>()
-  /** Tokens this isolate wrote lately, by stamp key: KV's location cache may not show them yet. */
-  private readonly recent = new Map<string, { token: string; at: number }>()
   /** Scopes whose stamp write failed and is being retried: reads bypass until one lands. */
   private readonly retrying = new Set<StampScope>()
-  /** Local tokens this isolate reads under until a put carries their bump, by slot-0 key. */
-  private readonly pendingByKey = new Map<string, string>()
+  /** What reads ask of the stamps; it learns from this writer what KV may not show yet. */
+  readonly reads: StampReads
 
   constructor(options: StampsOptions) {
     this.kv = options.kv
@@ -160,6 +149,7 @@ export class Stamps {
     this.writerGraceMs = options.writerGraceMs ?? 10_000
     this.burstMarginMs = options.burstMarginMs ?? 2000
     this.events = options.events
+    this.reads = new StampReads(options.prefix, options.clock)
   }
 
   /** Entries held per map, for tests and diagnostics: each is bounded. */
@@ -169,9 +159,7 @@ export class Stamps {
       stampsInFlight: this.inFlight.size,
       stampsFailed: this.failed.size,
       stampsRetrying: this.retrying.size,
-      stampKeySets: this.keyCache.size,
-      recentTokens: this.recent.size,
-      pendingTokens: this.pendingByKey.size,
+      ...this.reads.footprint(),
       documentBumpWindows: this.documentBumps.size,
     }
   }
@@ -190,91 +178,6 @@ export class Stamps {
       this.failed.delete(failed)
       this.failed.set(bulkStamp(ownerOfStamp(failed) as Scope), this.clock())
     }
-  }
-
-  /** The stamp keys a read depending on these scopes fetches, the global stamp's first. */
-  keysFor(dependencies: readonly Scope[]): string[] {
-    const id = dependencies.join(',')
-    let keys = this.keyCache.get(id)
-    if (!keys) {
-      keys = [...slotKeys(this.prefix, '*')]
-      for (const dependency of dependencies) keys.push(...slotKeys(this.prefix, dependency))
-      // Bounded by the distinct dependency sets reads produce; cleared wholesale if it grows.
-      if (this.keyCache.size >= 1000) this.keyCache.clear()
-      this.keyCache.set(id, keys)
-    }
-    return keys
-  }
-
-  /** After a config change: a scope's dependencies may be different. */
-  forgetDependencies(): void {
-    this.keyCache.clear()
-  }
-
-  /**
-   * What an entry must have been filled under to be valid now: every slot's token as KV
-   * answered it, then the local tokens of this isolate's bumps that no put carries yet.
-   */
-  signature(keys: readonly string[], values: Map<string, string | null>): string {
-    let out = ''
-    for (const key of keys) out += (values.get(key) ?? '-') + '.'
-    if (this.pendingByKey.size === 0) return out
-    for (const key of keys) {
-      const pending = this.pendingByKey.get(key)
-      if (pending !== undefined) out += pending + '.'
-    }
-    return out
-  }
-
-  /** The time the youngest of these stamps was written, from the time each token carries. */
-  youngestWrite(keys: readonly string[], values: Map<string, string | null>): number {
-    let youngest = -Infinity
-    for (const key of keys) {
-      const at = tokenTime(values.get(key))
-      if (at > youngest) youngest = at
-    }
-    return youngest
-  }
-
-  /**
-   * True when another isolate is in a burst of writes to one of these stamps: its newest
-   * token says a further write may not have a token in KV yet. This isolate's own bursts do
-   * not count: its local tokens cover its own writes, and a single-isolate site (a Node
-   * server) keeps its hits. A write another isolate could not put on any slot of our burst
-   * waits for its retry before it returns; until then we may serve what it replaced.
-   */
-  burstOpen(keys: readonly string[], values: Map<string, string | null>): boolean {
-    let now: number | undefined
-    for (const key of keys) {
-      const until = burstHorizon(values.get(key))
-      if (until === undefined) continue
-      now ??= this.clock()
-      // This isolate's own burst: its local tokens cover its own later writes.
-      if (until > now && this.recent.get(key)?.token !== values.get(key)) return true
-    }
-    return false
-  }
-
-  /**
-   * True when KV answered a stamp with an older token than the one this isolate wrote to it
-   * within the propagation window: the answer may be a location cache's older value, and
-   * trusting it could serve what this isolate's write replaced. A token written well after
-   * ours is another isolate's newer write, and is trusted.
-   */
-  contradictsRecentWrites(keys: readonly string[], values: Map<string, string | null>): boolean {
-    if (this.recent.size === 0) return false
-    const now = this.clock()
-    for (const key of keys) {
-      const mine = this.recent.get(key)
-      if (!mine) continue
-      if (now - mine.at > PROPAGATION_WINDOW_MS) {
-        this.recent.delete(key)
-        continue
-      }
-      const seen = values.get(key)
-      if (seen !== mine.token && !(tokenTime(seen) > tokenTime(mine.token) + CLOCK_SKEW_MS)) return true
-    }
-    return false
   }
 
   /**
@@ -419,7 +322,7 @@ export class Stamps {
     state.dirty = true
     // A new local token for every bump: fills made under the previous one predate this write.
     state.pending = `local-${newToken(this.clock())}`
-    if (!this.retrying.has(scope)) this.pendingByKey.set(state.keys[0]!, state.pending)
+    if (!this.retrying.has(scope)) this.reads.setLocal(state.keys[0]!, state.pending)
     const now = this.clock()
     // A writer that overslept its wake-up was cancelled with its request (Workers end
     // waitUntil work ~30 s after the response): joining it would wait forever.
@@ -511,8 +414,8 @@ export class Stamps {
           // KV now holds a new token; a bump asked for during the put keeps its local one.
           if (state.pending === carried) {
             state.pending = undefined
-            this.pendingByKey.delete(state.keys[0]!)
-          } else if (state.pending !== undefined) this.pendingByKey.set(state.keys[0]!, state.pending)
+            this.reads.setLocal(state.keys[0]!, undefined)
+          } else if (state.pending !== undefined) this.reads.setLocal(state.keys[0]!, state.pending)
           this.settle(state, attempt)
           continue
         }
@@ -532,7 +435,7 @@ export class Stamps {
         // KV may be failing for a while: stop reading under the local token, bypass instead.
         this.retrying.add(scope)
         state.pending = undefined
-        this.pendingByKey.delete(state.keys[0]!)
+        this.reads.setLocal(state.keys[0]!, undefined)
         if (failures > RETRY_BACKOFF_MS.length) {
           state.dirty = false
           this.retrying.delete(scope)
@@ -575,13 +478,7 @@ export class Stamps {
     if (this.events?.enabled) this.events.emit({ type: 'stampWrite', scope, operation: 'stamp', ok: written === true, ms: elapsedSince(started) })
     if (written !== true) return written
     this.counters.count('stampWrites', scope, undefined)
-    this.recent.delete(key)
-    this.recent.set(key, { token, at: this.clock() })
-    // Oldest first: drop the excess so the map stays bounded.
-    for (const old of this.recent.keys()) {
-      if (this.recent.size <= MAX_RECENT) break
-      this.recent.delete(old)
-    }
+    this.reads.wrote(key, token)
     return true
   }
 
@@ -593,16 +490,6 @@ export class Stamps {
       if (!state.writer && state.waiters.length === 0 && now - Math.max(...state.attemptedAt) >= STAMP_WRITE_INTERVAL_MS) this.states.delete(scope)
     }
   }
-}
-
-function isDocumentStamp(scope: StampScope): boolean {
-  return scope.includes('#=')
-}
-
-/** Every key a stamp is spread over: one for a document's stamp, `STAMP_SLOTS` for the rest. */
-function slotKeys(prefix: string, scope: StampScope): string[] {
-  const slots = isDocumentStamp(scope) ? 1 : STAMP_SLOTS
-  return Array.from({ length: slots }, (_, slot) => stampKey(prefix, scope, slot))
 }
 
 /** The slot this isolate wrote least lately, if it wrote none of it within the second; else -1. */
@@ -623,31 +510,4 @@ function overslept(state: ScopeState, now: number): boolean {
 /** When the slot this isolate wrote least lately frees. */
 function nextFreeAt(state: ScopeState): number {
   return Math.min(...state.attemptedAt) + STAMP_WRITE_INTERVAL_MS
-}
-
-/** `<time>-<random>`, and `!<horizon>` on a burst token (times in base 36). */
-function newToken(now: number, burstUntil?: number): string {
-  const bytes = new Uint8Array(9)
-  crypto.getRandomValues(bytes)
-  let random = ''
-  for (const byte of bytes) random += byte.toString(36).padStart(2, '0')
-  const token = `${now.toString(36)}-${random}`
-  return burstUntil === undefined ? token : `${token}!${Math.ceil(burstUntil).toString(36)}`
-}
-
-/** The horizon a burst token carries; undefined for any other value. */
-export function burstHorizon(token: string | null | undefined): number | undefined {
-  if (!token) return undefined
-  const bang = token.indexOf('!')
-  if (bang < 0) return undefined
-  const until = parseInt(token.slice(bang + 1), 36)
-  return Number.isFinite(until) ? until : undefined
-}
-
-/** When a token was written; -Infinity for a missing or foreign one. */
-export function tokenTime(token: string | null | undefined): number {
-  if (!token) return -Infinity
-  const dash = token.indexOf('-')
-  const at = dash > 0 ? parseInt(token.slice(0, dash), 36) : NaN
-  return Number.isFinite(at) ? at : -Infinity
 }

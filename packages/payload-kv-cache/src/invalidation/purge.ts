@@ -1,6 +1,6 @@
-import type { BackgroundWork } from './background.js'
-import type { CacheStats } from './stats.js'
-import type { SafeKV } from './store.js'
+import type { BackgroundWork } from '../background.js'
+import type { CacheStats } from '../stats.js'
+import type { SafeKV } from '../store.js'
 
 /** Deletes in flight at once: enough to keep KV busy without a burst of thousands. */
 const DELETE_CONCURRENCY = 50

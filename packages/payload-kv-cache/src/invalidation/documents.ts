@@ -1,5 +1,5 @@
-import type { ConfigLike } from './dependencies.js'
-import type { Scope } from './keys.js'
+import type { ConfigLike } from '../dependencies.js'
+import type { Scope } from '../keys.js'
 
 /**
  * Per-document stamps, for the stamp strategy. A collection's stamp changes on every write to

@@ -1,0 +1,134 @@
+import type { Scope } from '../keys.js'
+import type { StampScope } from './stamp-tokens.js'
+import { burstHorizon, CLOCK_SKEW_MS, slotKeys, tokenTime } from './stamp-tokens.js'
+
+/** How long KV's location caches may keep serving an older value (Cloudflare: about 60 s). */
+const PROPAGATION_WINDOW_MS = 60_000
+/** Tokens this isolate wrote lately are remembered this many at most. */
+const MAX_RECENT = 1000
+
+/**
+ * The read side of the stamps: which keys a read fetches, and what KV's answer means. It
+ * keeps what this isolate knows that KV may not show yet: the tokens it wrote lately (a
+ * location cache can still answer older ones) and its local tokens for bumps no put carries
+ * yet. The writer (stamps.ts) tells it both.
+ */
+export class StampReads {
+  private readonly keyCache = new Map<string, string[]>()
+  /** Tokens this isolate wrote lately, by stamp key: KV's location cache may not show them yet. */
+  private readonly recent = new Map<string, { token: string; at: number }>()
+  /** Local tokens this isolate reads under until a put carries their bump, by slot-0 key. */
+  private readonly pendingByKey = new Map<string, string>()
+
+  constructor(
+    private readonly prefix: string,
+    private readonly clock: () => number,
+  ) {}
+
+  footprint(): Record<string, number> {
+    return { stampKeySets: this.keyCache.size, recentTokens: this.recent.size, pendingTokens: this.pendingByKey.size }
+  }
+
+  /** A token this isolate has just put. */
+  wrote(key: string, token: string): void {
+    this.recent.delete(key)
+    this.recent.set(key, { token, at: this.clock() })
+    // Oldest first: drop the excess so the map stays bounded.
+    for (const old of this.recent.keys()) {
+      if (this.recent.size <= MAX_RECENT) break
+      this.recent.delete(old)
+    }
+  }
+
+  /** The local token this isolate reads the stamp under, or none (undefined). */
+  setLocal(key: string, token: string | undefined): void {
+    if (token === undefined) this.pendingByKey.delete(key)
+    else this.pendingByKey.set(key, token)
+  }
+
+  /** The stamp keys a read depending on these scopes fetches, the global stamp's first. */
+  keysFor(dependencies: readonly Scope[]): string[] {
+    const id = dependencies.join(',')
+    let keys = this.keyCache.get(id)
+    if (!keys) {
+      keys = [...slotKeys(this.prefix, '*')]
+      for (const dependency of dependencies) keys.push(...slotKeys(this.prefix, dependency))
+      // Bounded by the distinct dependency sets reads produce; cleared wholesale if it grows.
+      if (this.keyCache.size >= 1000) this.keyCache.clear()
+      this.keyCache.set(id, keys)
+    }
+    return keys
+  }
+
+  /** After a config change: a scope's dependencies may be different. */
+  forgetDependencies(): void {
+    this.keyCache.clear()
+  }
+
+  /**
+   * What an entry must have been filled under to be valid now: every slot's token as KV
+   * answered it, then the local tokens of this isolate's bumps that no put carries yet.
+   */
+  signature(keys: readonly string[], values: Map<string, string | null>): string {
+    let out = ''
+    for (const key of keys) out += (values.get(key) ?? '-') + '.'
+    if (this.pendingByKey.size === 0) return out
+    for (const key of keys) {
+      const pending = this.pendingByKey.get(key)
+      if (pending !== undefined) out += pending + '.'
+    }
+    return out
+  }
+
+  /** The time the youngest of these stamps was written, from the time each token carries. */
+  youngestWrite(keys: readonly string[], values: Map<string, string | null>): number {
+    let youngest = -Infinity
+    for (const key of keys) {
+      const at = tokenTime(values.get(key))
+      if (at > youngest) youngest = at
+    }
+    return youngest
+  }
+
+  /**
+   * True when another isolate is in a burst of writes to one of these stamps: its newest
+   * token says a further write may not have a token in KV yet. This isolate's own bursts do
+   * not count: its local tokens cover its own writes, and a single-isolate site (a Node
+   * server) keeps its hits. A write another isolate could not put on any slot of our burst
+   * waits for its retry before it returns; until then we may serve what it replaced.
+   */
+  burstOpen(keys: readonly string[], values: Map<string, string | null>): boolean {
+    let now: number | undefined
+    for (const key of keys) {
+      const until = burstHorizon(values.get(key))
+      if (until === undefined) continue
+      now ??= this.clock()
+      // This isolate's own burst: its local tokens cover its own later writes.
+      if (until > now && this.recent.get(key)?.token !== values.get(key)) return true
+    }
+    return false
+  }
+
+  /**
+   * True when KV answered a stamp with an older token than the one this isolate wrote to it
+   * within the propagation window: the answer may be a location cache's older value, and
+   * trusting it could serve what this isolate's write replaced. A token written well after
+   * ours is another isolate's newer write, and is trusted.
+   */
+  contradictsRecentWrites(keys: readonly string[], values: Map<string, string | null>): boolean {
+    if (this.recent.size === 0) return false
+    const now = this.clock()
+    for (const key of keys) {
+      const mine = this.recent.get(key)
+      if (!mine) continue
+      if (now - mine.at > PROPAGATION_WINDOW_MS) {
+        this.recent.delete(key)
+        continue
+      }
+      const seen = values.get(key)
+      if (seen !== mine.token && !(tokenTime(seen) > tokenTime(mine.token) + CLOCK_SKEW_MS)) return true
+    }
+    return false
+  }
+
+}

@@ -1,0 +1,62 @@
+import type { Scope } from '../keys.js'
+import { stampKey } from '../keys.js'
+
+/*
+ * How a stamp is stored (ARCHITECTURE.md, Invalidation strategies): the keys it is spread
+ * over and the text of its tokens. The one place that spells either.
+ */
+
+/** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
+export type StampScope = Scope | '*'
+
+/** How far two isolates' clocks may disagree: a token this much newer than ours is newer, not older. */
+export const CLOCK_SKEW_MS = 1000
+/** KV accepts one write per second to a key; a second write inside it meets a 429. */
+export const STAMP_WRITE_INTERVAL_MS = 1000
+/**
+ * Keys a stamp is spread over. A read fetches all of a stamp's slots in its one bulk `get`,
+ * and a write puts a fresh token into the slot this isolate wrote least lately, so a scope
+ * takes this many stamp writes a second before any write has to wait for KV's per-key limit.
+ * A Payload save without a transaction (SQLite, D1) bumps its collection two or three times
+ * (the document, its version, the pruned versions). A document's own stamp has one slot: a
+ * second bump within the second goes to its collection's bulk stamp instead.
+ */
+export const STAMP_SLOTS = 3
+
+export function isDocumentStamp(scope: StampScope): boolean {
+  return scope.includes('#=')
+}
+
+/** Every key a stamp is spread over: one for a document's stamp, `STAMP_SLOTS` for the rest. */
+export function slotKeys(prefix: string, scope: StampScope): string[] {
+  const slots = isDocumentStamp(scope) ? 1 : STAMP_SLOTS
+  return Array.from({ length: slots }, (_, slot) => stampKey(prefix, scope, slot))
+}
+
+/** `<time>-<random>`, and `!<horizon>` on a burst token (times in base 36). */
+export function newToken(now: number, burstUntil?: number): string {
+  const bytes = new Uint8Array(9)
+  crypto.getRandomValues(bytes)
+  let random = ''
+  for (const byte of bytes) random += byte.toString(36).padStart(2, '0')
+  const token = `${now.toString(36)}-${random}`
+  return burstUntil === undefined ? token : `${token}!${Math.ceil(burstUntil).toString(36)}`
+}
+
+/** The horizon a burst token carries; undefined for any other value. */
+export function burstHorizon(token: string | null | undefined): number | undefined {
+  if (!token) return undefined
+  const bang = token.indexOf('!')
+  if (bang < 0) return undefined
+  const until = parseInt(token.slice(bang + 1), 36)
+  return Number.isFinite(until) ? until : undefined
+}
+
+/** When a token was written; -Infinity for a missing or foreign one. */
+export function tokenTime(token: string | null | undefined): number {
+  if (!token) return -Infinity
+  const dash = token.indexOf('-')
+  const at = dash > 0 ? parseInt(token.slice(0, dash), 36) : NaN
+  return Number.isFinite(at) ? at : -Infinity
+}
+

@@ -1,0 +1,281 @@
+import { UncacheableArgumentError } from './canonical.js'
+import { decodeEnvelope, encodeEnvelope } from './codec.js'
+import { controlFor } from './context.js'
+import type { EngineContext } from './engine.js'
+import type { ReadEvent } from './events.js'
+import { elapsedSince, shortKey, timerStart } from './events.js'
+import type { Args } from './invalidation/strategy.js'
+import type { Scope } from './keys.js'
+import { argumentsDigest, byteLength, digest, entryKey, KV_MAX_KEY_BYTES, toScope } from './keys.js'
+import { KV_LIMITS } from './kv.js'
+import type { ReadOperation, ScopeRef } from './operations.js'
+import { scopeOfCall } from './operations.js'
+import type { CacheControl } from './options.js'
+import type { InnerAdapter } from './schema.js'
+import type { BypassReason, FillSkipReason } from './stats.js'
+import { BYPASS_COUNTERS, FILL_SKIP_COUNTERS } from './stats.js'
+import type { KVFailure } from './store.js'
+
+export type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
+
+/** The read outcomes counted once the database has answered. */
+type MissOutcome = 'misses' | 'stale' | 'malformed'
+
+/** Payload's default `readReplicasAfterWriteInterval`: how long a replica may lag a write. */
+const DEFAULT_REPLICA_WINDOW_MS = 2000
+/** Misses coalesced at once per isolate; past it, misses simply go to the database. */
+const MAX_FLIGHTS = 1000
+
+/**
+ * The read path (ARCHITECTURE.md, read path): lookup, then hit, or coalesce, database and
+ * fill. What makes an entry valid is the strategy's to say; this file only asks.
+ */
+export class ReadPath {
+  /** Misses on their way to the database, by key and signature: each resolves to the entry. */
+  private readonly flights = new Map<string, Promise<string | undefined>>()
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  get flightCount(): number {
+    return this.flights.size
+  }
+
+  async read(operation: ReadOperation, method: Method, args: Args): Promise<unknown> {
+    const { ctx } = this
+    const call = () => method.call(ctx.inner, args)
+    const ref = scopeOfCall(operation, args)
+    if (!ref) return call()
+    const scope = toScope(ref)
+    // Timings are taken only when someone listens: the hot path stays as it was.
+    const started = ctx.events.enabled ? timerStart() : 0
+    const control = controlFor(args.req)
+    let ttl = ctx.schema().policy.ttlFor(scope, operation)
+    if (ttl === null) return this.bypass(call, 'excluded', scope, operation, started)
+    if (control?.bypass) return this.bypass(call, 'requested', scope, operation, started)
+    if ((await ctx.transactions.live(args.req)) !== null) return this.bypass(call, 'transaction', scope, operation, started)
+    const strategy = ctx.strategy
+    const dependencies = strategy.dependencies(operation, ref, scope, args)
+    if (strategy.unsettled(dependencies)) return this.bypass(call, 'pending', scope, operation, started)
+    const key = this.keyFor(operation, ref, scope, args)
+    if (key === undefined) return this.bypass(call, 'unkeyable', scope, operation, started)
+
+    const ticket = strategy.beginRead(dependencies)
+    // Before the fetch: a write in this isolate from here on makes an audit of this hit moot.
+    const auditEpoch = ctx.auditor ? ctx.auditor.epochOf(dependencies) : 0
+    const values = await ctx.kv.getEntries([key, ...ticket.keys])
+    if (typeof values === 'string') {
+      this.kvFailed(values, 'get', scope, operation, key, started)
+      return call()
+    }
+    const judgement = strategy.judge(ticket, values)
+    if ('bypass' in judgement) return this.bypass(call, judgement.bypass, scope, operation, started)
+    const { signature } = judgement
+    const raw = values.get(key)
+    let outcome: MissOutcome = 'misses'
+    if (raw != null && !control?.refresh) {
+      const entry = decodeEnvelope(raw)
+      if (entry.status === 'foreign') outcome = 'malformed'
+      else if (!strategy.serves(entry, signature, ticket) || ctx.clock() >= entry.expiresAt) outcome = 'stale'
+      else {
+        try {
+          const result = entry.read()
+          ctx.counters.count('hits', scope, operation)
+          if (ctx.events.enabled) this.emitRead('hit', scope, operation, key, started)
+          if (ctx.auditor?.sample()) {
+            ctx.auditor.schedule({ scope, operation, key, dependencies, epoch: auditEpoch, args, call: (copy) => method.call(ctx.inner, copy), served: entry.read })
+          }
+          return result
+        } catch {
+          outcome = 'malformed'
+        }
+      }
+    }
+    ctx.counters.count(outcome, scope, operation)
+
+    // Single-flight: an identical miss under the same stamps already went to the database.
+    const flightKey = `${key}\n${signature}`
+    const coalesce = ctx.options.coalesceWaitMs > 0 && !control?.refresh
+    const joined = coalesce ? this.flights.get(flightKey) : undefined
+    if (joined) {
+      const shared = await this.awaitFlight(joined)
+      if (shared !== undefined) {
+        ctx.counters.count('coalesced', scope, operation)
+        if (ctx.events.enabled) this.emitRead('coalesced', scope, operation, key, started)
+        return shared
+      }
+      // The first caller failed, took too long, or had a result that cannot be copied.
+    }
+    let settle: ((text: string | undefined) => void) | undefined
+    if (coalesce && !joined && this.flights.size < MAX_FLIGHTS) {
+      this.flights.set(flightKey, new Promise((resolve) => (settle = resolve)))
+    }
+    let result: unknown
+    try {
+      result = await call()
+    } catch (error) {
+      if (settle) {
+        this.flights.delete(flightKey)
+        settle(undefined)
+      }
+      throw error
+    }
+    if (ctx.events.enabled) this.emitRead(outcome === 'misses' ? 'miss' : outcome, scope, operation, key, started)
+    ttl = controlTtl(control) ?? ttl
+    // Encoded now, before Payload's hooks mutate the result we hand back.
+    const now = ctx.clock()
+    const text = this.encode(signature, now, ttl, result, scope, operation, key)
+    // Callers arriving until the entry is in KV still share this result.
+    settle?.(text)
+    const endFlight = () => {
+      if (settle) this.flights.delete(flightKey)
+    }
+    if (text === undefined) {
+      endFlight()
+      return result
+    }
+    if (!strategy.mayFill(ticket)) {
+      this.fillSkipped('race', scope, operation, key)
+      endFlight()
+      return result
+    }
+    // With read replicas, a read soon after a write may have come from a replica that has not
+    // caught up; filled under the new stamp, its old row would outlive replication.
+    const replicaWindow = this.replicaWindowMs()
+    if (replicaWindow > 0 && ctx.clock() - strategy.youngestWrite(ticket, values) < replicaWindow) {
+      this.fillSkipped('replica', scope, operation, key)
+      endFlight()
+      return result
+    }
+    this.store(key, text, ttl, scope, operation, endFlight)
+    return result
+  }
+
+  /** The first caller's result, as a copy of its own; undefined if it does not come in time. */
+  private async awaitFlight(flight: Promise<string | undefined>): Promise<unknown> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.ctx.options.coalesceWaitMs)
+    })
+    try {
+      const text = await Promise.race([flight, late])
+      if (text === undefined) return undefined
+      const entry = decodeEnvelope(text)
+      return entry.status === 'ok' ? entry.read() : undefined
+    } catch {
+      return undefined
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /**
+   * Drizzle adapters with `readReplicas` keep the primary in `primaryDrizzle` and send reads
+   * to the primary for `readReplicasAfterWriteInterval` after a write in the same isolate:
+   * Payload's own estimate of replication lag, which we take for every isolate. D1 with
+   * `readReplicas: 'first-primary'` reads through a Sessions API session that is consistent
+   * only with itself, so another isolate's write may not have reached the replica it reads;
+   * D1 publishes no bound on that lag, and we take Payload's Postgres default for it.
+   */
+  private replicaWindowMs(): number {
+    const inner = this.ctx.inner as { primaryDrizzle?: unknown; readReplicasAfterWriteInterval?: unknown; readReplicas?: unknown }
+    if (inner.readReplicas === 'first-primary') return DEFAULT_REPLICA_WINDOW_MS
+    if (!inner.primaryDrizzle) return 0
+    const interval = inner.readReplicasAfterWriteInterval
+    return typeof interval === 'number' && interval > 0 ? interval : DEFAULT_REPLICA_WINDOW_MS
+  }
+
+  private keyFor(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): string | undefined {
+    const { options } = this.ctx
+    let defaultDigest: string
+    try {
+      defaultDigest = argumentsDigest(this.ctx.schema().keyNamespace, operation, args)
+    } catch (error) {
+      if (error instanceof UncacheableArgumentError) return undefined
+      throw error
+    }
+    let keyDigest = defaultDigest
+    if (options.key) {
+      try {
+        const { req: _req, ...rest } = args
+        const custom = options.key({ operation, kind: ref.kind, slug: ref.slug, args: rest, defaultDigest })
+        if (typeof custom !== 'string' || custom.length === 0) throw new Error(`returned ${typeof custom === 'string' ? 'an empty string' : typeof custom}`)
+        keyDigest = custom
+      } catch (error) {
+        this.ctx.report('key', `the \`key\` option threw or ${error instanceof Error ? error.message : String(error)}; using the default key`)
+      }
+    }
+    let key = entryKey(options.prefix, scope, operation, keyDigest)
+    if (key.length * 3 > KV_MAX_KEY_BYTES && byteLength(key) > KV_MAX_KEY_BYTES) {
+      if (keyDigest !== defaultDigest) key = entryKey(options.prefix, scope, operation, digest(keyDigest))
+      // A slug so long that even a digest does not fit: this scope is not cached.
+      if (byteLength(key) > KV_MAX_KEY_BYTES) return undefined
+    }
+    return key
+  }
+
+  /** The entry for a result; undefined (and counted) when it cannot be cached. */
+  private encode(signature: string, now: number, ttl: number, result: unknown, scope: Scope, operation: ReadOperation, key: string): string | undefined {
+    let text: string
+    try {
+      text = encodeEnvelope(signature, now, now + ttl * 1000, result)
+    } catch {
+      this.fillSkipped('uncacheable', scope, operation, key)
+      return undefined
+    }
+    if (text.length * 3 > KV_LIMITS.maxValueBytes && byteLength(text) > KV_LIMITS.maxValueBytes) {
+      this.fillSkipped('tooLarge', scope, operation, key)
+      return undefined
+    }
+    return text
+  }
+
+  /** Writes the entry in the background; `landed` runs once the put is done (or failed). */
+  private store(key: string, text: string, ttl: number, scope: Scope, operation: ReadOperation, landed: () => void): void {
+    const { ctx } = this
+    const expirationTtl = Math.max(KV_LIMITS.minExpirationTtl, Math.ceil(ttl))
+    const running = (async (): Promise<void> => {
+      const started = ctx.events.enabled ? timerStart() : 0
+      const stored = await ctx.kv.putEntry(key, text, expirationTtl)
+      if (stored !== true) return this.kvFailed(stored, 'put', scope, operation, key, started)
+      ctx.counters.count('fills', scope, operation)
+      if (ctx.events.enabled) ctx.events.emit({ type: 'fill', scope, operation, key: shortKey(key), ms: elapsedSince(started) })
+    })().finally(landed)
+    ctx.strategy.trackFill(running)
+    ctx.background.run(() => running)
+  }
+
+  private bypass(call: () => unknown, reason: BypassReason, scope: Scope, operation: ReadOperation, started: number): unknown {
+    this.ctx.counters.count('bypasses', scope, operation)
+    this.ctx.counters.count(BYPASS_COUNTERS[reason], scope, operation)
+    return this.ctx.events.enabled ? this.timedBypass(call, reason, scope, operation, started) : call()
+  }
+
+  private async timedBypass(call: () => unknown, reason: BypassReason, scope: Scope, operation: ReadOperation, started: number): Promise<unknown> {
+    try {
+      return await call()
+    } finally {
+      this.ctx.events.emit({ type: 'bypass', reason, scope, operation, ms: elapsedSince(started) })
+    }
+  }
+
+  private emitRead(type: ReadEvent['type'], scope: Scope, operation: ReadOperation, key: string, started: number): void {
+    this.ctx.events.emit({ type, scope, operation, key: shortKey(key), ms: elapsedSince(started) })
+  }
+
+  private kvFailed(failure: KVFailure, what: 'get' | 'put', scope: Scope, operation: ReadOperation, key: string, started: number): void {
+    // SafeKV counted the total; this adds where it happened.
+    this.ctx.counters.attribute(failure === 'timeout' ? 'timeouts' : 'kvErrors', scope, operation)
+    if (this.ctx.events.enabled) this.ctx.events.emit({ type: failure === 'timeout' ? 'timeout' : 'kvError', what, scope, operation, key: shortKey(key), ms: elapsedSince(started) })
+  }
+
+  private fillSkipped(reason: FillSkipReason, scope: Scope, operation: ReadOperation, key: string): void {
+    this.ctx.counters.count('fillSkips', scope, operation)
+    this.ctx.counters.count(FILL_SKIP_COUNTERS[reason], scope, operation)
+    if (this.ctx.events.enabled) this.ctx.events.emit({ type: 'fillSkip', reason, scope, operation, key: shortKey(key), ms: 0 })
+  }
+}
+
+function controlTtl(control: CacheControl | undefined): number | undefined {
+  const ttl = control?.ttl
+  return typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0 ? ttl : undefined
+}

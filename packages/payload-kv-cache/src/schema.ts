@@ -1,0 +1,71 @@
+import type { ConfigLike } from './dependencies.js'
+import { DependencyGraph } from './dependencies.js'
+import { schemaFingerprint } from './fingerprint.js'
+import type { DocumentID, IDKind } from './invalidation/documents.js'
+import { canonicalID, customIDKinds } from './invalidation/documents.js'
+import type { Scope } from './keys.js'
+import type { ResolvedOptions } from './options.js'
+import { ReadPaths } from './paths.js'
+import { CachePolicy } from './policy.js'
+
+/** What the engine needs of the inner adapter instance. */
+export interface InnerAdapter {
+  name?: string
+  sessions?: Record<string | number, unknown>
+  [method: string]: unknown
+}
+
+/**
+ * Everything derived from the sanitized config, rebuilt when Payload hot-reloads a changed
+ * one: the dependency graph, what each read traverses, what is cached, how ids are spelt,
+ * and the key namespace (adapter name plus schema fingerprint, so entries of an old shape
+ * are never read).
+ */
+export class Schema {
+  readonly graph: DependencyGraph
+  readonly paths: ReadPaths
+  readonly policy: CachePolicy
+  readonly keyNamespace: string
+  private readonly customIDs: Map<string, IDKind>
+
+  constructor(
+    options: ResolvedOptions,
+    config: ConfigLike,
+    private readonly inner: InnerAdapter,
+  ) {
+    this.policy = new CachePolicy(options, config)
+    this.graph = new DependencyGraph(config)
+    this.paths = new ReadPaths(config)
+    this.customIDs = customIDKinds(config)
+    this.keyNamespace = `${inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
+  }
+
+  /** The id if it is the one spelling the database returns for its row (documents.ts). */
+  canonicalID(scope: Scope, id: DocumentID | undefined): DocumentID | undefined {
+    const slug = scope.slice(2)
+    const kind = this.customIDs.get(slug) ?? ((this.inner as { defaultIDType?: unknown }).defaultIDType === 'number' ? 'number' : 'generated')
+    return canonicalID(id, kind)
+  }
+
+  /** Drizzle adapters (Postgres, SQLite, D1) keep relationships as foreign keys; Mongo does not. */
+  hasForeignKeys(): boolean {
+    return this.inner.drizzle !== undefined && this.inner.drizzle !== null
+  }
+
+  /** Whether any cached read depends on the scope. */
+  hasCachedReader(scope: Scope): boolean {
+    for (const reader of this.graph.readersOfScope(scope)) if (this.policy.isCached(reader)) return true
+    return false
+  }
+
+  /** The key prefixes holding every entry a write to these scopes can change. */
+  prefixesFor(prefix: string, scopes: readonly (Scope | '*')[]): string[] {
+    if (scopes.includes('*')) return [`${prefix}:c:`, `${prefix}:g:`]
+    const out = new Set<string>()
+    for (const scope of scopes as Scope[]) {
+      out.add(`${prefix}:${scope}:`)
+      for (const reader of this.graph.readersOfScope(scope)) if (this.policy.isCached(reader)) out.add(`${prefix}:${reader}:`)
+    }
+    return [...out]
+  }
+}
