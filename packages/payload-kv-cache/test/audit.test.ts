@@ -15,7 +15,7 @@ type FindOne = (args: Record<string, unknown>) => Promise<unknown>
 
 /** The warn lines the cache logged through Payload's logger while `fn` ran (and settled). */
 function spyWarn(payload: Payload): { lines: () => string[]; restore: () => void } {
-  const spy = jest.spyOn(payload.logger, 'warn').mockImplementation((() => undefined) as never)
+  const spy = jest.spyOn(payload.logger, 'warn').mockImplementation(() => undefined)
   return {
     lines: () => spy.mock.calls.map((call) => String(call[0])).filter((line) => line.startsWith('payload-kv-cache:')),
     restore: () => spy.mockRestore(),
@@ -127,7 +127,7 @@ describe('audit mode (sampleRate: 1)', () => {
       // Nothing has reached the database when the hit is handed out.
       expect(seen).toHaveLength(1)
       // Changed by the caller after the hit: the audit still reads what was asked.
-      where.id.equals = -1 as never
+      where.id.equals = -1
       expect(hit).toStrictEqual(await (pair.plain.db as unknown as { findOne: FindOne }).findOne({ collection: 'notes', where: { id: { equals: id } } }))
       await pair.cache.settled()
       expect(seen).toHaveLength(2)

@@ -90,6 +90,7 @@ describe('value codec', () => {
     ['a Uint8Array', () => ({ b: new Uint8Array([1, 2]) })],
     ['an instance of a class with fields', () => ({ doc: new WithFields() })],
     ['a class instance at the top', () => new WithFields()],
+    // eslint-disable-next-line no-sparse-arrays -- the hole is what this case checks
     ['a sparse array', () => ({ list: [1, , 3] })],
     ['an array made with new Array(n)', () => new Array(2)],
     ['a function', () => ({ f: () => 1 })],

@@ -301,7 +301,7 @@ describe('one write per second per key, and lagging locations', () => {
   it('a stamp write that keeps failing is retried with backoff, then reported and counted; the isolate bypasses the scope until a write lands', async () => {
     let refuse = true
     const refusing = (kv: KVNamespaceLike): KVNamespaceLike => ({
-      get: kv.get.bind(kv) as KVNamespaceLike['get'],
+      get: kv.get.bind<KVNamespaceLike['get']>(kv),
       put: async (key, value, options) => {
         if (refuse && /:stamp:(\d+:)?c:notes/.test(key)) throw new Error('KV PUT failed: 500 Internal Server Error')
         return kv.put(key, value, options)

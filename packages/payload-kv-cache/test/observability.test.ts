@@ -26,7 +26,7 @@ function delta(before: Partial<DetailedStats> | undefined, after: Partial<Detail
 
 /** Debug lines the cache wrote for events (not its other debug lines). */
 function spyDebug(payload: Payload): { lines: () => string[]; restore: () => void } {
-  const spy = jest.spyOn(payload.logger, 'debug').mockImplementation((() => undefined) as never)
+  const spy = jest.spyOn(payload.logger, 'debug').mockImplementation(() => undefined)
   const event = /^payload-kv-cache: (hit|miss|stale|malformed|coalesced|bypass|kvError|timeout|fill|fillSkip|invalidation|stampWrite|audit) /
   return {
     lines: () => spy.mock.calls.map((call) => String(call[0])).filter((line) => event.test(line)),
@@ -55,7 +55,7 @@ describe('new options are checked at call time', () => {
   it.each(cases)('%s: KVCacheConfigError naming the option', (_, options, option) => {
     let thrown: unknown
     try {
-      withKVCache(adapter, { kv, ...options } as unknown as KVCacheOptions)
+      withKVCache(adapter, { kv, ...options })
     } catch (error) {
       thrown = error
     }
@@ -175,7 +175,7 @@ describe('events', () => {
     })
     for (const pair of [quiet, hooked, broken]) {
       const debug = spyDebug(pair.cached)
-      const warn = jest.spyOn(pair.cached.logger, 'warn').mockImplementation((() => undefined) as never)
+      const warn = jest.spyOn(pair.cached.logger, 'warn').mockImplementation(() => undefined)
       try {
         await notesFind(pair.cached)
         await pair.cache.settled()

@@ -15,7 +15,7 @@ function laggingStamps(kv: KVNamespaceLike): KVNamespaceLike & { lag: boolean } 
   const wrapper = {
     lag: false,
     async get(key: string | string[], type: 'text') {
-      const map = (await kv.get(key as string[], type)) as unknown as Map<string, string | null>
+      const map = await kv.get(key as string[], type)
       for (const [k, v] of map) {
         if (!k.includes(':stamp:')) continue
         if (wrapper.lag && seen.has(k)) map.set(k, seen.get(k)!)

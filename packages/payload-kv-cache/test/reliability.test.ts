@@ -370,10 +370,11 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
         results.push({ index, value })
         inFlight.push(value)
       }
-      // One write per scope, started among the reads.
-      inFlight.splice(IN_FLIGHT / 3, 0, pair.cached.update({ collection: 'notes', id: notes[0]!, data: { text: `note 0 round ${round}` } }))
-      inFlight.splice(IN_FLIGHT / 2, 0, pair.cached.update({ collection: 'posts', id: data.posts[0]!.id, data: { views: 100 + round } }))
-      inFlight.splice((2 * IN_FLIGHT) / 3, 0, pair.cached.create({ collection: 'categories', data: { title: `Round ${round} ${pick(['a', 'b'])}` } }))
+      // One write per scope, started among the reads. `void`: splice returns the elements it
+      // removed (none here), not a promise left unhandled; each write is awaited in inFlight.
+      void inFlight.splice(IN_FLIGHT / 3, 0, pair.cached.update({ collection: 'notes', id: notes[0]!, data: { text: `note 0 round ${round}` } }))
+      void inFlight.splice(IN_FLIGHT / 2, 0, pair.cached.update({ collection: 'posts', id: data.posts[0]!.id, data: { views: 100 + round } }))
+      void inFlight.splice((2 * IN_FLIGHT) / 3, 0, pair.cached.create({ collection: 'categories', data: { title: `Round ${round} ${pick(['a', 'b'])}` } }))
       calls += inFlight.length
       let timer: ReturnType<typeof setTimeout> | undefined
       const deadlock = new Promise<never>((_, reject) => {

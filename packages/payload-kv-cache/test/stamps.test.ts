@@ -48,7 +48,7 @@ describe('stamp slots', () => {
   })
 
   it('a put that never answers fails its round after one timeout: the write returns, and this isolate bypasses while it retries', async () => {
-    const hanging: KVNamespaceLike = { ...server.kv, get: server.kv.get.bind(server.kv) as KVNamespaceLike['get'], put: () => new Promise<void>(() => undefined) }
+    const hanging: KVNamespaceLike = { ...server.kv, get: server.kv.get.bind<KVNamespaceLike['get']>(server.kv), put: () => new Promise<void>(() => undefined) }
     // Real time passes while a put times out, so the first slot frees again during the third
     // slot's timeout: a writer that moved to the next slot on every failure never stopped.
     const { stamps, counters, background } = stampsOn(hanging, skippingClock(), 'hang', 400)

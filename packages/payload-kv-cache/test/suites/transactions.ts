@@ -147,7 +147,12 @@ export function transactionSuite(env: TestEnv): void {
         const req = await begin()
         // The adapters drop the session from their registry, then COMMIT: hold the COMMIT
         // (drizzle's `resolve`, Mongo's `commitTransaction`), not the call.
-        const session = inner.sessions[String(req.transactionID)]!
+        // begin() awaited the id: narrow off the Promise that PayloadRequest allows.
+        const { transactionID } = req
+        if (typeof transactionID !== 'string' && typeof transactionID !== 'number') {
+          throw new Error('beginTransaction gave no transaction id')
+        }
+        const session = inner.sessions[String(transactionID)]!
         const hook = typeof session.resolve === 'function' ? 'resolve' : 'commitTransaction'
         const commit = session[hook] as (...args: unknown[]) => Promise<unknown>
         // KV calls counted by the time the COMMIT landed.
@@ -168,7 +173,7 @@ export function transactionSuite(env: TestEnv): void {
         }
         await pair.cache.settled()
         const before = { puts: counted.puts.length, lists: counted.lists.length }
-        const created = pair.cached.db.create({ collection: 'notes', data: { text: 'returned during commit' }, req } as Parameters<Payload['db']['create']>[0])
+        const created = pair.cached.db.create({ collection: 'notes', data: { text: 'returned during commit' }, req })
         await written
         const committed = pair.cached.db.commitTransaction(req.transactionID!)
         createOpen()

@@ -8,7 +8,28 @@ import { seed } from '../support/seed.js'
 import type { CallLog } from '../support/spy.js'
 import { spyOnDatabase } from '../support/spy.js'
 
-type Db = Record<string, (args: Record<string, unknown>) => Promise<any>>
+/** The adapter methods these cases call, named so each call type-checks without a possibly-undefined lookup. */
+type DbMethod =
+  | 'count'
+  | 'create'
+  | 'createGlobal'
+  | 'createGlobalVersion'
+  | 'createVersion'
+  | 'deleteMany'
+  | 'deleteOne'
+  | 'deleteVersions'
+  | 'find'
+  | 'findGlobal'
+  | 'findGlobalVersions'
+  | 'findVersions'
+  | 'updateGlobal'
+  | 'updateGlobalVersion'
+  | 'updateJobs'
+  | 'updateMany'
+  | 'updateOne'
+  | 'updateVersion'
+  | 'upsert'
+type Db = Record<DbMethod, (args: Record<string, unknown>) => Promise<any>>
 const db = (payload: Payload): Db => payload.db as unknown as Db
 const now = () => new Date().toISOString()
 

@@ -58,11 +58,11 @@ export function edgeKV(real: KVNamespaceLike, now: () => number): Edge {
       return {
         async get(key: string | string[], type?: unknown) {
           if (Array.isArray(key)) {
-            const map = (await real.get(key, 'text')) as unknown as Map<string, string | null>
+            const map = await real.get(key, 'text')
             for (const k of key) map.set(k, visible(k, map.get(k) ?? null))
             return map
           }
-          return visible(key, (await real.get(key as string, type as 'text')) as string | null)
+          return visible(key, await real.get(key, type as 'text'))
         },
         async put(key, value, options) {
           const last = history.get(key)?.at(-1)
@@ -70,7 +70,7 @@ export function edgeKV(real: KVNamespaceLike, now: () => number): Edge {
             rejected.set(key, (rejected.get(key) ?? 0) + 1)
             throw new KVRateLimitError(key)
           }
-          record(key, value as string)
+          record(key, value)
           accepted.set(key, (accepted.get(key) ?? 0) + 1)
           await real.put(key, value, options)
         },

@@ -110,7 +110,7 @@ export function corruptingKV(real: KVNamespaceLike, rate: number, seedValue: num
   }
   return {
     corrupted,
-    get: real.get.bind(real) as KVNamespaceLike['get'],
+    get: real.get.bind<KVNamespaceLike['get']>(real),
     put(key, value, options) {
       if (!key.includes(':stamp:') && rnd() < rate) {
         const kind = kinds[Math.floor(rnd() * kinds.length)]!

@@ -65,7 +65,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     }
     return running(server, dir, port)
   }
-  throw lastError
+  // Reached only after every attempt failed, and each failure set it.
+  throw lastError!
 }
 
 function running(server: { stop(): Promise<void> }, dir: string, port: number): PostgresServer {

@@ -15,11 +15,11 @@ export async function snapshot(payload: Payload): Promise<Snapshot> {
   const out: Snapshot = {}
   for (const collection of COLLECTIONS) {
     const { docs } = await payload.find({ collection, pagination: false, depth: 0, locale: 'all', draft: true, sort: 'id', joins: false })
-    out[collection] = docs as Array<Record<string, unknown>>
+    out[collection] = docs
   }
-  out['posts versions'] = (await payload.findVersions({ collection: 'posts', pagination: false, depth: 0, locale: 'all', sort: 'id' })).docs as Array<Record<string, unknown>>
-  out.settings = [(await payload.findGlobal({ slug: 'settings', depth: 0, locale: 'all', draft: true })) as Record<string, unknown>]
-  out['settings versions'] = (await payload.findGlobalVersions({ slug: 'settings', pagination: false, depth: 0, locale: 'all', sort: 'id' })).docs as Array<Record<string, unknown>>
+  out['posts versions'] = (await payload.findVersions({ collection: 'posts', pagination: false, depth: 0, locale: 'all', sort: 'id' })).docs
+  out.settings = [await payload.findGlobal({ slug: 'settings', depth: 0, locale: 'all', draft: true })]
+  out['settings versions'] = (await payload.findGlobalVersions({ slug: 'settings', pagination: false, depth: 0, locale: 'all', sort: 'id' })).docs
   return withoutTimestamps(out) as Snapshot
 }
 
@@ -38,7 +38,9 @@ function withoutTimestamps(value: unknown): unknown {
 export function differences(actual: Snapshot, expected: Snapshot): string[] {
   const out: string[] = []
   for (const part of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
-    const byId = (docs: Array<Record<string, unknown>> | undefined) => new Map((docs ?? []).map((doc, i) => [String(doc.id ?? i), doc]))
+    const byId = (docs: Array<Record<string, unknown>> | undefined) =>
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an id is a string or a number (Mongo's ObjectId prints its hex id)
+      new Map((docs ?? []).map((doc, i) => [String(doc.id ?? i), doc]))
     const mine = byId(actual[part])
     const theirs = byId(expected[part])
     for (const id of new Set([...mine.keys(), ...theirs.keys()])) {

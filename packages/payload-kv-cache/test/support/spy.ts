@@ -11,6 +11,7 @@ export interface CallLog {
 }
 
 const slugOf = (args: Record<string, unknown> | undefined): string =>
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- each of these is a slug, a string
   String(args?.collection ?? args?.collectionSlug ?? args?.slug ?? args?.global ?? args?.globalSlug ?? '?')
 
 /**
@@ -37,7 +38,7 @@ export function spyOnDatabase(payload: Payload): CallLog {
   ] as const) {
     for (const name of names) {
       if (typeof inner[name] !== 'function') continue
-      const original = inner[name]!
+      const original = inner[name]
       const spy = jest.spyOn(inner, name).mockImplementation(function (this: unknown, ...args: unknown[]) {
         into.push(`${name}:${slugOf(args[0] as Record<string, unknown>)}`)
         return original.apply(this, args)

@@ -22,7 +22,7 @@ export interface WorkloadOp {
 
 export interface Workload {
   /** The next operation; the same sequence for the same seed and data. */
-  next(): WorkloadOp
+  next: () => WorkloadOp
   /** The generator's random source, for runners that draw their own choices from it. */
   rnd: () => number
 }
@@ -191,7 +191,7 @@ export function workload(seedValue: number, data: Seed, options: { findDistinct?
       const args = { collection: 'posts' as const, field: pick(['views', 'author', 'title'] as const), sort: pick(['views', '-views', undefined]), where: randomWhere() }
       // An adapter without findDistinct (D1) counts instead, after the same draws.
       if (options.findDistinct === false) return { name: `count ${JSON.stringify(args)}`, write: false, run: (p) => p.count({ collection: 'posts', where: args.where }) }
-      return { name: `findDistinct ${JSON.stringify(args)}`, write: false, run: (p) => p.findDistinct(args as Parameters<Payload['findDistinct']>[0]) }
+      return { name: `findDistinct ${JSON.stringify(args)}`, write: false, run: (p) => p.findDistinct(args) }
     }],
     [4, () => {
       const args = { collection: 'posts' as const, depth: 0, where: rnd() < 0.5 ? { parent: { equals: pick(posts) } } : undefined, sort: '-updatedAt', limit: pick([3, 10]) }
