@@ -162,7 +162,7 @@ function copyArguments(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > 64) return value
   if (Array.isArray(value)) return value.map((item) => copyArguments(item, depth + 1))
   if (value instanceof Date) return new Date(value.getTime())
-  const proto = Object.getPrototypeOf(value)
+  const proto = Object.getPrototypeOf(value) as object | null
   if (proto !== Object.prototype && proto !== null) return value
   const out = Object.create(proto) as Record<string, unknown>
   for (const key of Object.keys(value)) {

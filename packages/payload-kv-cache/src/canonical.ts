@@ -58,13 +58,15 @@ function write(value: unknown, depth: number, seen: Set<object>): string {
       for (const byte of bytes) hex += byte.toString(16).padStart(2, '0')
       return `X${JSON.stringify(value.constructor.name)}${hex}`
     }
-    const proto = Object.getPrototypeOf(value)
+    const proto = Object.getPrototypeOf(value) as object | null
     if (proto !== Object.prototype && proto !== null) {
       // Only value objects whose text is their identity; any other class (Map, Set, a class
       // with a constant toString) could make two different arguments share a key.
       const name = (value as { constructor?: { name?: string } }).constructor?.name ?? '?'
       const hex = (value as { toHexString?: unknown }).toHexString
       if (typeof hex === 'function') return `O${JSON.stringify(name)}${JSON.stringify(String(hex.call(value)))}`
+      // A RegExp's and a Decimal128's text is their value.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       if (value instanceof RegExp || name === 'Decimal128') return `O${JSON.stringify(name)}${JSON.stringify(String(value))}`
       throw new UncacheableArgumentError(`argument of class ${name}`)
     }

@@ -63,7 +63,7 @@ function enc(value: unknown, depth: number): unknown {
     return out
   }
   if (value instanceof Date) return DATE + value.getTime()
-  const proto = Object.getPrototypeOf(value)
+  const proto = Object.getPrototypeOf(value) as object | null
   const nullProto = proto === null
   if (!nullProto && proto !== Object.prototype) {
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'unknown'

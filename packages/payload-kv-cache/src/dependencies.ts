@@ -26,7 +26,6 @@ type FieldLike = {
  * populates through separate reads, cached under their own scope.
  */
 export class DependencyGraph {
-  private readonly closure = new Map<Scope, Scope[]>()
   private readonly readersOf = new Map<Scope, Set<Scope>>()
   /** Scopes holding a relationship or upload column that points at the key. */
   private readonly referrers = new Map<Scope, Set<Scope>>()
@@ -57,19 +56,12 @@ export class DependencyGraph {
           }
         }
       }
-      // Sorted so that the stamp signature of a scope is the same in every isolate.
-      this.closure.set(scope, [...seen].sort())
       for (const dependency of seen) {
         let readers = this.readersOf.get(dependency)
         if (!readers) this.readersOf.set(dependency, (readers = new Set()))
         readers.add(scope)
       }
     }
-  }
-
-  /** The scopes whose stamps a read of `scope` checks, itself included. */
-  dependenciesOf(scope: Scope): readonly Scope[] {
-    return this.closure.get(scope) ?? [scope]
   }
 
   /** The scopes whose reads change when `scope` is written. */
@@ -80,10 +72,6 @@ export class DependencyGraph {
   /** Scopes whose own rows change on SQL when a document of `scope` is deleted (foreign keys). */
   referrersOf(scope: Scope): ReadonlySet<Scope> {
     return this.referrers.get(scope) ?? new Set()
-  }
-
-  has(scope: Scope): boolean {
-    return this.closure.has(scope)
   }
 }
 

@@ -1,9 +1,10 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { canonicalize } from './canonical.js'
+import { KV_LIMITS } from './kv.js'
 import type { ReadOperation } from './operations.js'
 
 /** KV refuses keys over 512 bytes. */
-export const KV_MAX_KEY_BYTES = 512
+export const KV_MAX_KEY_BYTES = KV_LIMITS.maxKeyBytes
 
 const encoder = new TextEncoder()
 

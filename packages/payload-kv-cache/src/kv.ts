@@ -22,9 +22,18 @@ export function isKVNamespace(value: unknown): value is KVNamespaceLike {
   return ['get', 'put', 'delete', 'list'].every((name) => typeof candidate[name] === 'function')
 }
 
-/** KV's limits (Cloudflare documentation, "Workers KV limits"). */
+/**
+ * KV's limits (Cloudflare documentation, "Workers KV limits", and the Workers platform
+ * limits): the one place the library spells them.
+ */
 export const KV_LIMITS = {
   maxValueBytes: 25 * 1024 * 1024,
+  maxKeyBytes: 512,
   minExpirationTtl: 60,
+  /** Keys one bulk `get` takes; it counts as one operation. */
   maxBulkGetKeys: 100,
+  /** One write per second per key: a second write inside it meets a 429. */
+  keyWriteIntervalMs: 1000,
+  /** KV operations one Workers invocation may make, `waitUntil` work included. */
+  operationsPerInvocation: 1000,
 } as const

@@ -87,10 +87,6 @@ export function kindOf(name: string): OperationKind | undefined {
   return KINDS.get(name)
 }
 
-export function isReadOperation(name: string): name is ReadOperation {
-  return KINDS.get(name) === 'read'
-}
-
 export type ScopeRef = { kind: 'collection' | 'global'; slug: string }
 
 const GLOBAL_READS = new Set<string>(['findGlobal', 'findGlobalVersions', 'countGlobalVersions'])

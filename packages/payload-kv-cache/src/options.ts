@@ -219,7 +219,7 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   if (input === undefined || input === null) {
     throw new KVCacheConfigError('kv', 'is missing', 'Pass your KV binding: `withKVCache(adapter, { kv: env.CACHE })`.')
   }
-  const options: KVCacheOptions = isKVNamespace(input) ? { kv: input } : (input as KVCacheOptions)
+  const options: KVCacheOptions = isKVNamespace(input) ? { kv: input } : input
   if (typeof options !== 'object') {
     throw new KVCacheConfigError('kv', `must be a KV namespace or an options object (got ${describe(options)})`, 'Pass `{ kv: env.CACHE }`.')
   }

@@ -1,4 +1,5 @@
 import type { KVListResult, KVNamespaceLike } from './kv.js'
+import { KV_LIMITS } from './kv.js'
 import type { CacheStats } from './stats.js'
 
 export class KVTimeoutError extends Error {
@@ -8,7 +9,6 @@ export class KVTimeoutError extends Error {
   }
 }
 
-const BULK_GET_LIMIT = 100
 
 /**
  * Why a KV call gave nothing: it threw, it was refused with a 429 (KV's one write per second
@@ -33,22 +33,16 @@ export class SafeKV {
     private readonly onError: (error: unknown, what: string) => void,
   ) {}
 
-  /** One bulk get per 100 keys, all in parallel; undefined when any part failed. */
-  async getMany(keys: readonly string[]): Promise<Map<string, string | null> | undefined> {
-    const result = await this.getEntries(keys)
-    return typeof result === 'string' ? undefined : result
-  }
-
-  /** As `getMany`, saying how it failed: the read path counts failures per scope. */
+  /** One bulk get per 100 keys, all in parallel; how it failed when any part did (the read path counts failures per scope). */
   async getEntries(keys: readonly string[]): Promise<Map<string, string | null> | KVFailure> {
     try {
       const kv = this.getKV()
       const parts: Promise<Map<string, string | null>>[] = []
-      for (let i = 0; i < keys.length; i += BULK_GET_LIMIT) parts.push(kv.get(keys.slice(i, i + BULK_GET_LIMIT), 'text'))
+      for (let i = 0; i < keys.length; i += KV_LIMITS.maxBulkGetKeys) parts.push(kv.get(keys.slice(i, i + KV_LIMITS.maxBulkGetKeys), 'text'))
       const maps = await this.withTimeout(Promise.all(parts))
       // A binding that answers a bulk get with anything but a Map is failing, not empty.
       if (!maps.every((map) => map instanceof Map)) throw new TypeError('KV bulk get did not return a Map')
-      if (maps.length === 1) return maps[0]
+      if (maps.length === 1 && maps[0]) return maps[0]
       const merged = new Map<string, string | null>()
       for (const map of maps) for (const [key, value] of map) merged.set(key, value)
       return merged

@@ -1,4 +1,5 @@
 import type { StampScope } from './invalidation/stamps.js'
+import type { TransactionIDLike } from './invalidation/strategy.js'
 
 export type TransactionID = number | string
 
@@ -88,7 +89,7 @@ export class TransactionTracker {
   }
 
   /** The live transaction a call runs in, or null (none, a closed one, a `Promise<null>`). */
-  async live(req: { transactionID?: unknown } | undefined): Promise<TransactionID | null> {
+  async live(req: { transactionID?: TransactionIDLike } | undefined): Promise<TransactionID | null> {
     const pending = req?.transactionID
     if (pending === undefined || pending === null) return null
     let id: unknown

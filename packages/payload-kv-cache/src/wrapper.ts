@@ -79,12 +79,11 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
         logger?.warn?.(`payload-kv-cache: the reloaded config was not applied, the cache keeps the previous one: ${error instanceof Error ? error.message : String(error)}`)
       }
     }
-    if (result instanceof Promise) return result.then((value) => (reconfigure(), value))
+    if (result instanceof Promise) return result.then((value: unknown) => (reconfigure(), value))
     reconfigure()
     return result
   }
 
-  let proxy: InnerAdapter
   const wrap = (name: string, fn: Method): Method => {
     if (ours.has(fn)) return fn
     let wrapper = wrappers.get(fn)
@@ -122,7 +121,7 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
     if (typeof value === 'function') assigned.add(value)
   }
 
-  proxy = new Proxy(inner, {
+  const proxy: InnerAdapter = new Proxy(inner, {
     get(target, property) {
       if (property === 'kvCache') return handle
       if (property === INNER) return target

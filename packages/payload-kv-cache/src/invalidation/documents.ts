@@ -91,7 +91,7 @@ export function pinnedID(where: unknown): DocumentID | undefined {
     for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
       if (key.toLowerCase() === 'and' && Array.isArray(value)) for (const part of value) visit(part)
       else if (key === 'id' && value !== null && typeof value === 'object' && 'equals' in value) {
-        const equals = (value as { equals: unknown }).equals
+        const equals = value.equals
         if (!usable(equals)) {
           found.add('\u0000unusable')
           continue

@@ -1,11 +1,10 @@
 import type { BackgroundWork } from '../background.js'
+import { KV_LIMITS } from '../kv.js'
 import type { CacheStats } from '../stats.js'
 import type { SafeKV } from '../store.js'
 
 /** Deletes in flight at once: enough to keep KV busy without a burst of thousands. */
 const DELETE_CONCURRENCY = 50
-/** Workers allow 1,000 KV operations per invocation, `waitUntil` work included. */
-const INVOCATION_OPERATIONS = 1000
 /** Kept back from a continuation for the request's own reads and fills. */
 const RESERVED_OPERATIONS = 100
 
@@ -32,7 +31,7 @@ export class Purger {
 
   /** The continuation's share of one Workers invocation, when the work runs in `waitUntil`. */
   static continuationBudgetFor(budget: number, onWorkers: boolean): number {
-    return onWorkers ? Math.max(0, INVOCATION_OPERATIONS - RESERVED_OPERATIONS - budget) : Infinity
+    return onWorkers ? Math.max(0, KV_LIMITS.operationsPerInvocation - RESERVED_OPERATIONS - budget) : Infinity
   }
 
   /** Resolves after the budgeted part; `done` after the rest, with whether nothing failed. */

@@ -1,5 +1,4 @@
 import type { Scope } from '../keys.js'
-import type { StampScope } from './stamp-tokens.js'
 import { burstHorizon, CLOCK_SKEW_MS, slotKeys, tokenTime } from './stamp-tokens.js'
 
 /** How long KV's location caches may keep serving an older value (Cloudflare: about 60 s). */

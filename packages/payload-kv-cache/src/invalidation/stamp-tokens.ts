@@ -1,5 +1,6 @@
 import type { Scope } from '../keys.js'
 import { stampKey } from '../keys.js'
+import { KV_LIMITS } from '../kv.js'
 
 /*
  * How a stamp is stored (ARCHITECTURE.md, Invalidation strategies): the keys it is spread
@@ -12,7 +13,7 @@ export type StampScope = Scope | '*'
 /** How far two isolates' clocks may disagree: a token this much newer than ours is newer, not older. */
 export const CLOCK_SKEW_MS = 1000
 /** KV accepts one write per second to a key; a second write inside it meets a 429. */
-export const STAMP_WRITE_INTERVAL_MS = 1000
+export const STAMP_WRITE_INTERVAL_MS = KV_LIMITS.keyWriteIntervalMs
 /**
  * Keys a stamp is spread over. A read fetches all of a stamp's slots in its one bulk `get`,
  * and a write puts a fresh token into the slot this isolate wrote least lately, so a scope

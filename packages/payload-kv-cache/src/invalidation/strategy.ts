@@ -2,8 +2,11 @@ import type { Scope } from '../keys.js'
 import type { ReadOperation, ScopeRef } from '../operations.js'
 import type { StampScope } from './stamps.js'
 
+/** `req.transactionID` as Payload sets it: an id, or the Promise `beginTransaction` returned. */
+export type TransactionIDLike = number | string | null | Promise<number | string | null>
+
 /** The arguments of an adapter call, as the wrapper hands them over. */
-export type Args = Record<string, unknown> & { req?: { transactionID?: unknown; context?: unknown } }
+export type Args = Record<string, unknown> & { req?: { transactionID?: TransactionIDLike; context?: unknown } }
 
 /** What a read carries from its KV lookup to its fill. */
 export interface ReadTicket {
