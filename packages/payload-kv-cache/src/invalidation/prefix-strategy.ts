@@ -78,7 +78,8 @@ export class PrefixStrategy implements InvalidationStrategy {
   /** A purge must not list before a fill it could miss has landed. */
   trackFill(fill: Promise<void>): void {
     this.fillsInFlight.add(fill)
-    void fill.finally(() => this.fillsInFlight.delete(fill))
+    // The fill's own failures are the read path's; this only tracks it.
+    fill.finally(() => this.fillsInFlight.delete(fill)).catch(() => undefined)
   }
 
   writeScopes(_operation: string, _own: Scope | undefined, affected: StampScope[]): WriteScopes {
