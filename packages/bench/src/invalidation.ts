@@ -6,12 +6,12 @@
  */
 import { postgresAdapter } from '@payloadcms/db-postgres'
 import { siteConfig } from '@pkc-examples/magazine/config'
+import type { KVCounts } from '@pkc/testkit'
+import { countingKV, diff } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
 import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
-import type { KVCounts } from './counting-kv.js'
-import { countingKV, diff } from './counting-kv.js'
 import { closePayload, freshDatabase } from './postgres-target.js'
 import { median } from './summary.js'
 

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals'
+import type { CountingKV } from '@pkc/testkit'
+import { countingKV } from '@pkc/testkit'
 import type { KVNamespaceLike } from '../src/index.js'
 import { useTestEnv } from './support/env.js'
-import type { CountingKV } from './support/kv.js'
-import { countingKV } from './support/kv.js'
 
 /**
  * KV operations one database write costs, by strategy and by how many entries its scope holds,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { countingKV } from '@pkc/testkit'
 import { BackgroundWork } from '../src/background.js'
 import { bulkStamp, canonicalID, customIDKinds, documentStamp, idOfWriteArgs, idOfWriteResult, ownerOfStamp, pinnedID } from '../src/documents.js'
 import type { KVNamespaceLike } from '../src/index.js'
@@ -7,7 +8,7 @@ import { Counters } from '../src/stats.js'
 import { SafeKV } from '../src/store.js'
 import { ManualClock } from './support/clock.js'
 import type { KVServer } from './support/kv.js'
-import { countingKV, startKV } from './support/kv.js'
+import { startKV } from './support/kv.js'
 
 describe('document stamps: which reads and writes name one document', () => {
   it.each([

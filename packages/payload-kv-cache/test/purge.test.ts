@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import type { CountingKV } from '@pkc/testkit'
+import { countingKV } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { KVListResult, KVNamespaceLike } from '../src/index.js'
 import type { Pair } from './support/app.js'
 import { useTestEnv } from './support/env.js'
-import type { CountingKV } from './support/kv.js'
-import { countingKV } from './support/kv.js'
 import { spyOnDatabase } from './support/spy.js'
 import { ManualClock } from './support/clock.js'
 

@@ -1,33 +1,51 @@
-/** The real namespace with every call counted, as the library's cost test counts them. */
 import type { KVNamespaceLike } from 'payload-kv-cache'
 
 export type KVCounts = Record<'get' | 'put' | 'delete' | 'list', number>
 
+/**
+ * The real namespace with every call counted, so tests can tell hits from misses and see
+ * how many stamp writes a write made, and the bench can price a write in KV operations.
+ * Wraps, never replaces.
+ */
 export interface CountingKV extends KVNamespaceLike {
   counts: KVCounts
+  /** Keys put, deleted, and prefixes listed, in order. */
+  puts: string[]
+  deletes: string[]
+  lists: string[]
 }
 
 export function countingKV(kv: KVNamespaceLike): CountingKV {
   const counts: KVCounts = { get: 0, put: 0, delete: 0, list: 0 }
+  const puts: string[] = []
+  const deletes: string[] = []
+  const lists: string[] = []
   return {
     counts,
+    puts,
+    deletes,
+    lists,
     get: ((key: string | string[], type: 'text') => {
       counts.get++
       return kv.get(key as string, type)
     }) as KVNamespaceLike['get'],
     put: (key, value, options) => {
       counts.put++
+      puts.push(key)
       return kv.put(key, value, options)
     },
     delete: (key) => {
       counts.delete++
+      deletes.push(key)
       return kv.delete(key)
     },
     list: (options) => {
       counts.list++
+      lists.push(options?.prefix ?? '')
       return kv.list(options)
     },
   }
 }
 
+/** The calls made between two snapshots of `counts`. */
 export const diff = (to: KVCounts, from: KVCounts): KVCounts => ({ get: to.get - from.get, put: to.put - from.put, delete: to.delete - from.delete, list: to.list - from.list })

@@ -1,0 +1,7 @@
+/**
+ * @pkc/testkit: what the library's tests (packages/payload-kv-cache/test), the bench
+ * (packages/bench) and the examples share, written once. Private to this workspace; its
+ * TypeScript sources are imported as they are (tsx, ts-jest), like @pkc-examples/magazine.
+ */
+export type { CountingKV, KVCounts } from './kv.js'
+export { countingKV, diff } from './kv.js'
