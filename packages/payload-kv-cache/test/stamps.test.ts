@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { countingKV } from '@pkc/testkit'
+import type { KVServer } from '@pkc/testkit'
+import { countingKV, startKV } from '@pkc/testkit'
 import { BackgroundWork } from '../src/background.js'
 import type { KVNamespaceLike } from '../src/index.js'
 import { burstHorizon, STAMP_SLOTS, Stamps } from '../src/stamps.js'
 import { Counters } from '../src/stats.js'
 import { SafeKV } from '../src/store.js'
 import { ManualClock, skippingClock } from './support/clock.js'
-import type { KVServer } from './support/kv.js'
-import { startKV } from './support/kv.js'
 
 /** The stamp writer on its own, on Miniflare's KV: slots, burst horizons, and puts that fail. */
 describe('stamp slots', () => {

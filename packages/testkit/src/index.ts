@@ -3,5 +3,5 @@
  * (packages/bench) and the examples share, written once. Private to this workspace; its
  * TypeScript sources are imported as they are (tsx, ts-jest), like @pkc-examples/magazine.
  */
-export type { CountingKV, KVCounts } from './kv.js'
-export { countingKV, diff } from './kv.js'
+export type { CountingKV, KVCounts, KVServer } from './kv.js'
+export { countingKV, diff, startKV } from './kv.js'

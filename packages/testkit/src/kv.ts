@@ -1,4 +1,17 @@
+import { Miniflare } from 'miniflare'
 import type { KVNamespaceLike } from 'payload-kv-cache'
+
+export interface KVServer {
+  kv: KVNamespaceLike
+  dispose(): Promise<void>
+}
+
+/** Miniflare's KV: the implementation `wrangler dev` runs. One per test file, or per bench run. */
+export async function startKV(): Promise<KVServer> {
+  const mf = new Miniflare({ modules: true, script: 'export default {}', kvNamespaces: ['CACHE'], cf: false })
+  const kv = (await mf.getKVNamespace('CACHE')) as unknown as KVNamespaceLike
+  return { kv, dispose: () => mf.dispose() }
+}
 
 export type KVCounts = Record<'get' | 'put' | 'delete' | 'list', number>
 
