@@ -6,13 +6,13 @@
  */
 import { postgresAdapter } from '@payloadcms/db-postgres'
 import { siteConfig } from '@pkc-examples/magazine/config'
-import type { KVCounts } from '@pkc/testkit'
+import type { KVCounts, PostgresServer } from '@pkc/testkit'
 import { countingKV, diff } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
 import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
-import { closePayload, freshDatabase } from './postgres-target.js'
+import { closePayload } from './postgres-target.js'
 import { median } from './summary.js'
 
 export type Strategy = 'none' | 'stamp' | 'prefix'
@@ -38,8 +38,8 @@ async function plant(kv: KVNamespaceLike, prefix: string, from: number, to: numb
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export async function measureInvalidation(serverUrl: string, kv: KVNamespaceLike, sizes: readonly number[], repeatsFor: (n: number) => number, progress: (line: string) => void): Promise<InvalidationRow[]> {
-  const pool = { connectionString: await freshDatabase(serverUrl), max: 10 }
+export async function measureInvalidation(server: PostgresServer, kv: KVNamespaceLike, sizes: readonly number[], repeatsFor: (n: number) => number, progress: (line: string) => void): Promise<InvalidationRow[]> {
+  const pool = { connectionString: await server.createDatabase('bench'), max: 10 }
   const counting = countingKV(kv)
   const payloads = new Map<Strategy, Payload>()
   payloads.set('none', await getPayload({ config: siteConfig(postgresAdapter({ pool, push: true })), key: 'invalidation-none', cron: false }))

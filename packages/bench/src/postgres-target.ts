@@ -7,7 +7,7 @@ import { postgresAdapter } from '@payloadcms/db-postgres'
 import type { Ids } from '@pkc-examples/magazine'
 import { seed, serve } from '@pkc-examples/magazine'
 import { siteConfig } from '@pkc-examples/magazine/config'
-import pg from 'pg'
+import type { PostgresServer } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
 import type { CacheStats, KVNamespaceLike } from 'payload-kv-cache'
@@ -20,23 +20,6 @@ import type { Answer, LoadTarget } from './load.js'
 // would leave every database after the first without tables.
 process.env.PAYLOAD_FORCE_DRIZZLE_PUSH = 'true'
 
-let databases = 0
-
-/** A new, empty database on the server, so that every run starts from the same content. */
-export async function freshDatabase(connectionString: string): Promise<string> {
-  const name = `bench_${process.pid}_${databases++}`
-  const client = new pg.Client({ connectionString })
-  await client.connect()
-  try {
-    await client.query(`CREATE DATABASE ${name}`)
-  } finally {
-    await client.end()
-  }
-  const url = new URL(connectionString)
-  url.pathname = `/${name}`
-  return url.toString()
-}
-
 export interface PostgresPair {
   plain: Payload
   cached: Payload
@@ -48,9 +31,10 @@ export interface PostgresPair {
   stop(): Promise<void>
 }
 
-/** An uncached and a cached Payload over one fresh, seeded database. */
-export async function postgresPair(serverUrl: string, kv: KVNamespaceLike, options: { invalidation: 'stamp' | 'prefix'; prefix: string }): Promise<PostgresPair> {
-  const pool = { connectionString: await freshDatabase(serverUrl), max: 10 }
+/** An uncached and a cached Payload over one fresh, seeded database on `server`. */
+export async function postgresPair(server: PostgresServer, kv: KVNamespaceLike, options: { invalidation: 'stamp' | 'prefix'; prefix: string }): Promise<PostgresPair> {
+  // A new, empty database each run, so that every run starts from the same content.
+  const pool = { connectionString: await server.createDatabase('bench'), max: 10 }
   const plainCounter: CallCounter = { reads: 0, writes: 0 }
   const cachedCounter: CallCounter = { reads: 0, writes: 0 }
   const keys = { plain: `${options.prefix}-plain`, cached: `${options.prefix}-cached` }

@@ -5,3 +5,5 @@
  */
 export type { CountingKV, KVCounts, KVServer } from './kv.js'
 export { countingKV, diff, startKV } from './kv.js'
+export type { PostgresServer, StartPostgresOptions } from './postgres.js'
+export { startPostgres } from './postgres.js'

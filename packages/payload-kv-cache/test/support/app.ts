@@ -1,12 +1,12 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { PostgresServer } from '@pkc/testkit'
 import type { CollectionConfig, DatabaseAdapterObj, GlobalConfig, Payload } from 'payload'
 import { buildConfig, getPayload } from 'payload'
 import type { KVCacheHandle, KVCacheOptions, KVNamespaceLike } from '../../src/index.js'
 import { withKVCache } from '../../src/index.js'
 import type { D1Pool } from './d1.js'
-import type { PostgresServer } from './postgres.js'
 
 export type DatabaseKind = 'sqlite' | 'postgres' | 'd1' | 'mongodb'
 
