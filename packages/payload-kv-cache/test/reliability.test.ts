@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import { writeFileSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import type { CountingKV } from '@pkc/testkit'
-import { countingKV } from '@pkc/testkit'
+import { countingKV, random } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { CacheStats, KVCacheOptions } from '../src/index.js'
 import type { CacheEngine } from '../src/engine.js'
@@ -20,7 +20,7 @@ import { seed } from './support/seed.js'
 import type { Snapshot } from './support/snapshot.js'
 import { differences, snapshot } from './support/snapshot.js'
 import { spyOnDatabase } from './support/spy.js'
-import { random, workload } from './support/workload.js'
+import { workload } from './support/workload.js'
 
 /**
  * The failure contract (README guarantee 5) under injected faults: for each fault, the seeded
