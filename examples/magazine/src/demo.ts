@@ -3,6 +3,7 @@
  * with payload-kv-cache on one database, and what the cache saved.
  */
 import { isDeepStrictEqual } from 'node:util'
+import { closePayload } from '@pkc/testkit'
 import type { DatabaseAdapterObj, Payload } from 'payload'
 import { getPayload } from 'payload'
 import { READ_OPERATIONS, unwrapAdapter, withKVCache } from 'payload-kv-cache'
@@ -50,7 +51,7 @@ async function main(options: DemoOptions): Promise<number> {
     const cachedConfig = siteConfig(withKVCache(options.adapter({ push: false }), { kv: platform.env.CACHE }))
     const plain = await getPayload({ config: plainConfig, key: 'plain', cron: false })
     const cached = await getPayload({ config: cachedConfig, key: 'cached', cron: false })
-    stops.unshift(() => close(plain), () => close(cached))
+    stops.unshift(() => closePayload(plain), () => closePayload(cached))
     const ids = await seed(plain)
     log(`seeded ${ids.posts.length} posts, ${ids.authors.length} authors, ${ids.categories.length} categories, 1 global`)
 
@@ -140,15 +141,6 @@ async function get(url: string): Promise<[unknown, number]> {
   const response = await fetch(url)
   const body = await response.json()
   return [{ status: response.status, body }, performance.now() - started]
-}
-
-/** Ends Payload's pool without waiting: db-postgres keeps one client checked out for good. */
-async function close(payload: Payload): Promise<void> {
-  const db = payload.db as unknown as { pool?: { end(): Promise<void>; on(event: 'error', fn: () => void): void } }
-  const pool = db.pool
-  await payload.db.destroy?.()
-  pool?.on('error', () => undefined)
-  void pool?.end().catch(() => undefined)
 }
 
 function quantile(values: number[], q: number): number {

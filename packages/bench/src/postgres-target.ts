@@ -8,6 +8,7 @@ import type { Ids } from '@pkc-examples/magazine'
 import { seed, serve } from '@pkc-examples/magazine'
 import { siteConfig } from '@pkc-examples/magazine/config'
 import type { PostgresServer } from '@pkc/testkit'
+import { closePayload } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
 import type { CacheStats, KVNamespaceLike } from 'payload-kv-cache'
@@ -93,13 +94,4 @@ export async function postgresTarget(pair: PostgresPair): Promise<LoadTarget & {
       await cachedServer.close()
     },
   }
-}
-
-/** Ends Payload's pool without waiting: db-postgres keeps one client checked out for good. */
-export async function closePayload(payload: Payload): Promise<void> {
-  const db = payload.db as unknown as { pool?: { end(): Promise<void>; on(event: 'error', fn: () => void): void } }
-  const pool = db.pool
-  await payload.db.destroy?.()
-  pool?.on('error', () => undefined)
-  void pool?.end().catch(() => undefined)
 }

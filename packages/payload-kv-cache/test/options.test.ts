@@ -4,11 +4,11 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { sqliteAdapter } from '@payloadcms/db-sqlite'
 import type { KVServer } from '@pkc/testkit'
-import { startKV } from '@pkc/testkit'
+import { closePayload, startKV } from '@pkc/testkit'
 import type { DatabaseAdapterObj } from 'payload'
 import type { KVCacheOptions, KVNamespaceLike } from '../src/index.js'
 import { KVCacheConfigError, unwrapAdapter, withKVCache } from '../src/index.js'
-import { closePayload, startPayload } from './support/app.js'
+import { startPayload } from './support/app.js'
 import { spyOnDatabase } from './support/spy.js'
 
 // Drizzle skips its dev push when the schema equals the last one pushed in this process.
