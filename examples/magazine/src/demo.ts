@@ -3,11 +3,11 @@
  * with payload-kv-cache on one database, and what the cache saved.
  */
 import { isDeepStrictEqual } from 'node:util'
-import { closePayload } from '@pkc/testkit'
+import { closePayload, lookupsOf, median, quantile } from '@pkc/testkit'
 import type { DatabaseAdapterObj, Payload } from 'payload'
 import { getPayload } from 'payload'
 import { READ_OPERATIONS, unwrapAdapter, withKVCache } from 'payload-kv-cache'
-import type { CacheStats, KVNamespaceLike } from 'payload-kv-cache'
+import type { KVNamespaceLike } from 'payload-kv-cache'
 import { siteConfig } from './config.js'
 import { seed } from './seed.js'
 import { serve } from './server.js'
@@ -116,11 +116,6 @@ async function main(options: DemoOptions): Promise<number> {
   }
 }
 
-/** The adapter reads the cache saw: answered, missed, rejected as stale, sent past it, or coalesced. */
-function lookupsOf(stats: CacheStats): number {
-  return stats.hits + stats.misses + stats.stale + stats.bypasses + stats.coalesced
-}
-
 /** Counts the read calls that reach the database adapter while `counting`. */
 function countReads(adapter: object): { count: number; counting: boolean } {
   const counter = { count: 0, counting: true }
@@ -143,11 +138,5 @@ async function get(url: string): Promise<[unknown, number]> {
   return [{ status: response.status, body }, performance.now() - started]
 }
 
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return 0
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
-const median = (values: number[]) => quantile(values, 0.5)
 const ratio = (a: number, b: number) => (b === 0 ? `${a}x` : `${(a / b).toFixed(1)}x`)
 const percent = (a: number, b: number) => (b === 0 ? '0%' : `${((a / b) * 100).toFixed(1)}%`)

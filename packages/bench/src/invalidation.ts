@@ -7,12 +7,11 @@
 import { postgresAdapter } from '@payloadcms/db-postgres'
 import { siteConfig } from '@pkc-examples/magazine/config'
 import type { KVCounts, PostgresServer } from '@pkc/testkit'
-import { closePayload, countingKV, diff } from '@pkc/testkit'
+import { closePayload, countingKV, diff, median } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
 import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
-import { median } from './summary.js'
 
 export type Strategy = 'none' | 'stamp' | 'prefix'
 

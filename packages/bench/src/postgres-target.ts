@@ -8,10 +8,10 @@ import type { Ids } from '@pkc-examples/magazine'
 import { seed, serve } from '@pkc-examples/magazine'
 import { siteConfig } from '@pkc-examples/magazine/config'
 import type { PostgresServer } from '@pkc/testkit'
-import { closePayload } from '@pkc/testkit'
+import { closePayload, lookupsOf } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
-import type { CacheStats, KVNamespaceLike } from 'payload-kv-cache'
+import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
 import type { CallCounter } from './adapters.js'
 import { counted } from './adapters.js'
@@ -56,8 +56,6 @@ export async function postgresPair(server: PostgresServer, kv: KVNamespaceLike, 
     },
   }
 }
-
-const lookupsOf = (s: CacheStats) => s.hits + s.misses + s.stale + s.bypasses + s.coalesced
 
 /** The pair behind two local HTTP servers, as a LoadTarget. */
 export async function postgresTarget(pair: PostgresPair): Promise<LoadTarget & { close(): Promise<void> }> {
