@@ -7,7 +7,7 @@
 import { postgresAdapter } from '@payloadcms/db-postgres'
 import { siteConfig } from '@pkc-examples/magazine/config'
 import type { KVCounts, PostgresServer } from '@pkc/testkit'
-import { closePayload, countingKV, diff, median } from '@pkc/testkit'
+import { closePayload, countingKV, diff, median, plant } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
 import type { KVNamespaceLike } from 'payload-kv-cache'
@@ -26,12 +26,6 @@ export interface InvalidationRow {
   /** Median ms until `payload.update` returned, and until the invalidation was complete. */
   returnedMs: number
   completeMs: number
-}
-
-async function plant(kv: KVNamespaceLike, prefix: string, from: number, to: number): Promise<void> {
-  for (let i = from; i < to; i += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, to - i) }, (_, j) => kv.put(`${prefix}:c:posts:find:planted-${i + j}`, 'x', { expirationTtl: 3600 })))
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -65,7 +59,7 @@ export async function measureInvalidation(server: PostgresServer, kv: KVNamespac
           // The prefix strategy deleted them last time; stamps leave them, so top up only.
           if (strategy === 'prefix') planted = 0
           if (strategy !== 'none' && planted < entries) {
-            await plant(kv, `inv-${strategy}`, planted, entries)
+            await plant(kv, `inv-${strategy}`, 'c:posts', entries - planted, { from: planted, ttlSeconds: 3600 })
             planted = entries
           }
           await payload.db.kvCache?.settled()

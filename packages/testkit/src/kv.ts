@@ -62,3 +62,24 @@ export function countingKV(kv: KVNamespaceLike): CountingKV {
 
 /** The calls made between two snapshots of `counts`. */
 export const diff = (to: KVCounts, from: KVCounts): KVCounts => ({ get: to.get - from.get, put: to.put - from.put, delete: to.delete - from.delete, list: to.list - from.list })
+
+export interface PlantOptions {
+  /** Index of the first entry, to add to entries planted before. Default 0. */
+  from?: number
+  /** Puts in flight at once. Default 500. */
+  batch?: number
+  /** The entries' expirationTtl, seconds. Default 600. */
+  ttlSeconds?: number
+}
+
+/**
+ * Puts `count` entries straight into KV under a scope's prefix, `<prefix>:<scope>:find:planted-<i>`:
+ * what that many cached reads would leave, without making them. For pricing an invalidation
+ * (the cost test, the bench's section 4) and the prefix strategy's listing.
+ */
+export async function plant(kv: KVNamespaceLike, prefix: string, scope: string, count: number, options: PlantOptions = {}): Promise<void> {
+  const { from = 0, batch = 500, ttlSeconds = 600 } = options
+  for (let i = from; i < from + count; i += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, from + count - i) }, (_, j) => kv.put(`${prefix}:${scope}:find:planted-${i + j}`, 'x', { expirationTtl: ttlSeconds })))
+  }
+}
