@@ -3,10 +3,11 @@
  * with payload-kv-cache on one database, and what the cache saved.
  */
 import { isDeepStrictEqual } from 'node:util'
-import type { DatabaseAdapterObj, Payload } from 'payload'
+import { closePayload, lookupsOf, median, quantile } from '@pkc/testkit'
+import type { DatabaseAdapterObj } from 'payload'
 import { getPayload } from 'payload'
 import { READ_OPERATIONS, unwrapAdapter, withKVCache } from 'payload-kv-cache'
-import type { CacheStats, KVNamespaceLike } from 'payload-kv-cache'
+import type { KVNamespaceLike } from 'payload-kv-cache'
 import { siteConfig } from './config.js'
 import { seed } from './seed.js'
 import { serve } from './server.js'
@@ -50,7 +51,7 @@ async function main(options: DemoOptions): Promise<number> {
     const cachedConfig = siteConfig(withKVCache(options.adapter({ push: false }), { kv: platform.env.CACHE }))
     const plain = await getPayload({ config: plainConfig, key: 'plain', cron: false })
     const cached = await getPayload({ config: cachedConfig, key: 'cached', cron: false })
-    stops.unshift(() => close(plain), () => close(cached))
+    stops.unshift(() => closePayload(plain), () => closePayload(cached))
     const ids = await seed(plain)
     log(`seeded ${ids.posts.length} posts, ${ids.authors.length} authors, ${ids.categories.length} categories, 1 global`)
 
@@ -115,11 +116,6 @@ async function main(options: DemoOptions): Promise<number> {
   }
 }
 
-/** The adapter reads the cache saw: answered, missed, rejected as stale, sent past it, or coalesced. */
-function lookupsOf(stats: CacheStats): number {
-  return stats.hits + stats.misses + stats.stale + stats.bypasses + stats.coalesced
-}
-
 /** Counts the read calls that reach the database adapter while `counting`. */
 function countReads(adapter: object): { count: number; counting: boolean } {
   const counter = { count: 0, counting: true }
@@ -142,20 +138,5 @@ async function get(url: string): Promise<[unknown, number]> {
   return [{ status: response.status, body }, performance.now() - started]
 }
 
-/** Ends Payload's pool without waiting: db-postgres keeps one client checked out for good. */
-async function close(payload: Payload): Promise<void> {
-  const db = payload.db as unknown as { pool?: { end(): Promise<void>; on(event: 'error', fn: () => void): void } }
-  const pool = db.pool
-  await payload.db.destroy?.()
-  pool?.on('error', () => undefined)
-  void pool?.end().catch(() => undefined)
-}
-
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return 0
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
-const median = (values: number[]) => quantile(values, 0.5)
 const ratio = (a: number, b: number) => (b === 0 ? `${a}x` : `${(a / b).toFixed(1)}x`)
 const percent = (a: number, b: number) => (b === 0 ? '0%' : `${((a / b) * 100).toFixed(1)}%`)

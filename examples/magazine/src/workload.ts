@@ -1,18 +1,7 @@
+import { random } from '@pkc/testkit'
 import type { Ids } from './seed.js'
 
 export type Step = { kind: 'read'; path: string } | { kind: 'write'; id: number | string; views: number }
-
-/** mulberry32: the same sequence for the same seed, so both runs see the same requests. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Picks index i with probability proportional to 1 / (i + 1): a few pages get most traffic. */
 function zipf(rnd: () => number, n: number): number {
@@ -42,6 +31,7 @@ export function workload(ids: Ids, count: number, seed = 42): Step[] {
     `/api/posts?${q({ 'where[views][greater_than]': 250, sort: 'title', limit: 20, depth: 0 })}`,
     ...ids.posts.slice(20).map((id) => `/api/posts/${id}?${q({ depth: 0, locale: 'de' })}`),
   ]
+  // Seeded (mulberry32): the same sequence for the same seed, so both runs see the same requests.
   const rnd = random(seed)
   const steps: Step[] = []
   for (let i = 0; i < count; i++) {

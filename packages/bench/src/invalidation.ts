@@ -6,14 +6,12 @@
  */
 import { postgresAdapter } from '@payloadcms/db-postgres'
 import { siteConfig } from '@pkc-examples/magazine/config'
+import type { KVCounts, PostgresServer } from '@pkc/testkit'
+import { closePayload, countingKV, diff, median, plant } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
 import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
-import type { KVCounts } from './counting-kv.js'
-import { countingKV, diff } from './counting-kv.js'
-import { closePayload, freshDatabase } from './postgres-target.js'
-import { median } from './summary.js'
 
 export type Strategy = 'none' | 'stamp' | 'prefix'
 
@@ -30,16 +28,10 @@ export interface InvalidationRow {
   completeMs: number
 }
 
-async function plant(kv: KVNamespaceLike, prefix: string, from: number, to: number): Promise<void> {
-  for (let i = from; i < to; i += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, to - i) }, (_, j) => kv.put(`${prefix}:c:posts:find:planted-${i + j}`, 'x', { expirationTtl: 3600 })))
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export async function measureInvalidation(serverUrl: string, kv: KVNamespaceLike, sizes: readonly number[], repeatsFor: (n: number) => number, progress: (line: string) => void): Promise<InvalidationRow[]> {
-  const pool = { connectionString: await freshDatabase(serverUrl), max: 10 }
+export async function measureInvalidation(server: PostgresServer, kv: KVNamespaceLike, sizes: readonly number[], repeatsFor: (n: number) => number, progress: (line: string) => void): Promise<InvalidationRow[]> {
+  const pool = { connectionString: await server.createDatabase('bench'), max: 10 }
   const counting = countingKV(kv)
   const payloads = new Map<Strategy, Payload>()
   payloads.set('none', await getPayload({ config: siteConfig(postgresAdapter({ pool, push: true })), key: 'invalidation-none', cron: false }))
@@ -67,7 +59,7 @@ export async function measureInvalidation(serverUrl: string, kv: KVNamespaceLike
           // The prefix strategy deleted them last time; stamps leave them, so top up only.
           if (strategy === 'prefix') planted = 0
           if (strategy !== 'none' && planted < entries) {
-            await plant(kv, `inv-${strategy}`, planted, entries)
+            await plant(kv, `inv-${strategy}`, 'c:posts', entries - planted, { from: planted, ttlSeconds: 3600 })
             planted = entries
           }
           await payload.db.kvCache?.settled()

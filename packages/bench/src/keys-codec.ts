@@ -1,13 +1,11 @@
 /**
  * Section 3: the per-call cost of the library's key derivation and value codec, next to
  * object-hash and plain JSON on the same inputs. Imports the built library, not its sources:
- * what users run.
+ * what users run, through its `payload-kv-cache/internals` subpath (not a stable API).
  */
 import { createHash } from 'node:crypto'
 import objectHash from 'object-hash'
-import { canonicalize } from '../../payload-kv-cache/dist/canonical.js'
-import { decodeEnvelope, encodeEnvelope } from '../../payload-kv-cache/dist/codec.js'
-import { argumentsDigest } from '../../payload-kv-cache/dist/keys.js'
+import { argumentsDigest, canonicalize, decodeEnvelope, encodeEnvelope } from 'payload-kv-cache/internals'
 import { ARGUMENTS, page } from './fixtures.js'
 import type { MicroOptions } from './microbench.js'
 import { compare, consumed } from './microbench.js'

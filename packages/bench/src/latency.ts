@@ -2,8 +2,8 @@
  * Section 2: how long a GET takes inside workerd, cached against uncached, on the same
  * Worker and database, sampled round-robin so that machine noise falls on every variant alike.
  */
+import { median, quantile } from '@pkc/testkit'
 import type { BenchWorker } from './d1.js'
-import { median, quantile } from './summary.js'
 
 export interface Query {
   name: string

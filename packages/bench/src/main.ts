@@ -4,9 +4,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { startDatabase } from 'example-postgres/database'
-import { Miniflare } from 'miniflare'
-import type { KVNamespaceLike } from 'payload-kv-cache'
+import { startKV, startPostgres } from '@pkc/testkit'
 import { barChart } from './chart.js'
 import { buildWorker, schemaD1, startWorker } from './d1.js'
 import { d1Target, workerBurst, workerState } from './d1-target.js'
@@ -46,14 +44,14 @@ async function main(): Promise<void> {
   const memory: MemoryRun[] = []
 
   log(`[${elapsed()}] Postgres: section 1 (${REQUESTS} requests a run), then section 4`)
-  const database = await startDatabase((line) => log(`  ${line}`))
-  const mf = new Miniflare({ modules: true, script: 'export default {}', kvNamespaces: ['CACHE'], cf: false })
+  const postgres = await startPostgres({ log: (line) => log(`  ${line}`) })
+  const kvServer = await startKV()
   let invalidation: Figures['invalidation']
   try {
-    const kv = (await mf.getKVNamespace('CACHE')) as unknown as KVNamespaceLike
+    const { kv } = kvServer
     for (const { mix, strategy } of RUNS) {
       log(`  [${elapsed()}] Postgres, ${MIX_LABEL[mix]}, ${strategy}`)
-      const pair = await postgresPair(database.connectionString, kv, { invalidation: strategy, prefix: `pg-${strategy}-${mix}` })
+      const pair = await postgresPair(postgres, kv, { invalidation: strategy, prefix: `pg-${strategy}-${mix}` })
       const target = await postgresTarget(pair)
       try {
         const heapBefore = heapUsed()
@@ -66,10 +64,10 @@ async function main(): Promise<void> {
       }
     }
     log(`  [${elapsed()}] invalidation cost`)
-    invalidation = await measureInvalidation(database.connectionString, kv, SCOPE_SIZES, (n) => (n >= 10_000 ? 1 : 3), (line) => log(`  ${line}`))
+    invalidation = await measureInvalidation(postgres, kv, SCOPE_SIZES, (n) => (n >= 10_000 ? 1 : 3), (line) => log(`  ${line}`))
   } finally {
-    await mf.dispose()
-    await database.stop()
+    await kvServer.dispose()
+    await postgres.stop()
   }
 
   // Alone on the machine's share of CPU: nothing else of ours runs meanwhile.

@@ -6,7 +6,7 @@
  * that a noisy moment falls on all of them, results are kept so no call is optimised away,
  * and each figure is the median of several batches.
  */
-import { median } from './summary.js'
+import { median } from '@pkc/testkit'
 
 export interface MicroOptions {
   /** Batches measured per contender. */

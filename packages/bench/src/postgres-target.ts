@@ -7,10 +7,11 @@ import { postgresAdapter } from '@payloadcms/db-postgres'
 import type { Ids } from '@pkc-examples/magazine'
 import { seed, serve } from '@pkc-examples/magazine'
 import { siteConfig } from '@pkc-examples/magazine/config'
-import pg from 'pg'
+import type { PostgresServer } from '@pkc/testkit'
+import { closePayload, lookupsOf } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
-import type { CacheStats, KVNamespaceLike } from 'payload-kv-cache'
+import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
 import type { CallCounter } from './adapters.js'
 import { counted } from './adapters.js'
@@ -19,23 +20,6 @@ import type { Answer, LoadTarget } from './load.js'
 // Drizzle skips its push when the schema equals the last one pushed in this process, which
 // would leave every database after the first without tables.
 process.env.PAYLOAD_FORCE_DRIZZLE_PUSH = 'true'
-
-let databases = 0
-
-/** A new, empty database on the server, so that every run starts from the same content. */
-export async function freshDatabase(connectionString: string): Promise<string> {
-  const name = `bench_${process.pid}_${databases++}`
-  const client = new pg.Client({ connectionString })
-  await client.connect()
-  try {
-    await client.query(`CREATE DATABASE ${name}`)
-  } finally {
-    await client.end()
-  }
-  const url = new URL(connectionString)
-  url.pathname = `/${name}`
-  return url.toString()
-}
 
 export interface PostgresPair {
   plain: Payload
@@ -48,9 +32,10 @@ export interface PostgresPair {
   stop(): Promise<void>
 }
 
-/** An uncached and a cached Payload over one fresh, seeded database. */
-export async function postgresPair(serverUrl: string, kv: KVNamespaceLike, options: { invalidation: 'stamp' | 'prefix'; prefix: string }): Promise<PostgresPair> {
-  const pool = { connectionString: await freshDatabase(serverUrl), max: 10 }
+/** An uncached and a cached Payload over one fresh, seeded database on `server`. */
+export async function postgresPair(server: PostgresServer, kv: KVNamespaceLike, options: { invalidation: 'stamp' | 'prefix'; prefix: string }): Promise<PostgresPair> {
+  // A new, empty database each run, so that every run starts from the same content.
+  const pool = { connectionString: await server.createDatabase('bench'), max: 10 }
   const plainCounter: CallCounter = { reads: 0, writes: 0 }
   const cachedCounter: CallCounter = { reads: 0, writes: 0 }
   const keys = { plain: `${options.prefix}-plain`, cached: `${options.prefix}-cached` }
@@ -71,8 +56,6 @@ export async function postgresPair(serverUrl: string, kv: KVNamespaceLike, optio
     },
   }
 }
-
-const lookupsOf = (s: CacheStats) => s.hits + s.misses + s.stale + s.bypasses + s.coalesced
 
 /** The pair behind two local HTTP servers, as a LoadTarget. */
 export async function postgresTarget(pair: PostgresPair): Promise<LoadTarget & { close(): Promise<void> }> {
@@ -109,13 +92,4 @@ export async function postgresTarget(pair: PostgresPair): Promise<LoadTarget & {
       await cachedServer.close()
     },
   }
-}
-
-/** Ends Payload's pool without waiting: db-postgres keeps one client checked out for good. */
-export async function closePayload(payload: Payload): Promise<void> {
-  const db = payload.db as unknown as { pool?: { end(): Promise<void>; on(event: 'error', fn: () => void): void } }
-  const pool = db.pool
-  await payload.db.destroy?.()
-  pool?.on('error', () => undefined)
-  void pool?.end().catch(() => undefined)
 }

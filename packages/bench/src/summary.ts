@@ -1,13 +1,4 @@
-/** Medians, quantiles and ratios: the only numbers the report prints. */
-
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  // Nearest rank: a reported p99 is a latency that was actually observed.
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-}
-
-export const median = (values: readonly number[]): number => quantile(values, 0.5)
+/** Ratios, shares and units: how the report prints its numbers (medians and quantiles are @pkc/testkit's). */
 
 /** `a / b` as "3.2x"; a dash when either side is missing. */
 export function times(a: number, b: number, digits = 1): string {

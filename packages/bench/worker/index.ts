@@ -19,9 +19,11 @@ import { waitUntil } from 'cloudflare:workers'
 import { sqliteD1Adapter } from '@payloadcms/db-d1-sqlite'
 import { siteConfig } from '@pkc-examples/magazine/config'
 import { seed } from '@pkc-examples/magazine/seed'
+// The pure subpath: the package's main entry starts Postgres and Miniflare, which no Worker bundles.
+import { lookupsOf } from '@pkc/testkit/stats'
 import type { DatabaseAdapterObj, Payload, SanitizedConfig } from 'payload'
 import { getPayload, handleEndpoints } from 'payload'
-import type { CacheStats, KVNamespaceLike } from 'payload-kv-cache'
+import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
 import type { CallCounter } from '../src/adapters.js'
 import { counted, delayed, memoized } from '../src/adapters.js'
@@ -70,8 +72,6 @@ function configFor(variant: Variant, env: Env): Promise<SanitizedConfig> {
 }
 
 const payloadOf = (variant: Variant, env: Env): Promise<Payload> => getPayload({ config: configFor(variant, env), key: variant, cron: false })
-
-const lookupsOf = (s: CacheStats) => s.hits + s.misses + s.stale + s.bypasses + s.coalesced
 
 async function api(variant: Variant, request: Request, path: string, env: Env): Promise<Response> {
   const payload = await payloadOf(variant, env)

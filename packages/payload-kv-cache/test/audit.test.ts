@@ -1,4 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { random } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { unwrapAdapter } from '../src/index.js'
 import type { Pair } from './support/app.js'
@@ -6,7 +7,6 @@ import { useTestEnv, withStrategy } from './support/env.js'
 import { differentialSuite } from './suites/differential.js'
 import type { Fault } from './support/faults.js'
 import { faultyKV } from './support/faults.js'
-import { random } from './support/workload.js'
 
 /** Audit mode through real Payload on SQLite, with Miniflare's KV. */
 const env = useTestEnv('sqlite')

@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals'
-import type { KVNamespaceLike } from '../src/index.js'
+import type { CountingKV } from '@pkc/testkit'
+import { countingKV, plant } from '@pkc/testkit'
 import { useTestEnv } from './support/env.js'
-import type { CountingKV } from './support/kv.js'
-import { countingKV } from './support/kv.js'
 
 /**
  * KV operations one database write costs, by strategy and by how many entries its scope holds,
@@ -11,12 +10,6 @@ import { countingKV } from './support/kv.js'
 const env = useTestEnv('sqlite')
 const sizes = process.env.PKC_COST_FULL ? [100, 1_000, 10_000] : [100, 1_000]
 const rows: string[] = []
-
-async function plant(kv: KVNamespaceLike, prefix: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, count - i) }, (_, j) => kv.put(`${prefix}:c:notes:find:planted-${i + j}`, 'x', { expirationTtl: 600 })))
-  }
-}
 
 afterAll(() => {
   process.stdout.write(['', 'KV operations per database write (create in a scope holding n entries):', '| strategy | n | put | delete | list | total | started before the write returned |', '|---|---|---|---|---|---|---|', ...rows, ''].join('\n'))
@@ -27,7 +20,7 @@ describe.each(['stamp', 'prefix'] as const)('%s strategy', (strategy) => {
     let counted!: CountingKV
     const prefix = `cost-${strategy}-${n}`
     const pair = await env.newPair({ prefix, invalidation: strategy, wrapKV: (kv) => (counted = countingKV(kv)) })
-    await plant(env.kv(), prefix, n)
+    await plant(env.kv(), prefix, 'c:notes', n)
     await pair.cache.settled()
     const before = { ...counted.counts }
     await pair.cached.db.create({ collection: 'notes', data: { text: 'x' } })

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import type { KVServer } from '@pkc/testkit'
+import { countingKV, startKV } from '@pkc/testkit'
 import { BackgroundWork } from '../src/background.js'
 import { bulkStamp, canonicalID, customIDKinds, documentStamp, idOfWriteArgs, idOfWriteResult, ownerOfStamp, pinnedID } from '../src/invalidation/documents.js'
 import type { KVNamespaceLike } from '../src/index.js'
@@ -6,8 +8,6 @@ import { DOCUMENT_STAMPS_PER_SECOND, Stamps } from '../src/invalidation/stamps.j
 import { Counters } from '../src/stats.js'
 import { SafeKV } from '../src/store.js'
 import { ManualClock } from './support/clock.js'
-import type { KVServer } from './support/kv.js'
-import { countingKV, startKV } from './support/kv.js'
 
 describe('document stamps: which reads and writes name one document', () => {
   it.each([

@@ -1,22 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import type { CountingKV } from '@pkc/testkit'
+import { countingKV, plant } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { KVListResult, KVNamespaceLike } from '../src/index.js'
 import type { Pair } from './support/app.js'
 import { useTestEnv } from './support/env.js'
-import type { CountingKV } from './support/kv.js'
-import { countingKV } from './support/kv.js'
 import { spyOnDatabase } from './support/spy.js'
 import { ManualClock } from './support/clock.js'
 
 /** The prefix strategy's listing and `purge()`, on SQLite with Miniflare's KV. */
 const env = useTestEnv('sqlite')
-
-/** Puts `count` entries under a scope's prefix directly: what n cached reads would leave. */
-async function plant(kv: KVNamespaceLike, prefix: string, scope: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i += 200) {
-    await Promise.all(Array.from({ length: Math.min(200, count - i) }, (_, j) => kv.put(`${prefix}:${scope}:find:planted-${i + j}`, 'x', { expirationTtl: 600 })))
-  }
-}
 
 async function countUnder(kv: KVNamespaceLike, prefix: string): Promise<number> {
   let total = 0

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import type { KVServer } from '@pkc/testkit'
+import { countingKV, startKV } from '@pkc/testkit'
 import { BackgroundWork } from '../src/background.js'
 import type { KVNamespaceLike } from '../src/index.js'
 import { burstHorizon, STAMP_SLOTS } from '../src/invalidation/stamp-tokens.js'
@@ -6,8 +8,6 @@ import { Stamps } from '../src/invalidation/stamps.js'
 import { Counters } from '../src/stats.js'
 import { SafeKV } from '../src/store.js'
 import { ManualClock, skippingClock } from './support/clock.js'
-import type { KVServer } from './support/kv.js'
-import { countingKV, startKV } from './support/kv.js'
 
 /** The stamp writer on its own, on Miniflare's KV: slots, burst horizons, and puts that fail. */
 describe('stamp slots', () => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { closePayload } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { KVCacheHandle } from '../../src/index.js'
 import { withKVCache } from '../../src/index.js'
-import { closePayload, startPayload } from '../support/app.js'
+import { startPayload } from '../support/app.js'
 import { ManualClock } from '../support/clock.js'
 import type { TestEnv } from '../support/env.js'
 

@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals'
+import type { CountingKV } from '@pkc/testkit'
+import { countingKV } from '@pkc/testkit'
 import type { Payload, PayloadRequest } from 'payload'
 import type { Pair } from '../support/app.js'
 import type { TestEnv } from '../support/env.js'
@@ -7,8 +9,6 @@ import { seed } from '../support/seed.js'
 import type { CallLog } from '../support/spy.js'
 import { spyOnDatabase } from '../support/spy.js'
 import { unwrapAdapter } from '../../src/index.js'
-import type { CountingKV } from '../support/kv.js'
-import { countingKV } from '../support/kv.js'
 
 /** README guarantee 4: nothing inside an uncommitted transaction is visible through the cache. */
 export function transactionSuite(env: TestEnv): void {

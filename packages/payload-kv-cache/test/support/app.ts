@@ -1,12 +1,13 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { PostgresServer } from '@pkc/testkit'
+import { closePayload } from '@pkc/testkit'
 import type { CollectionConfig, DatabaseAdapterObj, GlobalConfig, Payload } from 'payload'
 import { buildConfig, getPayload } from 'payload'
 import type { KVCacheHandle, KVCacheOptions, KVNamespaceLike } from '../../src/index.js'
 import { withKVCache } from '../../src/index.js'
 import type { D1Pool } from './d1.js'
-import type { PostgresServer } from './postgres.js'
 
 export type DatabaseKind = 'sqlite' | 'postgres' | 'd1' | 'mongodb'
 
@@ -166,36 +167,6 @@ export async function startPair(database: Database, kv: KVNamespaceLike, options
       await closePayload(plain)
       await closePayload(cached)
     },
-  }
-}
-
-/**
- * Payload's destroy() leaves the pool open, and db-postgres keeps one client checked out for
- * good (connect() never releases it), so `pool.end()` would wait forever. End without
- * waiting and absorb the errors the server's shutdown then raises on those clients.
- */
-export async function closePayload(payload: Payload): Promise<void> {
-  const db = payload.db as unknown as {
-    pool?: { end(): Promise<void>; on(event: 'error', listener: () => void): void }
-    client?: { close?(): void }
-    destroy?(): Promise<void>
-  }
-  const { pool, client } = db
-  // Read replicas get pools of their own that only drizzle's wrapper holds.
-  const replicas = (db as { drizzle?: { $replicas?: { $client?: { end?(): Promise<void>; on?(event: 'error', listener: () => void): void } }[] } }).drizzle?.$replicas ?? []
-  await db.destroy?.()
-  for (const replica of replicas) {
-    replica.$client?.on?.('error', () => undefined)
-    void replica.$client?.end?.().catch(() => undefined)
-  }
-  if (pool) {
-    pool.on('error', () => undefined)
-    void pool.end().catch(() => undefined)
-  }
-  try {
-    client?.close?.()
-  } catch {
-    // already closed
   }
 }
 

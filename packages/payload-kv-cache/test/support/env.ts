@@ -1,14 +1,12 @@
 import { afterAll, beforeAll } from '@jest/globals'
+import type { KVServer, PostgresServer } from '@pkc/testkit'
+import { startKV, startPostgres } from '@pkc/testkit'
 import type { KVCacheOptions, KVNamespaceLike } from '../../src/index.js'
 import type { Database, DatabaseKind, Pair } from './app.js'
 import { createDatabase, startPair } from './app.js'
-import type { KVServer } from './kv.js'
-import { startKV } from './kv.js'
 import { skippingClock } from './clock.js'
 import type { D1Pool } from './d1.js'
 import { startD1 } from './d1.js'
-import type { PostgresServer } from './postgres.js'
-import { startPostgres } from './postgres.js'
 
 export interface PairOptions extends Omit<KVCacheOptions, 'kv'> {
   /** Wrap the real namespace (counting, faults) before the cache sees it. */

@@ -1,5 +1,5 @@
+import { random } from '@pkc/testkit'
 import type { KVListResult, KVNamespaceLike } from '../../src/index.js'
-import { random } from './workload.js'
 
 export type KVMethod = 'get' | 'put' | 'delete' | 'list'
 

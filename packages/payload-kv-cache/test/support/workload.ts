@@ -1,17 +1,6 @@
+import { random } from '@pkc/testkit'
 import type { Payload, Where } from 'payload'
 import type { Seed } from './seed.js'
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function random(seedValue: number): () => number {
-  let a = seedValue >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One step of the workload: a write, or a read to run through both Payloads and compare. */
 export interface WorkloadOp {
