@@ -33,7 +33,8 @@ export default {
     const after = payload.db.kvCache?.stats()
     // What the cache did for this request, for the curious and for the example's test.
     const headers = new Headers(response.headers)
-    if (before && after) headers.set('x-kv-cache', `hits=${after.hits - before.hits}; misses=${after.misses - before.misses + after.stale - before.stale}`)
+    if (before && after)
+      headers.set('x-kv-cache', `hits=${after.hits - before.hits}; misses=${after.misses - before.misses + after.stale - before.stale}`)
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
   },
 }

@@ -15,7 +15,11 @@ const quiet = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FE
 let mf: Miniflare
 
 beforeAll(async () => {
-  execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', 'dist'], { cwd: root, env: quiet, stdio: 'pipe' })
+  execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', 'dist'], {
+    cwd: root,
+    env: quiet,
+    stdio: 'pipe',
+  })
   execFileSync(join(root, 'node_modules/.bin/tsx'), ['src/schema.ts'], { cwd: root, env: quiet, stdio: 'pipe' })
   mf = new Miniflare({
     // Listed, not discovered: Miniflare cannot follow Payload's computed dynamic imports.
@@ -34,15 +38,27 @@ afterAll(async () => {
   rmSync(state, { recursive: true, force: true })
 })
 
-async function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; cache: string | null; json: Record<string, unknown> }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; cache: string | null; json: Record<string, unknown> }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (token) headers.authorization = `JWT ${token}`
-  const response = await mf.dispatchFetch(`http://localhost${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const response = await mf.dispatchFetch(`http://localhost${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   return { status: response.status, cache: response.headers.get('x-kv-cache'), json: (await response.json()) as Record<string, unknown> }
 }
 
 it('create, read twice (the second from KV), update, read fresh, delete: through Payload REST inside workerd', async () => {
-  const registered = await call('POST', '/api/users/first-register', { email: 'editor@example.com', password: 'correct horse battery staple' })
+  const registered = await call('POST', '/api/users/first-register', {
+    email: 'editor@example.com',
+    password: 'correct horse battery staple',
+  })
   expect(registered.status).toBe(200)
   const token = registered.json.token as string
 

@@ -51,7 +51,10 @@ async function main(options: DemoOptions): Promise<number> {
     const cachedConfig = siteConfig(withKVCache(options.adapter({ push: false }), { kv: platform.env.CACHE }))
     const plain = await getPayload({ config: plainConfig, key: 'plain', cron: false })
     const cached = await getPayload({ config: cachedConfig, key: 'cached', cron: false })
-    stops.unshift(() => closePayload(plain), () => closePayload(cached))
+    stops.unshift(
+      () => closePayload(plain),
+      () => closePayload(cached),
+    )
     const ids = await seed(plain)
     log(`seeded ${ids.posts.length} posts, ${ids.authors.length} authors, ${ids.categories.length} categories, 1 global`)
 
@@ -59,7 +62,10 @@ async function main(options: DemoOptions): Promise<number> {
     const cachedCalls = countReads(unwrapAdapter(cached.db))
     const plainServer = await serve(plainConfig, 'plain')
     const cachedServer = await serve(cachedConfig, 'cached')
-    stops.unshift(() => plainServer.close(), () => cachedServer.close())
+    stops.unshift(
+      () => plainServer.close(),
+      () => cachedServer.close(),
+    )
 
     const steps = workload(ids, REQUESTS)
     const latency = { plain: [] as number[], cached: [] as number[] }
@@ -69,7 +75,9 @@ async function main(options: DemoOptions): Promise<number> {
     // Adapter reads made while serving GETs: the writes' own reads are not the cache's to save.
     let hits = 0
     let lookups = 0
-    log(`${steps.length} requests (${steps.filter((s) => s.kind === 'read').length} GETs; each also sent to the uncached server, and the answers compared)`)
+    log(
+      `${steps.length} requests (${steps.filter((s) => s.kind === 'read').length} GETs; each also sent to the uncached server, and the answers compared)`,
+    )
     for (const [i, step] of steps.entries()) {
       if (step.kind === 'write') {
         // An editor's save, in-process as the admin panel makes it: through the cached instance.
@@ -93,7 +101,10 @@ async function main(options: DemoOptions): Promise<number> {
           if (mismatches <= 3) log(`  MISMATCH on GET ${step.path}`)
         }
       }
-      if ((i + 1) % Math.ceil(steps.length / 10) === 0) log(`  ${Math.round(((i + 1) / steps.length) * 100)}%  ${i + 1} requests, cache hits so far ${cached.db.kvCache?.stats().hits ?? 0}`)
+      if ((i + 1) % Math.ceil(steps.length / 10) === 0)
+        log(
+          `  ${Math.round(((i + 1) / steps.length) * 100)}%  ${i + 1} requests, cache hits so far ${cached.db.kvCache?.stats().hits ?? 0}`,
+        )
     }
     await cached.db.kvCache?.settled()
 
@@ -104,7 +115,9 @@ async function main(options: DemoOptions): Promise<number> {
     log(`| GET requests | ${reads} | ${reads} |`)
     log(`| database reads | ${plainCalls.count} | ${cachedCalls.count} (${ratio(plainCalls.count, cachedCalls.count)} fewer) |`)
     log(`| adapter reads answered from KV | - | ${hits} of ${lookups} (${percent(hits, lookups)}) |`)
-    log(`| p50 / p95 latency, ms | ${median(latency.plain).toFixed(1)} / ${quantile(latency.plain, 0.95).toFixed(1)} | ${median(latency.cached).toFixed(1)} / ${quantile(latency.cached, 0.95).toFixed(1)} |`)
+    log(
+      `| p50 / p95 latency, ms | ${median(latency.plain).toFixed(1)} / ${quantile(latency.plain, 0.95).toFixed(1)} | ${median(latency.cached).toFixed(1)} / ${quantile(latency.cached, 0.95).toFixed(1)} |`,
+    )
     log(`| writes (Local API, interleaved) | - | ${writes}, ${stats.stampWrites} stamp writes |`)
     log(`| responses equal to the uncached ones | - | ${reads - mismatches} of ${reads} |`)
     log('')

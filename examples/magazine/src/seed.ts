@@ -7,7 +7,16 @@ export interface Ids {
   authorNames: string[]
 }
 
-const NAMES = ['Ada Lovelace', 'Grace Hopper', 'Alan Turing', 'Edsger Dijkstra', 'Barbara Liskov', 'Donald Knuth', 'Margaret Hamilton', 'Ken Thompson']
+const NAMES = [
+  'Ada Lovelace',
+  'Grace Hopper',
+  'Alan Turing',
+  'Edsger Dijkstra',
+  'Barbara Liskov',
+  'Donald Knuth',
+  'Margaret Hamilton',
+  'Ken Thompson',
+]
 const TOPICS = ['Compilers', 'Databases', 'Networks', 'Security', 'Design', 'History']
 
 /** A magazine's worth of content, in English and German, some of it still in draft. */
@@ -30,7 +39,13 @@ export async function seed(payload: Payload): Promise<Ids> {
       },
       draft: i % 10 === 9,
     })
-    await payload.update({ collection: 'posts', id: post.id, locale: 'de', data: { title: `${TOPICS[i % TOPICS.length]}, Notiz ${i}` }, draft: i % 10 === 9 })
+    await payload.update({
+      collection: 'posts',
+      id: post.id,
+      locale: 'de',
+      data: { title: `${TOPICS[i % TOPICS.length]}, Notiz ${i}` },
+      draft: i % 10 === 9,
+    })
     posts.push(post)
   }
   await payload.updateGlobal({ slug: 'site', data: { title: 'The Magazine', featured: posts.slice(0, 3).map((p) => p.id) } })

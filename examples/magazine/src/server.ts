@@ -20,7 +20,12 @@ export async function serve(config: Promise<SanitizedConfig>, instanceKey: strin
   }
 }
 
-async function handle(config: Promise<SanitizedConfig>, instanceKey: string, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+async function handle(
+  config: Promise<SanitizedConfig>,
+  instanceKey: string,
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+): Promise<void> {
   try {
     const chunks: Buffer[] = []
     for await (const chunk of incoming) chunks.push(chunk as Buffer)

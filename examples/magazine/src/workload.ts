@@ -15,7 +15,8 @@ function zipf(rnd: () => number, n: number): number {
   return n - 1
 }
 
-const q = (params: Record<string, string | number>) => new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString()
+const q = (params: Record<string, string | number>) =>
+  new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString()
 
 /** The URLs a magazine front end asks for, most popular first; 95 % reads, 5 % edits. */
 export function workload(ids: Ids, count: number, seed = 42): Step[] {

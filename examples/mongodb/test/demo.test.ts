@@ -10,11 +10,15 @@ import { join } from 'node:path'
 const root = join(import.meta.dirname, '..')
 const run = process.env.MONGODB_URI ? it : it.skip
 
-run('the demo on MongoDB: every cached response equals the uncached one', () => {
-  const output = execFileSync(join(root, 'node_modules/.bin/tsx'), ['src/demo.ts'], {
-    cwd: root,
-    env: { ...process.env, DEMO_REQUESTS: '300', WRANGLER_SEND_METRICS: 'false' },
-    encoding: 'utf8',
-  })
-  expect(output).toMatch(/responses equal to the uncached ones \| - \| (\d+) of \1 \|/)
-}, 300_000)
+run(
+  'the demo on MongoDB: every cached response equals the uncached one',
+  () => {
+    const output = execFileSync(join(root, 'node_modules/.bin/tsx'), ['src/demo.ts'], {
+      cwd: root,
+      env: { ...process.env, DEMO_REQUESTS: '300', WRANGLER_SEND_METRICS: 'false' },
+      encoding: 'utf8',
+    })
+    expect(output).toMatch(/responses equal to the uncached ones \| - \| (\d+) of \1 \|/)
+  },
+  300_000,
+)

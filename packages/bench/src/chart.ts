@@ -37,13 +37,18 @@ export function barChart(chart: Chart): string {
     parts.push(`<text x="${labelWidth - 10}" y="${y + groupHeight / 2 + 4}" text-anchor="end" class="label">${escape(group.label)}</text>`)
     for (const bar of group.bars) {
       const width = Math.max(1, (bar.value / max) * plotWidth)
-      parts.push(`<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="${barHeight}" fill="${colourOf(bar.series)}"><title>${escape(`${group.label}, ${bar.series}: ${format(bar.value)} ${chart.unit}`)}</title></rect>`)
+      parts.push(
+        `<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="${barHeight}" fill="${colourOf(bar.series)}"><title>${escape(`${group.label}, ${bar.series}: ${format(bar.value)} ${chart.unit}`)}</title></rect>`,
+      )
       parts.push(`<text x="${(labelWidth + width + 4).toFixed(1)}" y="${y + barHeight - 4}" class="value">${format(bar.value)}</text>`)
       y += barHeight + gap
     }
     y += groupGap - gap
   }
-  const legend = series.map((name, i) => `<rect x="${labelWidth + i * 150}" y="30" width="12" height="12" fill="${colourOf(name)}"/><text x="${labelWidth + i * 150 + 16}" y="40" class="label">${escape(name)}</text>`)
+  const legend = series.map(
+    (name, i) =>
+      `<rect x="${labelWidth + i * 150}" y="30" width="12" height="12" fill="${colourOf(name)}"/><text x="${labelWidth + i * 150 + 16}" y="40" class="label">${escape(name)}</text>`,
+  )
   const height = y + 24
   const width = labelWidth + plotWidth + 70
   return [

@@ -24,7 +24,11 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false'
 /** Builds the Worker bundle into a temporary directory; returns the module's path. */
 export function buildWorker(): string {
   const outdir = mkdtempSync(join(tmpdir(), 'pkc-bench-worker-'))
-  execFileSync(join(benchRoot, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir, '--config', wranglerConfig], { cwd: benchRoot, env: quietEnv, stdio: 'pipe' })
+  execFileSync(join(benchRoot, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir, '--config', wranglerConfig], {
+    cwd: benchRoot,
+    env: quietEnv,
+    stdio: 'pipe',
+  })
   return join(outdir, 'index.js')
 }
 
@@ -34,9 +38,16 @@ export function buildWorker(): string {
  */
 export async function schemaD1(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'pkc-bench-d1-'))
-  const platform = await getPlatformProxy<{ D1: Parameters<typeof sqliteD1Adapter>[0]['binding'] }>({ configPath: wranglerConfig, persist: { path: dir } })
+  const platform = await getPlatformProxy<{ D1: Parameters<typeof sqliteD1Adapter>[0]['binding'] }>({
+    configPath: wranglerConfig,
+    persist: { path: dir },
+  })
   try {
-    const payload = await getPayload({ config: siteConfig(sqliteD1Adapter({ binding: platform.env.D1 })), key: 'bench-d1-schema', cron: false })
+    const payload = await getPayload({
+      config: siteConfig(sqliteD1Adapter({ binding: platform.env.D1 })),
+      key: 'bench-d1-schema',
+      cron: false,
+    })
     await payload.db.destroy?.()
     return dir
   } finally {

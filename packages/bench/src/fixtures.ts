@@ -5,20 +5,43 @@
  */
 
 /** What `req` looks like by the time it reaches an adapter: the key must leave it out. */
-const req = { transactionID: undefined, locale: 'en', fallbackLocale: ['en'], context: {}, user: null, payloadAPI: 'REST', query: {}, i18n: { language: 'en' } }
+const req = {
+  transactionID: undefined,
+  locale: 'en',
+  fallbackLocale: ['en'],
+  context: {},
+  user: null,
+  payloadAPI: 'REST',
+  query: {},
+  i18n: { language: 'en' },
+}
 
 export const ARGUMENTS: Array<{ name: string; operation: 'find' | 'findOne'; args: Record<string, unknown> }> = [
   {
     name: 'findOne by id',
     operation: 'findOne',
-    args: { collection: 'posts', where: { and: [{ id: { equals: 42 } }, { _status: { equals: 'published' } }] }, locale: 'en', draftsEnabled: false, select: undefined, joins: undefined, req },
+    args: {
+      collection: 'posts',
+      where: { and: [{ id: { equals: 42 } }, { _status: { equals: 'published' } }] },
+      locale: 'en',
+      draftsEnabled: false,
+      select: undefined,
+      joins: undefined,
+      req,
+    },
   },
   {
     name: 'find: where, sort, limit',
     operation: 'find',
     args: {
       collection: 'posts',
-      where: { and: [{ views: { greater_than: 250 } }, { 'author.name': { equals: 'Grace Hopper' } }, { or: [{ _status: { equals: 'published' } }, { _status: { exists: false } }] }] },
+      where: {
+        and: [
+          { views: { greater_than: 250 } },
+          { 'author.name': { equals: 'Grace Hopper' } },
+          { or: [{ _status: { equals: 'published' } }, { _status: { exists: false } }] },
+        ],
+      },
       sort: ['-publishedAt', 'title'],
       limit: 20,
       page: 1,
@@ -60,7 +83,15 @@ function lexical(seed: number): unknown {
     children: [
       text(sentence(seed + n, 14)),
       text(sentence(seed + n + 1, 3), 1),
-      { type: 'link', fields: { url: `https://example.com/${seed}/${n}`, newTab: false, linkType: 'custom' }, format: '', indent: 0, version: 3, direction: 'ltr', children: [text('read more')] },
+      {
+        type: 'link',
+        fields: { url: `https://example.com/${seed}/${n}`, newTab: false, linkType: 'custom' },
+        format: '',
+        indent: 0,
+        version: 3,
+        direction: 'ltr',
+        children: [text('read more')],
+      },
       text(`${sentence(seed + n + 2, 10)}.`),
     ],
   })
@@ -75,7 +106,26 @@ function lexical(seed: number): unknown {
         { type: 'heading', tag: 'h2', format: '', indent: 0, version: 1, direction: 'ltr', children: [text(sentence(seed, 6))] },
         paragraph(1),
         paragraph(2),
-        { type: 'list', listType: 'bullet', start: 1, tag: 'ul', format: '', indent: 0, version: 1, direction: 'ltr', children: [1, 2, 3].map((value) => ({ type: 'listitem', value, checked: undefined, format: '', indent: 0, version: 1, direction: 'ltr', children: [text(sentence(seed + value, 8))] })) },
+        {
+          type: 'list',
+          listType: 'bullet',
+          start: 1,
+          tag: 'ul',
+          format: '',
+          indent: 0,
+          version: 1,
+          direction: 'ltr',
+          children: [1, 2, 3].map((value) => ({
+            type: 'listitem',
+            value,
+            checked: undefined,
+            format: '',
+            indent: 0,
+            version: 1,
+            direction: 'ltr',
+            children: [text(sentence(seed + value, 8))],
+          })),
+        },
         paragraph(3),
       ],
     },

@@ -30,18 +30,30 @@ export interface InvalidationRow {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export async function measureInvalidation(server: PostgresServer, kv: KVNamespaceLike, sizes: readonly number[], repeatsFor: (n: number) => number, progress: (line: string) => void): Promise<InvalidationRow[]> {
+export async function measureInvalidation(
+  server: PostgresServer,
+  kv: KVNamespaceLike,
+  sizes: readonly number[],
+  repeatsFor: (n: number) => number,
+  progress: (line: string) => void,
+): Promise<InvalidationRow[]> {
   const pool = { connectionString: await server.createDatabase('bench'), max: 10 }
   const counting = countingKV(kv)
   const payloads = new Map<Strategy, Payload>()
-  payloads.set('none', await getPayload({ config: siteConfig(postgresAdapter({ pool, push: true })), key: 'invalidation-none', cron: false }))
+  payloads.set(
+    'none',
+    await getPayload({ config: siteConfig(postgresAdapter({ pool, push: true })), key: 'invalidation-none', cron: false }),
+  )
   for (const strategy of ['stamp', 'prefix'] as const) {
     const adapter = withKVCache(postgresAdapter({ pool, push: false }), { kv: counting, invalidation: strategy, prefix: `inv-${strategy}` })
     payloads.set(strategy, await getPayload({ config: siteConfig(adapter), key: `invalidation-${strategy}`, cron: false }))
   }
   const plain = payloads.get('none')!
   const author = await plain.create({ collection: 'authors', data: { name: 'Ada Lovelace' } })
-  const post = await plain.create({ collection: 'posts', data: { title: 'Invalidated', views: 0, author: author.id, _status: 'published' } })
+  const post = await plain.create({
+    collection: 'posts',
+    data: { title: 'Invalidated', views: 0, author: author.id, _status: 'published' },
+  })
   const rows: InvalidationRow[] = []
   let lastWrite = 0
   let views = 0
@@ -88,7 +100,9 @@ export async function measureInvalidation(server: PostgresServer, kv: KVNamespac
           returnedMs: median(returned),
           completeMs: median(complete),
         })
-        progress(`    ${strategy}, ${entries} entries: ${median(returned).toFixed(1)} ms to return, ${median(complete).toFixed(1)} ms to complete`)
+        progress(
+          `    ${strategy}, ${entries} entries: ${median(returned).toFixed(1)} ms to return, ${median(complete).toFixed(1)} ms to complete`,
+        )
       }
     }
   } finally {

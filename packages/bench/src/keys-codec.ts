@@ -42,7 +42,10 @@ export function measureKeys(options: MicroOptions): KeyRow[] {
       {
         library: () => argumentsDigest(NAMESPACE, operation, args),
         canonicalOnly: () => canonicalize(rest),
-        canonicalNativeHash: () => createHash('sha256').update(`${NAMESPACE}\n${operation}\n${canonicalize(rest)}`).digest('base64url'),
+        canonicalNativeHash: () =>
+          createHash('sha256')
+            .update(`${NAMESPACE}\n${operation}\n${canonicalize(rest)}`)
+            .digest('base64url'),
         objectHash: () => objectHash(hashed),
         json: () => JSON.stringify(hashed),
       },

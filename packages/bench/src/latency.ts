@@ -17,8 +17,18 @@ export interface Query {
 export function queries(ids: BenchWorker['ids']): Query[] {
   return [
     { name: 'by id', short: 'by id', path: `/api/posts/${ids.posts[0]}?depth=0`, entryPrefix: 'cached:c:posts:findOne:' },
-    { name: 'list: where, sort, limit', short: 'list', path: '/api/posts?where[views][greater_than]=250&sort=title&limit=20&depth=0', entryPrefix: 'cached:c:posts:find:' },
-    { name: 'with a join (author and their posts)', short: 'join', path: `/api/authors/${ids.authors[0]}?depth=0`, entryPrefix: 'cached:c:authors:findOne:' },
+    {
+      name: 'list: where, sort, limit',
+      short: 'list',
+      path: '/api/posts?where[views][greater_than]=250&sort=title&limit=20&depth=0',
+      entryPrefix: 'cached:c:posts:find:',
+    },
+    {
+      name: 'with a join (author and their posts)',
+      short: 'join',
+      path: `/api/authors/${ids.authors[0]}?depth=0`,
+      entryPrefix: 'cached:c:authors:findOne:',
+    },
   ]
 }
 
@@ -48,7 +58,12 @@ export interface QueryLatency {
   series: Record<Series, Distribution>
 }
 
-const distribution = (values: number[]): Distribution => ({ p50: median(values), p95: quantile(values, 0.95), p99: quantile(values, 0.99), samples: values.length })
+const distribution = (values: number[]): Distribution => ({
+  p50: median(values),
+  p95: quantile(values, 0.95),
+  p99: quantile(values, 0.99),
+  samples: values.length,
+})
 
 async function timed(worker: BenchWorker, path: string): Promise<{ ms: number; response: Response }> {
   const started = performance.now()
@@ -91,7 +106,11 @@ export async function measureLatency(worker: BenchWorker, samples: number, progr
         times[name].push(ms)
       }
     }
-    out.push({ query, reads, series: Object.fromEntries(series.map((name) => [name, distribution(times[name])])) as Record<Series, Distribution> })
+    out.push({
+      query,
+      reads,
+      series: Object.fromEntries(series.map((name) => [name, distribution(times[name])])) as Record<Series, Distribution>,
+    })
     progress(`    ${query.name}: p50 uncached ${median(times.plain).toFixed(2)} ms, cached ${median(times.cached).toFixed(2)} ms`)
   }
   return out

@@ -61,7 +61,18 @@ export interface LoadResult {
 
 export async function runLoad(target: LoadTarget, plan: readonly Step[], progress: (line: string) => void): Promise<LoadResult> {
   const distinctPaths = new Set(plan.flatMap((step) => (step.kind === 'read' ? [step.path] : []))).size
-  const result: LoadResult = { requests: plan.length, distinctPaths, gets: 0, writes: 0, plainReads: 0, cachedReads: 0, hits: 0, lookups: 0, stale: 0, seconds: 0 }
+  const result: LoadResult = {
+    requests: plan.length,
+    distinctPaths,
+    gets: 0,
+    writes: 0,
+    plainReads: 0,
+    cachedReads: 0,
+    hits: 0,
+    lookups: 0,
+    stale: 0,
+    seconds: 0,
+  }
   const started = performance.now()
   const tick = Math.max(1, Math.ceil(plan.length / 4))
   for (const [i, step] of plan.entries()) {
@@ -80,7 +91,8 @@ export async function runLoad(target: LoadTarget, plan: readonly Step[], progres
         if (result.stale <= 3) progress(`    MISMATCH on GET ${step.path}`)
       }
     }
-    if ((i + 1) % tick === 0 || i + 1 === plan.length) progress(`    ${i + 1}/${plan.length} requests, hit ratio so far ${((result.hits / Math.max(1, result.lookups)) * 100).toFixed(1)} %`)
+    if ((i + 1) % tick === 0 || i + 1 === plan.length)
+      progress(`    ${i + 1}/${plan.length} requests, hit ratio so far ${((result.hits / Math.max(1, result.lookups)) * 100).toFixed(1)} %`)
   }
   await target.settled()
   result.seconds = (performance.now() - started) / 1000

@@ -57,14 +57,25 @@ async function main(): Promise<void> {
         const heapBefore = heapUsed()
         const result = await runLoad(target, steps(pair.ids, REQUESTS, mix), (line) => log(`  ${line}`))
         load.push({ backend: 'Postgres (Node)', mix, strategy, result })
-        memory.push({ label: `Postgres, ${mix === 'workload' ? '5 %' : '0.5 %'} writes, ${strategy}`, heapBefore, heapAfter: heapUsed(), footprint: footprint(pair.cached) })
+        memory.push({
+          label: `Postgres, ${mix === 'workload' ? '5 %' : '0.5 %'} writes, ${strategy}`,
+          heapBefore,
+          heapAfter: heapUsed(),
+          footprint: footprint(pair.cached),
+        })
       } finally {
         await target.close()
         await pair.stop()
       }
     }
     log(`  [${elapsed()}] invalidation cost`)
-    invalidation = await measureInvalidation(postgres, kv, SCOPE_SIZES, (n) => (n >= 10_000 ? 1 : 3), (line) => log(`  ${line}`))
+    invalidation = await measureInvalidation(
+      postgres,
+      kv,
+      SCOPE_SIZES,
+      (n) => (n >= 10_000 ? 1 : 3),
+      (line) => log(`  ${line}`),
+    )
   } finally {
     await kvServer.dispose()
     await postgres.stop()
@@ -97,7 +108,10 @@ async function main(): Promise<void> {
   const charts = { load: join(chartsDir, 'database-reads.svg'), latency: join(chartsDir, 'latency-p50.svg') }
   writeFileSync(charts.load, barChart(loadChart(figures)))
   writeFileSync(charts.latency, barChart(latencyChart(figures)))
-  writeFileSync(join(root, 'BENCHMARKS.md'), render(figures, { load: relative(root, charts.load), latency: relative(root, charts.latency) }))
+  writeFileSync(
+    join(root, 'BENCHMARKS.md'),
+    render(figures, { load: relative(root, charts.load), latency: relative(root, charts.latency) }),
+  )
   log(`[${elapsed()}] wrote BENCHMARKS.md`)
   for (const line of headline(figures)) log(`  ${line}`)
 }

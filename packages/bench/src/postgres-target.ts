@@ -33,14 +33,26 @@ export interface PostgresPair {
 }
 
 /** An uncached and a cached Payload over one fresh, seeded database on `server`. */
-export async function postgresPair(server: PostgresServer, kv: KVNamespaceLike, options: { invalidation: 'stamp' | 'prefix'; prefix: string }): Promise<PostgresPair> {
+export async function postgresPair(
+  server: PostgresServer,
+  kv: KVNamespaceLike,
+  options: { invalidation: 'stamp' | 'prefix'; prefix: string },
+): Promise<PostgresPair> {
   // A new, empty database each run, so that every run starts from the same content.
   const pool = { connectionString: await server.createDatabase('bench'), max: 10 }
   const plainCounter: CallCounter = { reads: 0, writes: 0 }
   const cachedCounter: CallCounter = { reads: 0, writes: 0 }
   const keys = { plain: `${options.prefix}-plain`, cached: `${options.prefix}-cached` }
-  const plain = await getPayload({ config: siteConfig(counted(postgresAdapter({ pool, push: true }), plainCounter)), key: keys.plain, cron: false })
-  const cachedAdapter = withKVCache(counted(postgresAdapter({ pool, push: false }), cachedCounter), { kv, invalidation: options.invalidation, prefix: options.prefix })
+  const plain = await getPayload({
+    config: siteConfig(counted(postgresAdapter({ pool, push: true }), plainCounter)),
+    key: keys.plain,
+    cron: false,
+  })
+  const cachedAdapter = withKVCache(counted(postgresAdapter({ pool, push: false }), cachedCounter), {
+    kv,
+    invalidation: options.invalidation,
+    prefix: options.prefix,
+  })
   const cached = await getPayload({ config: siteConfig(cachedAdapter), key: keys.cached, cron: false })
   const ids = await seed(plain)
   return {
@@ -78,7 +90,10 @@ export async function postgresTarget(pair: PostgresPair): Promise<LoadTarget & {
   return {
     get: async (path) => {
       // One request per instance in flight: the counter deltas then belong to it.
-      const [plain, cached] = await Promise.all([answer(plainServer.url, pair.plainCounter, pair.plain, path), answer(cachedServer.url, pair.cachedCounter, pair.cached, path)])
+      const [plain, cached] = await Promise.all([
+        answer(plainServer.url, pair.plainCounter, pair.plain, path),
+        answer(cachedServer.url, pair.cachedCounter, pair.cached, path),
+      ])
       return { plain, cached }
     },
     write: async (id, views) => {

@@ -73,10 +73,24 @@ function loadSection(f: Figures, chartPath: string): Section {
     title: '1. Database load',
     intro: [
       `The magazine's Zipf-distributed REST workload (\`examples/magazine/src/workload.ts\`: about fifty URLs, a few far more popular than the rest; ${f.requests} requests; ${'`BENCH_REQUESTS`'} changes it), sent to an uncached and a cached Payload over one freshly seeded database: on Postgres through Node HTTP servers (\`examples/postgres\`, embedded Postgres), and on D1 inside workerd through Miniflare's \`dispatchFetch\` (the bench Worker, \`packages/bench/worker\`, built by wrangler from the \`examples/cloudflare-d1\` settings). Each GET goes to both at the same moment, and **every** cached response is compared, deeply and strictly, with the uncached one: a difference counts as a stale read. Writes are editor saves through the cached instance's Local API.`,
-      'Database reads are the read calls that reached the adapter under the cache while serving GETs, counted by a wrapper on the inner adapter; the writes\' own database calls are the same with and without the cache and are left out. The hit ratio is `hits / (hits + misses + stale entries + bypasses + coalesced)` from `payload.db.kvCache.stats()`, over the same GETs.',
+      "Database reads are the read calls that reached the adapter under the cache while serving GETs, counted by a wrapper on the inner adapter; the writes' own database calls are the same with and without the cache and are left out. The hit ratio is `hits / (hits + misses + stale entries + bypasses + coalesced)` from `payload.db.kvCache.stats()`, over the same GETs.",
     ].join('\n\n'),
     body: [
-      table(['backend', 'write mix', 'strategy', 'GETs / writes', 'DB reads per 1,000 requests, uncached', 'cached', 'fewer DB reads', 'adapter reads from KV', 'stale reads', `goal (≥${HIT_GOAL * 100} % from KV, 0 stale)`], rows),
+      table(
+        [
+          'backend',
+          'write mix',
+          'strategy',
+          'GETs / writes',
+          'DB reads per 1,000 requests, uncached',
+          'cached',
+          'fewer DB reads',
+          'adapter reads from KV',
+          'stale reads',
+          `goal (≥${HIT_GOAL * 100} % from KV, 0 stale)`,
+        ],
+        rows,
+      ),
       `![Database reads per 1,000 requests, uncached and cached](${chartPath})`,
       `Why the demo mix stays far below the goal: one request in twenty is an edit to a post, and each edit bumps the \`posts\` stamp (and the \`authors\` one, whose join lists posts), which every list of posts reads; reads of other posts by id survive it (document stamps), but the lists sit at the top of the Zipf order. Between two edits (about twenty requests apart) each popular list is read only a few times, and its first read after an edit must go to the database. The 0.5 % row keeps the same reads and drops nine writes in ten; what it still misses is mostly the first read of each of the ${Math.max(...f.load.map((run) => run.result.distinctPaths))} distinct URLs (with \`depth=1\`, each also populates authors and categories through reads of their own) and one re-read of each \`posts\`-reading URL after each of the remaining edits. A site whose edits are rarer than one request in two hundred, or a run long enough that first reads stop mattering, moves toward the goal; this run does not show that it reaches it.`,
     ],
@@ -89,16 +103,44 @@ function latencySection(f: Figures, chartPath: string): Section {
   const triple = (q: QueryLatency, s: Series) => `${ms(d(q, s).p50)} / ${ms(d(q, s).p95)} / ${ms(d(q, s).p99)}`
   const local = table(
     ['GET', 'adapter reads', 'uncached p50 / p95 / p99 ms', 'cached p50 / p95 / p99 ms', 'cached ÷ uncached, p50', 'p99'],
-    f.latency.map((q) => [q.query.name, q.reads, triple(q, 'plain'), triple(q, 'cached'), times(d(q, 'cached').p50, d(q, 'plain').p50, 2), times(d(q, 'cached').p99, d(q, 'plain').p99, 2)]),
+    f.latency.map((q) => [
+      q.query.name,
+      q.reads,
+      triple(q, 'plain'),
+      triple(q, 'cached'),
+      times(d(q, 'cached').p50, d(q, 'plain').p50, 2),
+      times(d(q, 'cached').p99, d(q, 'plain').p99, 2),
+    ]),
   )
   const model = table(
     ['GET', 'uncached + 20 ms/call, p50 / p95 / p99 ms', 'cached + 20 ms/call, p50 / p95 / p99 ms', 'uncached ÷ cached, p50'],
-    f.latency.map((q) => [q.query.name, triple(q, 'plain-delayed'), triple(q, 'cached-delayed'), times(d(q, 'plain-delayed').p50, d(q, 'cached-delayed').p50)]),
+    f.latency.map((q) => [
+      q.query.name,
+      triple(q, 'plain-delayed'),
+      triple(q, 'cached-delayed'),
+      times(d(q, 'plain-delayed').p50, d(q, 'cached-delayed').p50),
+    ]),
   )
   const floorOf = (q: QueryLatency) => d(q, 'kv').p50 + d(q, 'memory').p50 - d(q, 'empty').p50
   const floor = table(
-    ['GET', 'cached p50', 'bare KV get(s) p50', 'same request, no database call, p50', 'empty response p50', 'floor = KV get + no-DB request − empty', 'cached ÷ floor'],
-    f.latency.map((q) => [q.query.name, ms(d(q, 'cached').p50), ms(d(q, 'kv').p50), ms(d(q, 'memory').p50), ms(d(q, 'empty').p50), ms(floorOf(q)), times(d(q, 'cached').p50, floorOf(q), 2)]),
+    [
+      'GET',
+      'cached p50',
+      'bare KV get(s) p50',
+      'same request, no database call, p50',
+      'empty response p50',
+      'floor = KV get + no-DB request − empty',
+      'cached ÷ floor',
+    ],
+    f.latency.map((q) => [
+      q.query.name,
+      ms(d(q, 'cached').p50),
+      ms(d(q, 'kv').p50),
+      ms(d(q, 'memory').p50),
+      ms(d(q, 'empty').p50),
+      ms(floorOf(q)),
+      times(d(q, 'cached').p50, floorOf(q), 2),
+    ]),
   )
   const avg = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
   const localRatio = avg(f.latency.map((q) => d(q, 'cached').p50 / d(q, 'plain').p50))
@@ -111,28 +153,72 @@ function latencySection(f: Figures, chartPath: string): Section {
       `Local D1 runs in the same workerd process, so its queries cost well under a millisecond; no production database does. The **origin-latency model** (labelled as such: a model, not a measurement) wraps the inner adapter so that every database call first waits 20 ms, for both the uncached and the cached variant.`,
       `The floor: a bare \`KV.get\` of a real entry of the same query inside the Worker (as many sequential gets as the request makes adapter reads), plus the same Payload request with an adapter that answers from memory (no database call), minus one empty Worker response (the \`dispatchFetch\` round trip both include).`,
     ].join('\n\n'),
-    body: ['Local D1:', local, 'Origin-latency **model**, 20 ms per database call:', model, 'A hit against its floor:', floor, `![p50 latency, cached and uncached](${chartPath})`],
+    body: [
+      'Local D1:',
+      local,
+      'Origin-latency **model**, 20 ms per database call:',
+      model,
+      'A hit against its floor:',
+      floor,
+      `![p50 latency, cached and uncached](${chartPath})`,
+    ],
     interpretation: `Inside workerd a cached GET took on average ${(localRatio * 100).toFixed(0)} % of the uncached time at p50 against a D1 that runs in the same process, and ${modelRatio.toFixed(1)}x less time than uncached once each database call costs 20 ms (model); at ${floorRatio.toFixed(2)}x the floor of a bare KV get plus Payload's own work, ${floorRatio <= 1.25 ? 'the cache adds little beyond the KV read it cannot avoid' : `the cache adds about ${ms(avg(f.latency.map((q) => d(q, 'cached').p50 - floorOf(q))))} ms of its own (key, stamps, decoding) to each hit`}.`,
   }
 }
 
 function keysSection(f: Figures): Section {
-  const keyRows = f.keys.map((k) => [k.name, perCall(k.library), perCall(k.canonicalOnly), perCall(k.objectHash), perCall(k.json), times(k.library, k.objectHash, 2), k.library / k.objectHash <= KEY_GOAL ? 'met' : 'not met', perCall(k.canonicalNativeHash), times(k.canonicalNativeHash, k.objectHash, 2)])
-  const codecRows = f.codec.map((c) => [`${c.documents} documents`, `${(c.bytes / 1024).toFixed(0)} KiB`, perCall(c.encode), perCall(c.jsonStringify), times(c.encode, c.jsonStringify), perCall(c.decode), perCall(c.jsonParse), times(c.decode, c.jsonParse)])
+  const keyRows = f.keys.map((k) => [
+    k.name,
+    perCall(k.library),
+    perCall(k.canonicalOnly),
+    perCall(k.objectHash),
+    perCall(k.json),
+    times(k.library, k.objectHash, 2),
+    k.library / k.objectHash <= KEY_GOAL ? 'met' : 'not met',
+    perCall(k.canonicalNativeHash),
+    times(k.canonicalNativeHash, k.objectHash, 2),
+  ])
+  const codecRows = f.codec.map((c) => [
+    `${c.documents} documents`,
+    `${(c.bytes / 1024).toFixed(0)} KiB`,
+    perCall(c.encode),
+    perCall(c.jsonStringify),
+    times(c.encode, c.jsonStringify),
+    perCall(c.decode),
+    perCall(c.jsonParse),
+    times(c.decode, c.jsonParse),
+  ])
   const missed = f.keys.filter((k) => k.library / k.objectHash > KEY_GOAL)
   const worst = Math.max(...f.keys.map((k) => k.library / k.objectHash))
   const hashShare = f.keys.map((k) => 1 - k.canonicalOnly / k.library)
-  const fix = missed.length === 0
-    ? `the goal is met on every argument set (at worst ${worst.toFixed(2)} of object-hash's time)`
-    : `the goal is missed on ${missed.map((k) => `"${k.name}"`).join(', ')} (at worst ${worst.toFixed(2)} of object-hash's time), and what would fix it is the hash, not the canonical text: SHA-256 in pure JavaScript (@noble/hashes) is ${(Math.min(...hashShare) * 100).toFixed(0)}-${(Math.max(...hashShare) * 100).toFixed(0)} % of the key's cost, and the same text through a native SHA-256 (WebCrypto's \`crypto.subtle.digest\`, available in workerd and Node, async; \`node:crypto\` here) takes ${Math.max(...f.keys.map((k) => k.canonicalNativeHash / k.objectHash)).toFixed(2)} of object-hash's time at worst`
+  const fix =
+    missed.length === 0
+      ? `the goal is met on every argument set (at worst ${worst.toFixed(2)} of object-hash's time)`
+      : `the goal is missed on ${missed.map((k) => `"${k.name}"`).join(', ')} (at worst ${worst.toFixed(2)} of object-hash's time), and what would fix it is the hash, not the canonical text: SHA-256 in pure JavaScript (@noble/hashes) is ${(Math.min(...hashShare) * 100).toFixed(0)}-${(Math.max(...hashShare) * 100).toFixed(0)} % of the key's cost, and the same text through a native SHA-256 (WebCrypto's \`crypto.subtle.digest\`, available in workerd and Node, async; \`node:crypto\` here) takes ${Math.max(...f.keys.map((k) => k.canonicalNativeHash / k.objectHash)).toFixed(2)} of object-hash's time at worst`
   return {
     title: '3. Key derivation and value codec',
     intro: `Per-call cost on fixed inputs (\`packages/bench/src/fixtures.ts\`): three argument objects as Payload hands them to an adapter (access control merged into \`where\`, a \`req\` the key leaves out), and \`find\` result pages of 10 and 100 posts, each with a Lexical rich-text body and the \`undefined\` keys drizzle emits. The library's built code (\`dist/\`) is timed: \`argumentsDigest\` (keys.ts: canonical text, then SHA-256) and \`encodeEnvelope\` / \`decodeEnvelope(...).read()\` (codec.ts). Baselines: object-hash ${f.machine.objectHash} with its defaults (SHA-1, hex, key order ignored) on exactly what the digest covers, and plain \`JSON.stringify\` / \`JSON.parse\`. Every contender is warmed for 300 ms before any is measured, then batches of ~30 ms run round-robin across the contenders of a row; each figure is the median of 11 batches. Node ${f.machine.node}.`,
     body: [
       'Key derivation, per call:',
-      table(['arguments', 'library key', 'of which canonical text', 'object-hash', 'JSON.stringify', 'library ÷ object-hash', `goal ≤ ${KEY_GOAL.toFixed(2)}`, 'what-if: canonical + native SHA-256', 'what-if ÷ object-hash'], keyRows),
+      table(
+        [
+          'arguments',
+          'library key',
+          'of which canonical text',
+          'object-hash',
+          'JSON.stringify',
+          'library ÷ object-hash',
+          `goal ≤ ${KEY_GOAL.toFixed(2)}`,
+          'what-if: canonical + native SHA-256',
+          'what-if ÷ object-hash',
+        ],
+        keyRows,
+      ),
       'Value codec, per call (a fill encodes once; a hit parses and decodes once):',
-      table(['result page', 'entry size', 'encodeEnvelope', 'JSON.stringify', 'ratio', 'decodeEnvelope + read', 'JSON.parse', 'ratio'], codecRows),
+      table(
+        ['result page', 'entry size', 'encodeEnvelope', 'JSON.stringify', 'ratio', 'decodeEnvelope + read', 'JSON.parse', 'ratio'],
+        codecRows,
+      ),
     ],
     interpretation: `Deriving a key costs ${f.keys.map((k) => times(k.library, k.objectHash, 2)).join(', ')} of object-hash's time, so ${fix}; the codec, which keeps \`undefined\`, \`Date\`, \`NaN\` and \`BigInt\` exact, costs ${f.codec.map((c) => times(c.encode, c.jsonStringify)).join(' and ')} of \`JSON.stringify\` to encode and ${f.codec.map((c) => times(c.decode, c.jsonParse)).join(' and ')} of \`JSON.parse\` to decode (10 and 100 documents), ${f.codec.map((c) => `${ms(c.decode / 1e6)} ms`).join(' and ')} per hit.`,
   }
@@ -162,7 +248,22 @@ function invalidationSection(f: Figures): Section {
   return {
     title: '4. Invalidation cost',
     intro: `One editor save (\`payload.update\` of a post, Local API, Postgres) while the \`posts\` scope holds n cached entries, planted straight into Miniflare's KV under the scope's prefix as \`packages/payload-kv-cache/test/cost.test.ts\` does, counted by a wrapper on the namespace. KV operations are summed from the write's start until \`kvCache.settled()\`; the same write through an uncached Payload on the same database is the baseline. Writes are spaced over a second (KV's one write per second per key). Wall time is the median of the repeats shown; KV here is Miniflare's, reached from Node.`,
-    body: [table(['strategy', 'entries in scope', 'KV writes, deletes, lists per write', 'of them before the write returned', 'write returned, ms', 'invalidation complete, ms', 'returned ÷ no cache', 'complete ÷ no cache', 'repeats'], rows)],
+    body: [
+      table(
+        [
+          'strategy',
+          'entries in scope',
+          'KV writes, deletes, lists per write',
+          'of them before the write returned',
+          'write returned, ms',
+          'invalidation complete, ms',
+          'returned ÷ no cache',
+          'complete ÷ no cache',
+          'repeats',
+        ],
+        rows,
+      ),
+    ],
     interpretation: `A write under the stamp strategy costs ${stamp ? stamp.ops.put + stamp.ops.delete + stamp.ops.list : '-'} KV writes (the collection's stamp and the document's) whatever the scope holds, while the prefix strategy costs one delete per entry plus the list pages (${prefix ? (prefix.ops.put + prefix.ops.delete + prefix.ops.list).toLocaleString('en-US') : '-'} operations at ${largest.toLocaleString('en-US')} entries, ${prefix && stamp ? times(prefix.completeMs, stamp.completeMs, 0) : '-'} the stamp's time to complete), though its budget keeps the write itself from waiting for more than ${prefix ? prefix.inlineWriteOps : '-'} of them.`,
   }
 }
@@ -172,18 +273,47 @@ function memorySection(f: Figures): Section {
     if (!fp) return '-'
     const nonzero = Object.entries(fp).filter(([, v]) => v !== 0)
     const total = Object.values(fp).reduce((a, b) => a + b, 0)
-    return nonzero.length === 0 ? `all ${Object.keys(fp).length} maps empty` : `${total} ${total === 1 ? 'entry' : 'entries'}: ${nonzero.map(([k, v]) => `${k} ${v}`).join(', ')}`
+    return nonzero.length === 0
+      ? `all ${Object.keys(fp).length} maps empty`
+      : `${total} ${total === 1 ? 'entry' : 'entries'}: ${nonzero.map(([k, v]) => `${k} ${v}`).join(', ')}`
   }
-  const rows = f.memory.map((m) => [m.label, m.heapBefore === undefined ? 'not readable in workerd' : mib(m.heapBefore), m.heapAfter === undefined ? '-' : mib(m.heapAfter), m.heapBefore === undefined || m.heapAfter === undefined ? '-' : `${m.heapAfter >= m.heapBefore ? '+' : ''}${mib(m.heapAfter - m.heapBefore)} (${times(m.heapAfter, m.heapBefore, 2)})`, mapSummary(m.footprint)])
-  const body = [table(['run', 'heap after seeding (after gc)', 'heap after the workload (after gc)', 'growth', "the engine's maps after the workload (footprint())"], rows)]
-  if (f.burst) body.push(`A burst inside the D1 Worker (stamp): ${f.burst.calls} concurrent \`find\` calls through the Local API, 20 distinct queries on a just-invalidated scope, so each misses and identical ones join the first one's database call. The engine's maps at their fullest (sampled as each database call started): ${mapSummary(f.burst.peak)}; read again by a later request, once the fills (which run through \`waitUntil\`) had landed: ${mapSummary(f.burst.after)}.`)
-  body.push('Found by this bench, and fixed: inside workerd, `payload.db.kvCache.invalidate()` called in a request while a trailing stamp write that an earlier request scheduled was still pending never resolved, and workerd cancelled the request as hung (it waited only on another request\'s work). It now waits with a timer of its own (`keepalive.ts`); the burst above starts right after the workload\'s last write.')
+  const rows = f.memory.map((m) => [
+    m.label,
+    m.heapBefore === undefined ? 'not readable in workerd' : mib(m.heapBefore),
+    m.heapAfter === undefined ? '-' : mib(m.heapAfter),
+    m.heapBefore === undefined || m.heapAfter === undefined
+      ? '-'
+      : `${m.heapAfter >= m.heapBefore ? '+' : ''}${mib(m.heapAfter - m.heapBefore)} (${times(m.heapAfter, m.heapBefore, 2)})`,
+    mapSummary(m.footprint),
+  ])
+  const body = [
+    table(
+      [
+        'run',
+        'heap after seeding (after gc)',
+        'heap after the workload (after gc)',
+        'growth',
+        "the engine's maps after the workload (footprint())",
+      ],
+      rows,
+    ),
+  ]
+  if (f.burst)
+    body.push(
+      `A burst inside the D1 Worker (stamp): ${f.burst.calls} concurrent \`find\` calls through the Local API, 20 distinct queries on a just-invalidated scope, so each misses and identical ones join the first one's database call. The engine's maps at their fullest (sampled as each database call started): ${mapSummary(f.burst.peak)}; read again by a later request, once the fills (which run through \`waitUntil\`) had landed: ${mapSummary(f.burst.after)}.`,
+    )
+  body.push(
+    "Found by this bench, and fixed: inside workerd, `payload.db.kvCache.invalidate()` called in a request while a trailing stamp write that an earlier request scheduled was still pending never resolved, and workerd cancelled the request as hung (it waited only on another request's work). It now waits with a timer of its own (`keepalive.ts`); the burst above starts right after the workload's last write.",
+  )
   if (!f.gc) body.push('**`--expose-gc` was not given: heap figures include garbage.**')
-  const growth = f.memory.filter((m) => m.heapBefore !== undefined && m.heapAfter !== undefined).map((m) => (m.heapAfter! - m.heapBefore!) / 1024 / 1024)
+  const growth = f.memory
+    .filter((m) => m.heapBefore !== undefined && m.heapAfter !== undefined)
+    .map((m) => (m.heapAfter! - m.heapBefore!) / 1024 / 1024)
   const maxMaps = Math.max(0, ...f.memory.map((m) => (m.footprint ? Object.values(m.footprint).reduce((a, b) => a + b, 0) : 0)))
   return {
     title: '5. Memory',
-    intro: 'Heap of the Node process that ran section 1 on Postgres (one isolate holding both the uncached and the cached Payload), read with `--expose-gc` after two full collections, before and after each workload. Inside workerd the heap is not readable from the Worker, so the D1 rows report the engine\'s map sizes only, read through `payload.db.kvCache.footprint()` over a bench route.',
+    intro:
+      "Heap of the Node process that ran section 1 on Postgres (one isolate holding both the uncached and the cached Payload), read with `--expose-gc` after two full collections, before and after each workload. Inside workerd the heap is not readable from the Worker, so the D1 rows report the engine's map sizes only, read through `payload.db.kvCache.footprint()` over a bench route.",
     body,
     interpretation: `Over ${f.requests} requests a run the heap moved by ${growth.length ? `${Math.min(...growth).toFixed(1)} to ${Math.max(...growth).toFixed(1)} MiB` : 'an amount not measured'} and the engine's per-isolate maps held at most ${maxMaps} entries once work settled${f.burst?.peak ? `, and ${f.burst.peak.flights ?? 0} single-flight entries at the peak of a ${f.burst.calls}-call burst (one per distinct query, not per call)` : ''}, so coalescing, single-flight and transaction state stay bounded rather than growing with traffic.`,
   }
@@ -194,8 +324,20 @@ export function latencyChart(f: Figures): Chart {
     title: 'GET latency inside workerd, p50 (ms); the +20 ms rows are a model',
     unit: 'ms, p50',
     groups: f.latency.flatMap((q) => [
-      { label: `${q.query.short}, local D1`, bars: [{ series: 'uncached', value: q.series.plain.p50 }, { series: 'cached', value: q.series.cached.p50 }] },
-      { label: `${q.query.short}, +20 ms/call model`, bars: [{ series: 'uncached', value: q.series['plain-delayed'].p50 }, { series: 'cached', value: q.series['cached-delayed'].p50 }] },
+      {
+        label: `${q.query.short}, local D1`,
+        bars: [
+          { series: 'uncached', value: q.series.plain.p50 },
+          { series: 'cached', value: q.series.cached.p50 },
+        ],
+      },
+      {
+        label: `${q.query.short}, +20 ms/call model`,
+        bars: [
+          { series: 'uncached', value: q.series['plain-delayed'].p50 },
+          { series: 'cached', value: q.series['cached-delayed'].p50 },
+        ],
+      },
     ]),
   }
 }
@@ -216,7 +358,10 @@ export function loadChart(f: Figures): Chart {
 
 export function headline(f: Figures): string[] {
   const demo = f.load.filter((run) => run.mix === 'workload' && run.strategy === 'stamp')
-  const lines = demo.map((run) => `${run.backend}: ${times(run.result.plainReads, run.result.cachedReads)} fewer database reads, ${percent(run.result.hits, run.result.lookups)} of adapter reads from KV, ${run.result.stale} stale (5 % writes, stamp)`)
+  const lines = demo.map(
+    (run) =>
+      `${run.backend}: ${times(run.result.plainReads, run.result.cachedReads)} fewer database reads, ${percent(run.result.hits, run.result.lookups)} of adapter reads from KV, ${run.result.stale} stale (5 % writes, stamp)`,
+  )
   return lines
 }
 
@@ -226,18 +371,27 @@ export function render(f: Figures, charts: { load: string; latency: string }): s
     '# Benchmarks',
     `Written by \`pnpm bench\` (\`packages/bench\`) on ${f.date}, in ${Math.round(f.seconds)} s. Do not edit by hand: run it again.`,
     `**Read the ratios, not the absolute numbers.** This ran on a small ${m.cores}-core machine, which CI and development share; every comparison below is made side by side in the same run (same process, same moment, alternating), so the ratios hold up far better than any single figure.`,
-    table(['', ''], [
-      ['CPU', `${m.cpu}, ${m.cores} cores`],
-      ['memory', m.memory],
-      ['Node', m.node],
-      ['Payload', m.payload],
-      ['Miniflare / workerd / wrangler', `${m.miniflare} / ${m.workerd} / ${m.wrangler}`],
-      ['requests per workload run (`BENCH_REQUESTS`)', String(f.requests)],
-      ['latency samples per GET and variant (`BENCH_SAMPLES`)', String(f.samples)],
-    ]),
+    table(
+      ['', ''],
+      [
+        ['CPU', `${m.cpu}, ${m.cores} cores`],
+        ['memory', m.memory],
+        ['Node', m.node],
+        ['Payload', m.payload],
+        ['Miniflare / workerd / wrangler', `${m.miniflare} / ${m.workerd} / ${m.wrangler}`],
+        ['requests per workload run (`BENCH_REQUESTS`)', String(f.requests)],
+        ['latency samples per GET and variant (`BENCH_SAMPLES`)', String(f.samples)],
+      ],
+    ),
     'Commands (from the repository root; `pnpm bench` builds the library first):\n\n```sh\nnpx --yes pnpm@10.34.9 install\nnpx --yes pnpm@10.34.9 bench\nBENCH_REQUESTS=300 BENCH_SAMPLES=30 npx --yes pnpm@10.34.9 bench   # a quick run\n```',
     `Goals reported against: at least ${HIT_GOAL * 100} % of adapter reads served from KV with 0 stale (section 1); key derivation at most ${KEY_GOAL === 0.2 ? 'one fifth' : KEY_GOAL} of object-hash's time (section 3).`,
   ].join('\n\n')
-  const sections = [loadSection(f, charts.load), latencySection(f, charts.latency), keysSection(f), invalidationSection(f), memorySection(f)]
+  const sections = [
+    loadSection(f, charts.load),
+    latencySection(f, charts.latency),
+    keysSection(f),
+    invalidationSection(f),
+    memorySection(f),
+  ]
   return `${head}\n\n${sections.map(renderSection).join('\n\n')}\n`
 }

@@ -19,7 +19,11 @@ let worker: BenchWorker
 
 beforeAll(async () => {
   bundle = buildWorker()
-  const printed = execFileSync(join(benchRoot, 'node_modules/.bin/tsx'), ['src/schema-cli.ts'], { cwd: benchRoot, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const printed = execFileSync(join(benchRoot, 'node_modules/.bin/tsx'), ['src/schema-cli.ts'], {
+    cwd: benchRoot,
+    env: quietEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   schema = printed.toString().trim().split('\n').at(-1)!
   worker = await startWorker(bundle, schema, { strategy: 'stamp' })
 }, 240_000)

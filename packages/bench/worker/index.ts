@@ -71,7 +71,8 @@ function configFor(variant: Variant, env: Env): Promise<SanitizedConfig> {
   return config
 }
 
-const payloadOf = (variant: Variant, env: Env): Promise<Payload> => getPayload({ config: configFor(variant, env), key: variant, cron: false })
+const payloadOf = (variant: Variant, env: Env): Promise<Payload> =>
+  getPayload({ config: configFor(variant, env), key: variant, cron: false })
 
 async function api(variant: Variant, request: Request, path: string, env: Env): Promise<Response> {
   const payload = await payloadOf(variant, env)
@@ -123,7 +124,11 @@ async function burst(env: Env, calls: number): Promise<Response> {
     for (const [name, size] of Object.entries(footprintOf(payload) ?? {})) peak[name] = Math.max(peak[name] ?? 0, size)
   }
   try {
-    await Promise.all(Array.from({ length: calls }, (_, i) => payload.find({ collection: 'posts', where: { views: { greater_than: (i % 20) * 25 } }, limit: 5, depth: 0 })))
+    await Promise.all(
+      Array.from({ length: calls }, (_, i) =>
+        payload.find({ collection: 'posts', where: { views: { greater_than: (i % 20) * 25 } }, limit: 5, depth: 0 }),
+      ),
+    )
   } finally {
     sampler = undefined
   }

@@ -99,7 +99,8 @@ export class Auditor {
     const req = sample.args.req
     // Audits never run inside a transaction: the hit was served outside one (reads in live
     // transactions bypass the cache), and its database read must not join one begun since.
-    if (req !== null && typeof req === 'object') args.req = Object.create(req, { transactionID: { value: undefined, enumerable: true } }) as unknown
+    if (req !== null && typeof req === 'object')
+      args.req = Object.create(req, { transactionID: { value: undefined, enumerable: true } }) as unknown
     this.background.run(async () => {
       // A macrotask: the caller's own continuation (Payload's afterRead hooks) runs first, so
       // the audit adds no latency to the hit it checks.
@@ -117,7 +118,10 @@ export class Auditor {
     } catch (error) {
       this.counters.count('auditErrors', scope, operation)
       this.emit(sample, 'error', started)
-      this.report(`audit-error:${scope}:${operation}`, `audit: the database read of a sampled ${operation} of ${scope} threw: ${error instanceof Error ? error.message : String(error)}`)
+      this.report(
+        `audit-error:${scope}:${operation}`,
+        `audit: the database read of a sampled ${operation} of ${scope} threw: ${error instanceof Error ? error.message : String(error)}`,
+      )
       return
     }
     if (this.epochOf(sample.dependencies) !== sample.epoch || this.isWriting(sample.dependencies)) {
@@ -142,7 +146,14 @@ export class Auditor {
 
   private emit(sample: AuditSample, result: AuditEvent['result'], started: number, diff?: string): void {
     if (!this.events.enabled) return
-    const event: AuditEvent = { type: 'audit', scope: sample.scope, operation: sample.operation, key: shortKey(sample.key), ms: elapsedSince(started), result }
+    const event: AuditEvent = {
+      type: 'audit',
+      scope: sample.scope,
+      operation: sample.operation,
+      key: shortKey(sample.key),
+      ms: elapsedSince(started),
+      result,
+    }
     if (diff !== undefined) event.diff = diff
     this.events.emit(event)
   }
@@ -169,7 +180,8 @@ function copyArguments(value: unknown, depth = 0): unknown {
     // `req` is Payload's request: not data, and far too large to copy.
     const item = (value as Record<string, unknown>)[key]
     if (depth === 0 && key === 'req') continue
-    if (key === '__proto__') Object.defineProperty(out, key, { value: copyArguments(item, depth + 1), writable: true, enumerable: true, configurable: true })
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: copyArguments(item, depth + 1), writable: true, enumerable: true, configurable: true })
     else out[key] = copyArguments(item, depth + 1)
   }
   return out

@@ -154,8 +154,7 @@ export function encodeEnvelope(stamps: string, filledAt: number, expiresAt: numb
 }
 
 export type DecodedEntry =
-  | { status: 'ok'; stamps: string; filledAt: number; expiresAt: number; read: () => unknown }
-  | { status: 'foreign'; reason: string }
+  { status: 'ok'; stamps: string; filledAt: number; expiresAt: number; read: () => unknown } | { status: 'foreign'; reason: string }
 
 /**
  * Parses an entry. The result is decoded lazily by `read()`, so a stale entry costs only the

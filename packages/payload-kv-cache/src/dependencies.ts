@@ -75,7 +75,11 @@ export class DependencyGraph {
   }
 }
 
-function targetsOf(fields: ReadonlyArray<unknown>, blocks: Map<string, { fields?: ReadonlyArray<unknown> }>, relations: Set<Scope>): Set<Scope> {
+function targetsOf(
+  fields: ReadonlyArray<unknown>,
+  blocks: Map<string, { fields?: ReadonlyArray<unknown> }>,
+  relations: Set<Scope>,
+): Set<Scope> {
   const out = new Set<Scope>()
   const seenBlocks = new Set<string>()
   const walk = (list: ReadonlyArray<unknown>): void => {

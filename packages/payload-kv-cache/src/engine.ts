@@ -78,17 +78,33 @@ export class CacheEngine implements EngineContext {
     this.clock = options.clock
     this.background = new BackgroundWork(options.waitUntil)
     this.events = new EventSink(options.debug, options.onEvent, logger, report)
-    this.auditor = options.audit ? new Auditor(options.audit.sampleRate, options.audit.random, this.counters, this.background, this.events, report) : undefined
+    this.auditor = options.audit
+      ? new Auditor(options.audit.sampleRate, options.audit.random, this.counters, this.background, this.events, report)
+      : undefined
     this.kv = new SafeKV(options.kv, options.kvTimeoutMs, this.stats, (error, what) =>
       this.report(`kv-${what}`, `KV ${what} failed, using the database instead: ${error instanceof Error ? error.message : String(error)}`),
     )
     this.current = new Schema(options, config, inner)
     this.transactions = new TransactionTracker(this.clock, () => inner.sessions)
-    const purger = new Purger(this.kv, options.purgeBudget, this.stats, this.background, Purger.continuationBudgetFor(options.purgeBudget, options.waitUntil !== undefined))
+    const purger = new Purger(
+      this.kv,
+      options.purgeBudget,
+      this.stats,
+      this.background,
+      Purger.continuationBudgetFor(options.purgeBudget, options.waitUntil !== undefined),
+    )
     const schema = () => this.current
     this.strategy =
       options.invalidation === 'prefix'
-        ? new PrefixStrategy(purger, schema, options.prefix, this.clock, this.background, (message) => this.report('purge', message), (scopes) => this.invalidate(scopes, 'purgeRetry'))
+        ? new PrefixStrategy(
+            purger,
+            schema,
+            options.prefix,
+            this.clock,
+            this.background,
+            (message) => this.report('purge', message),
+            (scopes) => this.invalidate(scopes, 'purgeRetry'),
+          )
         : new StampStrategy(
             new Stamps({
               kv: this.kv,

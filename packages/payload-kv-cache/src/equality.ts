@@ -72,7 +72,8 @@ function walk(a: unknown, b: unknown, path: string, depth: number, out: Differen
   }
   for (const key of rightKeys) {
     if (out.length >= limit) return
-    if (!Object.prototype.propertyIsEnumerable.call(left, key)) out.push({ path: join(path, key), served: MISSING, database: preview(right[key]) })
+    if (!Object.prototype.propertyIsEnumerable.call(left, key))
+      out.push({ path: join(path, key), served: MISSING, database: preview(right[key]) })
   }
 }
 
@@ -110,7 +111,12 @@ function preview(value: unknown): string {
       else if (Array.isArray(value)) text = `array(${value.length})`
       else {
         const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null
-        text = proto === null ? 'object(null prototype)' : proto === Object.prototype ? 'object' : `${proto.constructor?.name ?? 'object'} instance`
+        text =
+          proto === null
+            ? 'object(null prototype)'
+            : proto === Object.prototype
+              ? 'object'
+              : `${proto.constructor?.name ?? 'object'} instance`
       }
       break
     default:

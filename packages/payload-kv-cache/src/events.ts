@@ -61,7 +61,8 @@ export interface AuditEvent extends EventBase {
   diff?: string
 }
 
-export type CacheEvent = ReadEvent | BypassEvent | KVFailureEvent | FillEvent | FillSkipEvent | InvalidationEvent | StampWriteEvent | AuditEvent
+export type CacheEvent =
+  ReadEvent | BypassEvent | KVFailureEvent | FillEvent | FillSkipEvent | InvalidationEvent | StampWriteEvent | AuditEvent
 
 export type CacheEventType = CacheEvent['type']
 

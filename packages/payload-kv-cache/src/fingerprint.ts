@@ -1,6 +1,17 @@
 import { digest } from './keys.js'
 
-const FIELD_KEYS = ['name', 'type', 'localized', 'hasMany', 'relationTo', 'collection', 'on', 'virtual', 'maxDepth', 'defaultValue'] as const
+const FIELD_KEYS = [
+  'name',
+  'type',
+  'localized',
+  'hasMany',
+  'relationTo',
+  'collection',
+  'on',
+  'virtual',
+  'maxDepth',
+  'defaultValue',
+] as const
 
 /**
  * A digest of the parts of the config that shape what the adapter returns: fields (names,
@@ -42,10 +53,14 @@ function fields(list: unknown, depth: number): unknown {
       if (value !== undefined && typeof value !== 'function' && (typeof value !== 'object' || Array.isArray(value))) out[key] = value
     }
     if (field.fields) out.fields = fields(field.fields, depth + 1)
-    if (Array.isArray(field.tabs)) out.tabs = field.tabs.map((tab: Record<string, unknown>) => ({ name: tab.name, fields: fields(tab.fields, depth + 1) }))
-    if (Array.isArray(field.blocks)) out.blocks = field.blocks.map((block: Record<string, unknown>) => ({ slug: block.slug, fields: fields(block.fields, depth + 1) }))
-    if (Array.isArray(field.blockReferences)) out.blockReferences = field.blockReferences.map((ref: unknown) => (typeof ref === 'string' ? ref : (ref as { slug?: unknown }).slug))
-    if (Array.isArray(field.options)) out.options = field.options.map((o: unknown) => (typeof o === 'object' && o !== null ? (o as { value?: unknown }).value : o))
+    if (Array.isArray(field.tabs))
+      out.tabs = field.tabs.map((tab: Record<string, unknown>) => ({ name: tab.name, fields: fields(tab.fields, depth + 1) }))
+    if (Array.isArray(field.blocks))
+      out.blocks = field.blocks.map((block: Record<string, unknown>) => ({ slug: block.slug, fields: fields(block.fields, depth + 1) }))
+    if (Array.isArray(field.blockReferences))
+      out.blockReferences = field.blockReferences.map((ref: unknown) => (typeof ref === 'string' ? ref : (ref as { slug?: unknown }).slug))
+    if (Array.isArray(field.options))
+      out.options = field.options.map((o: unknown) => (typeof o === 'object' && o !== null ? (o as { value?: unknown }).value : o))
     return out
   })
 }

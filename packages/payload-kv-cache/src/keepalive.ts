@@ -18,7 +18,13 @@ export async function keepAlive<T>(work: Promise<T>): Promise<T> {
     const tick = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, TICK_MS)
     })
-    await Promise.race([settled.then(() => undefined, () => undefined), tick])
+    await Promise.race([
+      settled.then(
+        () => undefined,
+        () => undefined,
+      ),
+      tick,
+    ])
     clearTimeout(timer)
   }
   return settled

@@ -185,7 +185,11 @@ function describe(value: unknown): string {
 function checkOperations(option: string, value: unknown): void {
   if (value === undefined) return
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new KVCacheConfigError(option, 'must be an object keyed by read operation', `Use for example \`${option}: { find: { ttl: 60 }, count: false }\`.`)
+    throw new KVCacheConfigError(
+      option,
+      'must be an object keyed by read operation',
+      `Use for example \`${option}: { find: { ttl: 60 }, count: false }\`.`,
+    )
   }
   for (const [name, setting] of Object.entries(value)) {
     if (!(READ_OPERATIONS as readonly string[]).includes(name)) {
@@ -202,7 +206,11 @@ function checkOperations(option: string, value: unknown): void {
 function checkScopes(option: 'collections' | 'globals', value: unknown): void {
   if (value === undefined) return
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new KVCacheConfigError(option, 'must be an object keyed by slug', `Use for example \`${option}: { posts: { ttl: 60 }, secrets: false }\`.`)
+    throw new KVCacheConfigError(
+      option,
+      'must be an object keyed by slug',
+      `Use for example \`${option}: { posts: { ttl: 60 }, secrets: false }\`.`,
+    )
   }
   for (const [slug, setting] of Object.entries(value)) {
     if (typeof setting === 'boolean') continue
@@ -221,7 +229,11 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   }
   const options: KVCacheOptions = isKVNamespace(input) ? { kv: input } : input
   if (typeof options !== 'object') {
-    throw new KVCacheConfigError('kv', `must be a KV namespace or an options object (got ${describe(options)})`, 'Pass `{ kv: env.CACHE }`.')
+    throw new KVCacheConfigError(
+      'kv',
+      `must be a KV namespace or an options object (got ${describe(options)})`,
+      'Pass `{ kv: env.CACHE }`.',
+    )
   }
   for (const name of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(name)) {
@@ -230,10 +242,18 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   }
   const { kv } = options
   if (kv === undefined || kv === null) {
-    throw new KVCacheConfigError('kv', 'is missing', 'Pass your KV binding: `withKVCache(adapter, { kv: env.CACHE })`. In Node, get one from Miniflare or wrangler\'s getPlatformProxy().')
+    throw new KVCacheConfigError(
+      'kv',
+      'is missing',
+      "Pass your KV binding: `withKVCache(adapter, { kv: env.CACHE })`. In Node, get one from Miniflare or wrangler's getPlatformProxy().",
+    )
   }
   if (typeof kv !== 'function' && !isKVNamespace(kv)) {
-    throw new KVCacheConfigError('kv', `is not a KV namespace (got ${describe(kv)}: it needs get, put, delete and list)`, 'Pass the binding itself, e.g. `env.CACHE`, or a function returning it.')
+    throw new KVCacheConfigError(
+      'kv',
+      `is not a KV namespace (got ${describe(kv)}: it needs get, put, delete and list)`,
+      'Pass the binding itself, e.g. `env.CACHE`, or a function returning it.',
+    )
   }
   checkTtl('ttl', options.ttl)
   checkOperations('operations', options.operations)
@@ -243,37 +263,76 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
     throw new KVCacheConfigError('key', 'must be a function returning a string', 'For example `key: ({ defaultDigest }) => defaultDigest`.')
   }
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !PREFIX_PATTERN.test(options.prefix))) {
-    throw new KVCacheConfigError('prefix', `must be 1-64 characters of A-Z, a-z, 0-9, '_', '-', '.' (got ${describe(options.prefix)})`, 'For example `prefix: \'site-a\'`.')
+    throw new KVCacheConfigError(
+      'prefix',
+      `must be 1-64 characters of A-Z, a-z, 0-9, '_', '-', '.' (got ${describe(options.prefix)})`,
+      "For example `prefix: 'site-a'`.",
+    )
   }
   if (options.invalidation !== undefined && options.invalidation !== 'stamp' && options.invalidation !== 'prefix') {
-    throw new KVCacheConfigError('invalidation', `must be 'stamp' or 'prefix' (got ${describe(options.invalidation)})`, "Remove it (stamps are the default) or set `invalidation: 'prefix'`.")
+    throw new KVCacheConfigError(
+      'invalidation',
+      `must be 'stamp' or 'prefix' (got ${describe(options.invalidation)})`,
+      "Remove it (stamps are the default) or set `invalidation: 'prefix'`.",
+    )
   }
   if (options.documentStamps !== undefined && typeof options.documentStamps !== 'boolean') {
-    throw new KVCacheConfigError('documentStamps', `must be true or false (got ${describe(options.documentStamps)})`, 'Remove it (on by default) or set `documentStamps: false`.')
+    throw new KVCacheConfigError(
+      'documentStamps',
+      `must be true or false (got ${describe(options.documentStamps)})`,
+      'Remove it (on by default) or set `documentStamps: false`.',
+    )
   }
   const { purgeBudget } = options
-  if (purgeBudget !== undefined && (typeof purgeBudget !== 'number' || !Number.isInteger(purgeBudget) || purgeBudget < 2 || purgeBudget > 1000)) {
-    throw new KVCacheConfigError('purgeBudget', `must be a whole number of KV operations from 2 to 1000 (got ${describe(purgeBudget)})`, 'Workers allow 1,000 KV operations per invocation; for example `purgeBudget: 500`.')
+  if (
+    purgeBudget !== undefined &&
+    (typeof purgeBudget !== 'number' || !Number.isInteger(purgeBudget) || purgeBudget < 2 || purgeBudget > 1000)
+  ) {
+    throw new KVCacheConfigError(
+      'purgeBudget',
+      `must be a whole number of KV operations from 2 to 1000 (got ${describe(purgeBudget)})`,
+      'Workers allow 1,000 KV operations per invocation; for example `purgeBudget: 500`.',
+    )
   }
   if (options.waitUntil !== undefined && typeof options.waitUntil !== 'function') {
     throw new KVCacheConfigError('waitUntil', 'must be a function', 'Pass `(p) => ctx.waitUntil(p)`.')
   }
   if (options.kvTimeoutMs !== undefined && (typeof options.kvTimeoutMs !== 'number' || !(options.kvTimeoutMs > 0))) {
-    throw new KVCacheConfigError('kvTimeoutMs', `must be a positive number of milliseconds (got ${describe(options.kvTimeoutMs)})`, 'For example `kvTimeoutMs: 1000`.')
+    throw new KVCacheConfigError(
+      'kvTimeoutMs',
+      `must be a positive number of milliseconds (got ${describe(options.kvTimeoutMs)})`,
+      'For example `kvTimeoutMs: 1000`.',
+    )
   }
   const { coalesceWaitMs } = options
   if (coalesceWaitMs !== undefined && (typeof coalesceWaitMs !== 'number' || !Number.isFinite(coalesceWaitMs) || coalesceWaitMs < 0)) {
-    throw new KVCacheConfigError('coalesceWaitMs', `must be a number of milliseconds, 0 or more (got ${describe(coalesceWaitMs)})`, 'For example `coalesceWaitMs: 5000`, or 0 to turn coalescing off.')
+    throw new KVCacheConfigError(
+      'coalesceWaitMs',
+      `must be a number of milliseconds, 0 or more (got ${describe(coalesceWaitMs)})`,
+      'For example `coalesceWaitMs: 5000`, or 0 to turn coalescing off.',
+    )
   }
   const { clock } = options
-  if (clock !== undefined && typeof clock !== 'function' && !(typeof clock === 'object' && clock !== null && typeof clock.now === 'function' && typeof clock.sleep === 'function')) {
+  if (
+    clock !== undefined &&
+    typeof clock !== 'function' &&
+    !(typeof clock === 'object' && clock !== null && typeof clock.now === 'function' && typeof clock.sleep === 'function')
+  ) {
     throw new KVCacheConfigError('clock', 'must be a function returning milliseconds, or { now, sleep }', 'Remove it; it exists for tests.')
   }
   if (options.debug !== undefined && typeof options.debug !== 'boolean') {
-    throw new KVCacheConfigError('debug', `must be true or false (got ${describe(options.debug)})`, 'For example `debug: process.env.NODE_ENV !== \'production\'`.')
+    throw new KVCacheConfigError(
+      'debug',
+      `must be true or false (got ${describe(options.debug)})`,
+      "For example `debug: process.env.NODE_ENV !== 'production'`.",
+    )
   }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-    throw new KVCacheConfigError('onEvent', `must be a function (got ${describe(options.onEvent)})`, 'For example `onEvent: (event) => metrics.increment(`cache.${event.type}`)`.')
+    throw new KVCacheConfigError(
+      'onEvent',
+      `must be a function (got ${describe(options.onEvent)})`,
+      'For example `onEvent: (event) => metrics.increment(`cache.${event.type}`)`.',
+    )
   }
   const audit = checkAudit(options.audit)
 
@@ -307,14 +366,19 @@ function checkAudit(value: unknown): ResolvedOptions['audit'] {
     throw new KVCacheConfigError('audit', `must be an object { sampleRate } or false (got ${describe(value)})`, example)
   }
   for (const name of Object.keys(value)) {
-    if (name !== 'sampleRate' && name !== 'random') throw new KVCacheConfigError(`audit.${name}`, 'is not an audit option', 'Known: sampleRate, random.')
+    if (name !== 'sampleRate' && name !== 'random')
+      throw new KVCacheConfigError(`audit.${name}`, 'is not an audit option', 'Known: sampleRate, random.')
   }
   const { sampleRate, random } = value as { sampleRate?: unknown; random?: unknown }
   if (typeof sampleRate !== 'number' || !Number.isFinite(sampleRate) || sampleRate < 0 || sampleRate > 1) {
     throw new KVCacheConfigError('audit.sampleRate', `must be a number from 0 to 1 (got ${describe(sampleRate)})`, example)
   }
   if (random !== undefined && typeof random !== 'function') {
-    throw new KVCacheConfigError('audit.random', `must be a function returning a number in [0, 1) (got ${describe(random)})`, 'Remove it (Math.random is used); it exists for tests.')
+    throw new KVCacheConfigError(
+      'audit.random',
+      `must be a function returning a number in [0, 1) (got ${describe(random)})`,
+      'Remove it (Math.random is used); it exists for tests.',
+    )
   }
   if (sampleRate === 0) return undefined
   return { sampleRate, random: (random as (() => number) | undefined) ?? Math.random }
@@ -328,7 +392,11 @@ function checkedBinding(factory: () => KVNamespaceLike): () => KVNamespaceLike {
   return () => {
     const kv = factory()
     if (!isKVNamespace(kv)) {
-      throw new KVCacheConfigError('kv', `function returned ${describe(kv)}, not a KV namespace`, 'Check the binding name in wrangler.jsonc.')
+      throw new KVCacheConfigError(
+        'kv',
+        `function returned ${describe(kv)}, not a KV namespace`,
+        'Check the binding name in wrangler.jsonc.',
+      )
     }
     return kv
   }

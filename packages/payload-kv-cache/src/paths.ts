@@ -101,10 +101,12 @@ export class ReadPaths {
 
   constructor(config: ShapeConfig) {
     const blocks = new Map((config.blocks ?? []).map((block) => [block.slug, block]))
-    for (const collection of config.collections ?? []) this.shapes.set(`c:${collection.slug}`, { ...shapeOf(collection.fields ?? [], blocks), defaultSort: collection.defaultSort })
+    for (const collection of config.collections ?? [])
+      this.shapes.set(`c:${collection.slug}`, { ...shapeOf(collection.fields ?? [], blocks), defaultSort: collection.defaultSort })
     for (const global of config.globals ?? []) this.shapes.set(`g:${global.slug}`, shapeOf(global.fields ?? [], blocks))
     const localization = config.localization || undefined
-    const codes = localization?.localeCodes ?? (localization?.locales ?? []).map((locale) => (typeof locale === 'string' ? locale : locale.code))
+    const codes =
+      localization?.localeCodes ?? (localization?.locales ?? []).map((locale) => (typeof locale === 'string' ? locale : locale.code))
     this.locales = new Set(codes.filter((code): code is string => typeof code === 'string'))
   }
 
@@ -244,7 +246,13 @@ function shapeOf(fields: ReadonlyArray<unknown>, blocks: Map<string, { fields?: 
   return { fields: index, joins, virtualTargets }
 }
 
-function indexOf(list: ReadonlyArray<unknown>, blocks: Map<string, { fields?: ReadonlyArray<unknown> }>, prefix: string, joins: JoinField[], seenBlocks: Set<string>): FieldIndex {
+function indexOf(
+  list: ReadonlyArray<unknown>,
+  blocks: Map<string, { fields?: ReadonlyArray<unknown> }>,
+  prefix: string,
+  joins: JoinField[],
+  seenBlocks: Set<string>,
+): FieldIndex {
   const index: FieldIndex = new Map()
   const add = (raw: unknown): void => {
     if (raw === null || typeof raw !== 'object') return
@@ -253,7 +261,11 @@ function indexOf(list: ReadonlyArray<unknown>, blocks: Map<string, { fields?: Re
     if (!field.name) {
       for (const child of field.fields ?? []) add(child)
       for (const tab of field.tabs ?? []) {
-        if (tab.name) index.set(tab.name, { kind: 'container', children: indexOf(tab.fields ?? [], blocks, `${prefix}${tab.name}.`, joins, seenBlocks) })
+        if (tab.name)
+          index.set(tab.name, {
+            kind: 'container',
+            children: indexOf(tab.fields ?? [], blocks, `${prefix}${tab.name}.`, joins, seenBlocks),
+          })
         else for (const child of tab.fields ?? []) add(child)
       }
       return
@@ -279,7 +291,8 @@ function indexOf(list: ReadonlyArray<unknown>, blocks: Map<string, { fields?: Re
         const nested = new Set(seenBlocks)
         if (block.slug) nested.add(block.slug)
         // Blocks can reuse a field name with another type: the adapters try every block.
-        for (const [name, node] of indexOf(block.fields ?? [], blocks, `${path}.`, joins, nested)) children.set(name, merge(children.get(name), node))
+        for (const [name, node] of indexOf(block.fields ?? [], blocks, `${path}.`, joins, nested))
+          children.set(name, merge(children.get(name), node))
       }
       index.set(field.name, { kind: 'container', children, virtual })
     } else if (field.fields) {

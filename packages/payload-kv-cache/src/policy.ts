@@ -29,12 +29,20 @@ export class CachePolicy {
     const globals = new Set((config.globals ?? []).map((g) => g.slug))
     for (const slug of Object.keys(options.collections)) {
       if (!collections.has(slug)) {
-        throw new KVCacheConfigError(`collections.${slug}`, 'names no collection in your Payload config', `Known collections: ${[...collections.keys()].join(', ')}.`)
+        throw new KVCacheConfigError(
+          `collections.${slug}`,
+          'names no collection in your Payload config',
+          `Known collections: ${[...collections.keys()].join(', ')}.`,
+        )
       }
     }
     for (const slug of Object.keys(options.globals)) {
       if (!globals.has(slug)) {
-        throw new KVCacheConfigError(`globals.${slug}`, 'names no global in your Payload config', `Known globals: ${[...globals].join(', ') || '(none)'}.`)
+        throw new KVCacheConfigError(
+          `globals.${slug}`,
+          'names no global in your Payload config',
+          `Known globals: ${[...globals].join(', ') || '(none)'}.`,
+        )
       }
     }
     this.excluded = new Set<Scope>([

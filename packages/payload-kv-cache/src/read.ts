@@ -82,7 +82,16 @@ export class ReadPath {
           ctx.counters.count('hits', scope, operation)
           if (ctx.events.enabled) this.emitRead('hit', scope, operation, key, started)
           if (ctx.auditor?.sample()) {
-            ctx.auditor.schedule({ scope, operation, key, dependencies, epoch: auditEpoch, args, call: (copy) => method.call(ctx.inner, copy), served: entry.read })
+            ctx.auditor.schedule({
+              scope,
+              operation,
+              key,
+              dependencies,
+              epoch: auditEpoch,
+              args,
+              call: (copy) => method.call(ctx.inner, copy),
+              served: entry.read,
+            })
           }
           return result
         } catch {
@@ -198,10 +207,14 @@ export class ReadPath {
       try {
         const { req: _req, ...rest } = args
         const custom = options.key({ operation, kind: ref.kind, slug: ref.slug, args: rest, defaultDigest })
-        if (typeof custom !== 'string' || custom.length === 0) throw new Error(`returned ${typeof custom === 'string' ? 'an empty string' : typeof custom}`)
+        if (typeof custom !== 'string' || custom.length === 0)
+          throw new Error(`returned ${typeof custom === 'string' ? 'an empty string' : typeof custom}`)
         keyDigest = custom
       } catch (error) {
-        this.ctx.report('key', `the \`key\` option threw or ${error instanceof Error ? error.message : String(error)}; using the default key`)
+        this.ctx.report(
+          'key',
+          `the \`key\` option threw or ${error instanceof Error ? error.message : String(error)}; using the default key`,
+        )
       }
     }
     let key = entryKey(options.prefix, scope, operation, keyDigest)
@@ -214,7 +227,15 @@ export class ReadPath {
   }
 
   /** The entry for a result; undefined (and counted) when it cannot be cached. */
-  private encode(signature: string, now: number, ttl: number, result: unknown, scope: Scope, operation: ReadOperation, key: string): string | undefined {
+  private encode(
+    signature: string,
+    now: number,
+    ttl: number,
+    result: unknown,
+    scope: Scope,
+    operation: ReadOperation,
+    key: string,
+  ): string | undefined {
     let text: string
     try {
       text = encodeEnvelope(signature, now, now + ttl * 1000, result)
@@ -250,7 +271,13 @@ export class ReadPath {
     return this.ctx.events.enabled ? this.timedBypass(call, reason, scope, operation, started) : call()
   }
 
-  private async timedBypass(call: () => unknown, reason: BypassReason, scope: Scope, operation: ReadOperation, started: number): Promise<unknown> {
+  private async timedBypass(
+    call: () => unknown,
+    reason: BypassReason,
+    scope: Scope,
+    operation: ReadOperation,
+    started: number,
+  ): Promise<unknown> {
     try {
       return await call()
     } finally {
@@ -265,7 +292,15 @@ export class ReadPath {
   private kvFailed(failure: KVFailure, what: 'get' | 'put', scope: Scope, operation: ReadOperation, key: string, started: number): void {
     // SafeKV counted the total; this adds where it happened.
     this.ctx.counters.attribute(failure === 'timeout' ? 'timeouts' : 'kvErrors', scope, operation)
-    if (this.ctx.events.enabled) this.ctx.events.emit({ type: failure === 'timeout' ? 'timeout' : 'kvError', what, scope, operation, key: shortKey(key), ms: elapsedSince(started) })
+    if (this.ctx.events.enabled)
+      this.ctx.events.emit({
+        type: failure === 'timeout' ? 'timeout' : 'kvError',
+        what,
+        scope,
+        operation,
+        key: shortKey(key),
+        ms: elapsedSince(started),
+      })
   }
 
   private fillSkipped(reason: FillSkipReason, scope: Scope, operation: ReadOperation, key: string): void {

@@ -43,7 +43,8 @@ export class Schema {
   /** The id if it is the one spelling the database returns for its row (documents.ts). */
   canonicalID(scope: Scope, id: DocumentID | undefined): DocumentID | undefined {
     const slug = scope.slice(2)
-    const kind = this.customIDs.get(slug) ?? ((this.inner as { defaultIDType?: unknown }).defaultIDType === 'number' ? 'number' : 'generated')
+    const kind =
+      this.customIDs.get(slug) ?? ((this.inner as { defaultIDType?: unknown }).defaultIDType === 'number' ? 'number' : 'generated')
     return canonicalID(id, kind)
   }
 

@@ -9,7 +9,6 @@ export class KVTimeoutError extends Error {
   }
 }
 
-
 /**
  * Why a KV call gave nothing: it threw, it was refused with a 429 (KV's one write per second
  * per key), or it did not answer within the timeout.
@@ -38,7 +37,8 @@ export class SafeKV {
     try {
       const kv = this.getKV()
       const parts: Promise<Map<string, string | null>>[] = []
-      for (let i = 0; i < keys.length; i += KV_LIMITS.maxBulkGetKeys) parts.push(kv.get(keys.slice(i, i + KV_LIMITS.maxBulkGetKeys), 'text'))
+      for (let i = 0; i < keys.length; i += KV_LIMITS.maxBulkGetKeys)
+        parts.push(kv.get(keys.slice(i, i + KV_LIMITS.maxBulkGetKeys), 'text'))
       const maps = await this.withTimeout(Promise.all(parts))
       // A binding that answers a bulk get with anything but a Map is failing, not empty.
       if (!maps.every((map) => map instanceof Map)) throw new TypeError('KV bulk get did not return a Map')

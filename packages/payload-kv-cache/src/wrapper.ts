@@ -36,7 +36,9 @@ export type WithKVCache<T extends DatabaseAdapterResult> = T & { kvCache: KVCach
 export function withKVCache<T extends DatabaseAdapterResult>(adapter: T, options: KVNamespaceLike | KVCacheOptions): WithKVCache<T> {
   const resolved = resolveOptions(options)
   if (!adapter || typeof adapter.init !== 'function') {
-    throw new TypeError('payload-kv-cache: the first argument must be a Payload database adapter, e.g. `withKVCache(postgresAdapter({ ... }), { kv })`.')
+    throw new TypeError(
+      'payload-kv-cache: the first argument must be a Payload database adapter, e.g. `withKVCache(postgresAdapter({ ... }), { kv })`.',
+    )
   }
   const handle = new Handle()
   return {
@@ -76,7 +78,9 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
         engine.configure(config)
       } catch (error) {
         // An option naming a collection the new config removed: keep the old rules, say so.
-        logger?.warn?.(`payload-kv-cache: the reloaded config was not applied, the cache keeps the previous one: ${error instanceof Error ? error.message : String(error)}`)
+        logger?.warn?.(
+          `payload-kv-cache: the reloaded config was not applied, the cache keeps the previous one: ${error instanceof Error ? error.message : String(error)}`,
+        )
       }
     }
     if (result instanceof Promise) return result.then((value: unknown) => (reconfigure(), value))

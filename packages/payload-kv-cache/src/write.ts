@@ -122,7 +122,12 @@ export class WritePath {
     }
   }
 
-  private async invalidating<T>(scopes: Iterable<StampScope>, operation: string, run: () => T | Promise<T>, after?: (result: unknown, threw: boolean) => StampScope[]): Promise<T> {
+  private async invalidating<T>(
+    scopes: Iterable<StampScope>,
+    operation: string,
+    run: () => T | Promise<T>,
+    after?: (result: unknown, threw: boolean) => StampScope[],
+  ): Promise<T> {
     const { strategy } = this.ctx
     let list = [...scopes]
     // Held from before the write starts until the new stamps land (or the entries are

@@ -128,7 +128,9 @@ describe('audit mode (sampleRate: 1)', () => {
       expect(seen).toHaveLength(1)
       // Changed by the caller after the hit: the audit still reads what was asked.
       where.id.equals = -1
-      expect(hit).toStrictEqual(await (pair.plain.db as unknown as { findOne: FindOne }).findOne({ collection: 'notes', where: { id: { equals: id } } }))
+      expect(hit).toStrictEqual(
+        await (pair.plain.db as unknown as { findOne: FindOne }).findOne({ collection: 'notes', where: { id: { equals: id } } }),
+      )
       await pair.cache.settled()
       expect(seen).toHaveLength(2)
       const audited = seen[1]!
@@ -192,7 +194,12 @@ describe('faults with every hit audited: KV failing and recovering never makes a
   let skew = 0
 
   beforeAll(async () => {
-    pair = await env.newPair({ kvTimeoutMs: 200, clock: () => Date.now() + skew, audit: { sampleRate: 1 }, wrapKV: (kv) => faultyKV(kv, (method) => (method === 'get' || method === 'put' ? faults[method] : 'ok')) })
+    pair = await env.newPair({
+      kvTimeoutMs: 200,
+      clock: () => Date.now() + skew,
+      audit: { sampleRate: 1 },
+      wrapKV: (kv) => faultyKV(kv, (method) => (method === 'get' || method === 'put' ? faults[method] : 'ok')),
+    })
     for (const text of ['one', 'two', 'three']) ids.push((await pair.cached.create({ collection: 'notes', data: { text } })).id)
     await pair.cached.updateGlobal({ slug: 'banner', data: { text: 'banner' } })
   })
@@ -213,33 +220,36 @@ describe('faults with every hit audited: KV failing and recovering never makes a
     for (const read of reads) expect(await read(pair.cached)).toStrictEqual(await read(pair.plain))
   }
 
-  it.each(['throw', 'hang'] as const)('KV that %ss on get and put, then recovers: reads and writes go on, and the audits find nothing', async (fault) => {
-    await readAll()
-    await pair.cache.settled()
-    await readAll()
-    const before = pair.cache.stats()
-    faults.get = fault
-    faults.put = fault
-    await readAll()
-    await pair.cached.update({ collection: 'notes', id: ids[1]!, data: { text: `two (${fault})` } })
-    await pair.cached.updateGlobal({ slug: 'banner', data: { text: `banner (${fault})` } })
-    await readAll()
-    faults.get = 'ok'
-    faults.put = 'ok'
-    await pair.cache.settled()
-    // Past the retry backoff of the stamps that could not be written.
-    skew += 10_000
-    await readAll()
-    await pair.cache.settled()
-    await readAll()
-    await pair.cache.settled()
-    const after = pair.cache.stats()
-    expect(after.kvErrors + after.timeouts).toBeGreaterThan(before.kvErrors + before.timeouts)
-    // Hits before and after the fault were audited, and agreed with the database.
-    expect(after.audits - before.audits).toBeGreaterThanOrEqual(reads.length)
-    expect(after.auditMismatches).toBe(0)
-    expect(after.auditErrors).toBe(0)
-  })
+  it.each(['throw', 'hang'] as const)(
+    'KV that %ss on get and put, then recovers: reads and writes go on, and the audits find nothing',
+    async (fault) => {
+      await readAll()
+      await pair.cache.settled()
+      await readAll()
+      const before = pair.cache.stats()
+      faults.get = fault
+      faults.put = fault
+      await readAll()
+      await pair.cached.update({ collection: 'notes', id: ids[1]!, data: { text: `two (${fault})` } })
+      await pair.cached.updateGlobal({ slug: 'banner', data: { text: `banner (${fault})` } })
+      await readAll()
+      faults.get = 'ok'
+      faults.put = 'ok'
+      await pair.cache.settled()
+      // Past the retry backoff of the stamps that could not be written.
+      skew += 10_000
+      await readAll()
+      await pair.cache.settled()
+      await readAll()
+      await pair.cache.settled()
+      const after = pair.cache.stats()
+      expect(after.kvErrors + after.timeouts).toBeGreaterThan(before.kvErrors + before.timeouts)
+      // Hits before and after the fault were audited, and agreed with the database.
+      expect(after.audits - before.audits).toBeGreaterThanOrEqual(reads.length)
+      expect(after.auditMismatches).toBe(0)
+      expect(after.auditErrors).toBe(0)
+    },
+  )
 })
 
 // The seeded differential with every hit audited, once per invalidation strategy (the stamp

@@ -161,7 +161,12 @@ describe('TTL and per-collection / per-operation policy (controlled clock)', () 
 
   it('a per-collection ttl (categories: 30 s) and a per-operation ttl (findDistinct: 40 s)', async () => {
     await lifetime((p) => db(p).find!({ collection: 'categories' }), 'find:categories', 29_000, 31_000)
-    await lifetime((p) => db(p).findDistinct!({ collection: 'authors', field: 'name', sort: 'name', limit: 10, page: 1 }), 'findDistinct:authors', 39_000, 41_000)
+    await lifetime(
+      (p) => db(p).findDistinct!({ collection: 'authors', field: 'name', sort: 'name', limit: 10, page: 1 }),
+      'findDistinct:authors',
+      39_000,
+      41_000,
+    )
   })
 
   it('collections: { notes: false } sends every notes read to the database and stores nothing', async () => {
@@ -210,8 +215,18 @@ describe('TTL and per-collection / per-operation policy (controlled clock)', () 
   })
 
   it('req.context.kvCache.ttl and kvCache.run({ ttl }) set the TTL of the entries they fill', async () => {
-    await lifetime((p) => db(p).find!({ collection: 'authors', where: { name: { equals: 'Ada' } }, req: { context: { kvCache: { ttl: 2 } } } }), 'find:authors', 1_000, 3_000)
-    await lifetime((p) => pair.cache.run({ ttl: 3 }, () => db(p).find!({ collection: 'authors', where: { name: { equals: 'Grace' } } })), 'find:authors', 2_000, 4_000)
+    await lifetime(
+      (p) => db(p).find!({ collection: 'authors', where: { name: { equals: 'Ada' } }, req: { context: { kvCache: { ttl: 2 } } } }),
+      'find:authors',
+      1_000,
+      3_000,
+    )
+    await lifetime(
+      (p) => pair.cache.run({ ttl: 3 }, () => db(p).find!({ collection: 'authors', where: { name: { equals: 'Grace' } } })),
+      'find:authors',
+      2_000,
+      4_000,
+    )
   })
 })
 
@@ -304,7 +319,8 @@ describe('the default pair: exclusions, per-request control, stats, prefix, malf
 
     it('refresh: true skips the lookup but refills the entry', async () => {
       const note = notes[0]!
-      const read = (p: Payload, context?: Record<string, unknown>) => p.find({ collection: 'notes', where: { id: { equals: note.id } }, context })
+      const read = (p: Payload, context?: Record<string, unknown>) =>
+        p.find({ collection: 'notes', where: { id: { equals: note.id } }, context })
       await pair.cache.invalidateAll()
       await read(pair.cached)
       await pair.cache.settled()
@@ -435,7 +451,9 @@ describe('the default pair: exclusions, per-request control, stats, prefix, malf
       const mine = await listAll(env.kv(), `${prefix}:`)
       expect(mine).toEqual(all.filter((name) => name.startsWith(`${prefix}:`)))
       for (const name of mine) {
-        expect(name).toMatch(new RegExp(`^${prefix}:((c|g):[a-z-]+:[A-Za-z]+:[A-Za-z0-9_-]+|stamp:([0-9]+:)?(\\*|(c|g):[a-z-]+(#\\*|#=[0-9]+)?))$`))
+        expect(name).toMatch(
+          new RegExp(`^${prefix}:((c|g):[a-z-]+:[A-Za-z]+:[A-Za-z0-9_-]+|stamp:([0-9]+:)?(\\*|(c|g):[a-z-]+(#\\*|#=[0-9]+)?))$`),
+        )
       }
       expect(mine).toContain(`${prefix}:stamp:*`)
       expect(added).toContain(`${prefix}:stamp:c:categories`)
@@ -493,7 +511,12 @@ describe('the default pair: exclusions, per-request control, stats, prefix, malf
       await read(pair.cached)
       await pair.cache.settled()
       const keys = await listAll(env.kv(), `${prefix}:c:notes:find:`)
-      const key = entryKey(prefix, 'c:notes', 'find', argumentsDigest(keyNamespace(pair), 'find', { collection: 'notes', sort: '-text', limit: 2 }))
+      const key = entryKey(
+        prefix,
+        'c:notes',
+        'find',
+        argumentsDigest(keyNamespace(pair), 'find', { collection: 'notes', sort: '-text', limit: 2 }),
+      )
       expect(keys).toContain(key)
       let value = garbage
       if (value === null) {
@@ -742,28 +765,43 @@ describe('a custom key function', () => {
   })
 
   it.each([
-    ['throws', 'categories', (p: Payload) => db(p).find!({ collection: 'categories', sort: 'title' }), 'find', { collection: 'categories', sort: 'title' }],
-    ['returns a number', 'authors', (p: Payload) => db(p).find!({ collection: 'authors', sort: 'name' }), 'find', { collection: 'authors', sort: 'name' }],
+    [
+      'throws',
+      'categories',
+      (p: Payload) => db(p).find!({ collection: 'categories', sort: 'title' }),
+      'find',
+      { collection: 'categories', sort: 'title' },
+    ],
+    [
+      'returns a number',
+      'authors',
+      (p: Payload) => db(p).find!({ collection: 'authors', sort: 'name' }),
+      'find',
+      { collection: 'authors', sort: 'name' },
+    ],
     ['returns an empty string', 'posts', (p: Payload) => db(p).count!({ collection: 'posts' }), 'count', { collection: 'posts' }],
-  ] as const)('that %s falls back to the default key; the read succeeds and equals the database', async (_, slug, read, operation, args) => {
-    await pair.cache.invalidateAll()
-    log.reset()
-    const first = await read(pair.cached)
-    await pair.cache.settled()
-    const second = await read(pair.cached)
-    expect(log.reads).toEqual([`${operation}:${slug}`])
-    const truth = await read(pair.plain)
-    expect(first).toStrictEqual(truth)
-    expect(second).toStrictEqual(truth)
-    const defaultKey = entryKey(prefix, `c:${slug}`, operation, argumentsDigest(keyNamespace(pair), operation, args))
-    expect(await env.kv().get(defaultKey, 'text')).not.toBeNull()
-    const listed = await listAll(env.kv(), `${prefix}:c:${slug}:${operation}:`)
-    expect(listed).toContain(defaultKey)
-    // nothing stored under what the function returned
-    expect(listed).not.toContain(`${prefix}:c:${slug}:${operation}:42`)
-    expect(listed).not.toContain(`${prefix}:c:${slug}:${operation}:`)
-    for (const name of listed) expect(name).toMatch(/:[A-Za-z0-9_-]{43}$/)
-  })
+  ] as const)(
+    'that %s falls back to the default key; the read succeeds and equals the database',
+    async (_, slug, read, operation, args) => {
+      await pair.cache.invalidateAll()
+      log.reset()
+      const first = await read(pair.cached)
+      await pair.cache.settled()
+      const second = await read(pair.cached)
+      expect(log.reads).toEqual([`${operation}:${slug}`])
+      const truth = await read(pair.plain)
+      expect(first).toStrictEqual(truth)
+      expect(second).toStrictEqual(truth)
+      const defaultKey = entryKey(prefix, `c:${slug}`, operation, argumentsDigest(keyNamespace(pair), operation, args))
+      expect(await env.kv().get(defaultKey, 'text')).not.toBeNull()
+      const listed = await listAll(env.kv(), `${prefix}:c:${slug}:${operation}:`)
+      expect(listed).toContain(defaultKey)
+      // nothing stored under what the function returned
+      expect(listed).not.toContain(`${prefix}:c:${slug}:${operation}:42`)
+      expect(listed).not.toContain(`${prefix}:c:${slug}:${operation}:`)
+      for (const name of listed) expect(name).toMatch(/:[A-Za-z0-9_-]{43}$/)
+    },
+  )
 
   it('a key longer than KV allows is hashed: still shared, still under 512 bytes', async () => {
     await pair.cache.invalidateAll()
@@ -906,7 +944,12 @@ describe('the failure contract: KV errors, timeouts and garbage never fail a Pay
   let skew = 0
 
   beforeAll(async () => {
-    pair = await env.newPair({ prefix: 'behave-fault', kvTimeoutMs: 250, clock: () => Date.now() + skew, wrapKV: (kv) => faultyKV(kv, (method) => (method === 'get' || method === 'put' ? faults[method] : 'ok')) })
+    pair = await env.newPair({
+      prefix: 'behave-fault',
+      kvTimeoutMs: 250,
+      clock: () => Date.now() + skew,
+      wrapKV: (kv) => faultyKV(kv, (method) => (method === 'get' || method === 'put' ? faults[method] : 'ok')),
+    })
     for (const text of ['one', 'two']) ids.push((await pair.cached.create({ collection: 'notes', data: { text } })).id)
     await pair.cached.updateGlobal({ slug: 'banner', data: { text: 'banner' } })
     log = spyOnDatabase(pair.cached)

@@ -12,7 +12,8 @@ const viaEnvelope = (value: unknown): unknown => {
   return entry.read()
 }
 
-const nullProto = (entries: Record<string, unknown>): Record<string, unknown> => Object.assign(Object.create(null) as Record<string, unknown>, entries)
+const nullProto = (entries: Record<string, unknown>): Record<string, unknown> =>
+  Object.assign(Object.create(null) as Record<string, unknown>, entries)
 
 describe('value codec', () => {
   const cases: Array<[string, () => unknown]> = [
@@ -21,19 +22,25 @@ describe('value codec', () => {
     ['NaN, Infinity, -Infinity', () => ({ nan: NaN, inf: Infinity, negInf: -Infinity })],
     ['-0 next to 0', () => ({ negZero: -0, zero: 0, list: [-0, 0] })],
     ['BigInt', () => ({ big: 12345678901234567890123n, neg: -1n, zero: 0n })],
-    ['strings that start with U+0001 (the tag character)', () => ({ u: '\u0001u', d: '\u0001d123', s: '\u0001s', bare: '\u0001', later: 'a\u0001u' })],
+    [
+      'strings that start with U+0001 (the tag character)',
+      () => ({ u: '\u0001u', d: '\u0001d123', s: '\u0001s', bare: '\u0001', later: 'a\u0001u' }),
+    ],
     ['nested arrays', () => ({ grid: [[1, [2, [3, undefined, null]]], [], [[new Date(0)]]] })],
     ['a null-prototype object', () => ({ inner: nullProto({ a: 1, b: undefined }) })],
     ['a null-prototype object at the top', () => nullProto({ x: NaN })],
     ['arrays of values at the top', () => [undefined, NaN, -0, 1n, null, 'x', true]],
     ['plain scalars at the top', () => 'just text'],
-    ['a Payload-like find result', () => ({
-      docs: [{ id: 1, title: 'T', limit: undefined, createdAt: new Date(0), meta: { score: NaN }, rels: [] }],
-      totalDocs: 1,
-      limit: undefined,
-      hasNextPage: false,
-      nextPage: null,
-    })],
+    [
+      'a Payload-like find result',
+      () => ({
+        docs: [{ id: 1, title: 'T', limit: undefined, createdAt: new Date(0), meta: { score: NaN }, rels: [] }],
+        totalDocs: 1,
+        limit: undefined,
+        hasNextPage: false,
+        nextPage: null,
+      }),
+    ],
   ]
 
   it.each(cases)('round-trips %s through JSON text', (_, make) => {
@@ -98,11 +105,14 @@ describe('value codec', () => {
     ['a function at the top', () => () => 1],
     ['a symbol', () => ({ s: Symbol('x') })],
     ['a key that starts with U+0001', () => ({ '\u0001p': 1 })],
-    ['a circular object', () => {
-      const a: Record<string, unknown> = {}
-      a.self = a
-      return a
-    }],
+    [
+      'a circular object',
+      () => {
+        const a: Record<string, unknown> = {}
+        a.self = a
+        return a
+      },
+    ],
   ]
 
   it.each(refused)('refuses %s with UncacheableValueError', (_, make) => {
@@ -249,7 +259,9 @@ describe('canonicalize', () => {
 
   // String() of a Buffer is a lossy UTF-8 decoding: different bytes must still differ.
   it('tells apart two Buffers with different bytes', () => {
-    expect(canonicalize({ where: { hash: { equals: Buffer.from([0xff]) } } })).not.toBe(canonicalize({ where: { hash: { equals: Buffer.from([0xfe]) } } }))
+    expect(canonicalize({ where: { hash: { equals: Buffer.from([0xff]) } } })).not.toBe(
+      canonicalize({ where: { hash: { equals: Buffer.from([0xfe]) } } }),
+    )
   })
 
   it('tells apart two Buffers that are valid UTF-8 (passes today)', () => {
@@ -287,7 +299,9 @@ describe('keys', () => {
 
   it('ignores req', () => {
     const plain = argumentsDigest('sqlite', 'find', { collection: 'posts', where })
-    expect(argumentsDigest('sqlite', 'find', { collection: 'posts', where, req: { transactionID: 1, context: { a: 1 }, user: { id: 2 } } })).toBe(plain)
+    expect(
+      argumentsDigest('sqlite', 'find', { collection: 'posts', where, req: { transactionID: 1, context: { a: 1 }, user: { id: 2 } } }),
+    ).toBe(plain)
     expect(argumentsDigest('sqlite', 'find', { req: { context: { other: true } }, collection: 'posts', where })).toBe(plain)
     // a req holding things canonicalize refuses does not matter either
     const circular: Record<string, unknown> = {}

@@ -12,7 +12,16 @@ const sizes = process.env.PKC_COST_FULL ? [100, 1_000, 10_000] : [100, 1_000]
 const rows: string[] = []
 
 afterAll(() => {
-  process.stdout.write(['', 'KV operations per database write (create in a scope holding n entries):', '| strategy | n | put | delete | list | total | started before the write returned |', '|---|---|---|---|---|---|---|', ...rows, ''].join('\n'))
+  process.stdout.write(
+    [
+      '',
+      'KV operations per database write (create in a scope holding n entries):',
+      '| strategy | n | put | delete | list | total | started before the write returned |',
+      '|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+    ].join('\n'),
+  )
 })
 
 describe.each(['stamp', 'prefix'] as const)('%s strategy', (strategy) => {
@@ -28,7 +37,9 @@ describe.each(['stamp', 'prefix'] as const)('%s strategy', (strategy) => {
     await pair.cache.settled()
     const delta = (what: 'put' | 'delete' | 'list', from = before, to = counted.counts) => to[what] - from[what]
     const total = delta('put') + delta('delete') + delta('list')
-    rows.push(`| ${strategy} | ${n} | ${delta('put')} | ${delta('delete')} | ${delta('list')} | ${total} | ${delta('put', before, inline) + delta('delete', before, inline) + delta('list', before, inline)} |`)
+    rows.push(
+      `| ${strategy} | ${n} | ${delta('put')} | ${delta('delete')} | ${delta('list')} | ${total} | ${delta('put', before, inline) + delta('delete', before, inline) + delta('list', before, inline)} |`,
+    )
     if (strategy === 'stamp') {
       // The collection's stamp and the new document's (documentStamps, on by default).
       expect(delta('put')).toBe(2)

@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { KVServer } from '@pkc/testkit'
 import { countingKV, startKV } from '@pkc/testkit'
 import { BackgroundWork } from '../src/background.js'
-import { bulkStamp, canonicalID, customIDKinds, documentStamp, idOfWriteArgs, idOfWriteResult, ownerOfStamp, pinnedID } from '../src/invalidation/documents.js'
+import {
+  bulkStamp,
+  canonicalID,
+  customIDKinds,
+  documentStamp,
+  idOfWriteArgs,
+  idOfWriteResult,
+  ownerOfStamp,
+  pinnedID,
+} from '../src/invalidation/documents.js'
 import type { KVNamespaceLike } from '../src/index.js'
 import { DOCUMENT_STAMPS_PER_SECOND, Stamps } from '../src/invalidation/stamps.js'
 import { Counters } from '../src/stats.js'
@@ -104,7 +113,20 @@ describe('document stamps in a burst', () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1))
     const counters = new Counters()
     const kv = countingKV(server.kv)
-    const stamps = new Stamps({ kv: new SafeKV(() => kv, 1000, counters.totals, () => undefined), prefix: 'burst', clock: clock.now, sleep: clock.sleep, counters, background: new BackgroundWork(undefined), report: () => undefined })
+    const stamps = new Stamps({
+      kv: new SafeKV(
+        () => kv,
+        1000,
+        counters.totals,
+        () => undefined,
+      ),
+      prefix: 'burst',
+      clock: clock.now,
+      sleep: clock.sleep,
+      counters,
+      background: new BackgroundWork(undefined),
+      report: () => undefined,
+    })
     const burst = Array.from({ length: DOCUMENT_STAMPS_PER_SECOND + 10 }, (_, i) => documentStamp('c:posts', i + 1))
     await clock.until(stamps.bump([...burst, documentStamp('c:notes', 1)]))
     const documentPuts = (collection: string) => kv.puts.filter((key) => key.includes(`:${collection}#=`)).length
@@ -134,8 +156,21 @@ describe('document stamps in a long KV outage', () => {
       delete: async () => undefined,
       list: async () => ({ keys: [], list_complete: true }),
     }
-    const kv = new SafeKV(() => failing, 1000, counters.totals, () => undefined)
-    const stamps = new Stamps({ kv, prefix: 'out', clock: clock.now, sleep: clock.sleep, counters, background: new BackgroundWork(undefined), report: () => undefined })
+    const kv = new SafeKV(
+      () => failing,
+      1000,
+      counters.totals,
+      () => undefined,
+    )
+    const stamps = new Stamps({
+      kv,
+      prefix: 'out',
+      clock: clock.now,
+      sleep: clock.sleep,
+      counters,
+      background: new BackgroundWork(undefined),
+      report: () => undefined,
+    })
     const documents = Array.from({ length: 1100 }, (_, i) => documentStamp('c:posts', i + 1))
     // Spread over time as single edits come, within the document stamps allowed per second.
     for (let i = 0; i < documents.length; i += DOCUMENT_STAMPS_PER_SECOND) {

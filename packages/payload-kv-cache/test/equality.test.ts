@@ -11,14 +11,19 @@ function jestSays(a: unknown, b: unknown): boolean {
   }
 }
 
-const nullProto = (entries: Record<string, unknown>): Record<string, unknown> => Object.assign(Object.create(null) as Record<string, unknown>, entries)
+const nullProto = (entries: Record<string, unknown>): Record<string, unknown> =>
+  Object.assign(Object.create(null) as Record<string, unknown>, entries)
 // eslint-disable-next-line no-sparse-arrays
 const sparse = [1, , 3]
 const withSymbol = { a: 1, [Symbol.for('pkc.test')]: 2 }
 
 describe('strict equality for audits agrees with toStrictEqual', () => {
   const pairs: Array<[string, unknown, unknown]> = [
-    ['equal documents', { docs: [{ id: 1, title: 'a', tags: ['x'] }], totalDocs: 1 }, { docs: [{ id: 1, title: 'a', tags: ['x'] }], totalDocs: 1 }],
+    [
+      'equal documents',
+      { docs: [{ id: 1, title: 'a', tags: ['x'] }], totalDocs: 1 },
+      { docs: [{ id: 1, title: 'a', tags: ['x'] }], totalDocs: 1 },
+    ],
     ['a changed string deep down', { docs: [{ id: 1, title: 'a' }] }, { docs: [{ id: 1, title: 'b' }] }],
     ['an undefined-valued key against a missing key', { a: 1, limit: undefined }, { a: 1 }],
     ['a missing key against an undefined-valued key', { a: 1 }, { a: 1, limit: undefined }],
@@ -38,7 +43,13 @@ describe('strict equality for audits agrees with toStrictEqual', () => {
     ['a hole and an undefined element', sparse, [1, undefined, 3]],
     ['a null-prototype object and a plain one', nullProto({ a: 1 }), { a: 1 }],
     ['two null-prototype objects', nullProto({ a: 1 }), nullProto({ a: 1 })],
-    ['a class instance and a plain object', new (class Thing { a = 1 })(), { a: 1 }],
+    [
+      'a class instance and a plain object',
+      new (class Thing {
+        a = 1
+      })(),
+      { a: 1 },
+    ],
     ['same keys, another order', { a: 1, b: 2 }, { b: 2, a: 1 }],
     ['a string and a number', { v: '1' }, { v: 1 }],
     ['Infinity and -Infinity', Infinity, -Infinity],

@@ -151,7 +151,8 @@ describe('hot reload', () => {
 
       // What `next dev` does on a config change: the same Payload, a new config, db.init().
       const field: Field = { name: 'category', type: 'relationship', relationTo: 'categories' }
-      const changed = (): CollectionConfig[] => siteCollections().map((c) => (c.slug === 'notes' ? { ...c, fields: [...c.fields, field] } : c))
+      const changed = (): CollectionConfig[] =>
+        siteCollections().map((c) => (c.slug === 'notes' ? { ...c, fields: [...c.fields, field] } : c))
       await reload(await siteConfig(adapter, { collections: changed() }), cached, true)
       // The reload pushed the new column already; a second push trips over its index.
       plain = await startPayload(database.adapter({ push: false }), { collections: changed() })

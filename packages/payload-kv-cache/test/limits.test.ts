@@ -46,7 +46,10 @@ describe('one write per second per key, and lagging locations', () => {
   })
 
   /** Two isolates in two locations on one database; a fresh prefix, clock and edge per test. */
-  async function twoLocations(wrap: (kv: KVNamespaceLike) => KVNamespaceLike = (kv) => kv, lagMs = LAG_MS): Promise<[Isolate, Isolate, string]> {
+  async function twoLocations(
+    wrap: (kv: KVNamespaceLike) => KVNamespaceLike = (kv) => kv,
+    lagMs = LAG_MS,
+  ): Promise<[Isolate, Isolate, string]> {
     clock = new ManualClock(Date.now())
     edge = edgeKV(env.kv(), clock.now)
     const prefix = `lim${prefixes++}`
@@ -65,7 +68,9 @@ describe('one write per second per key, and lagging locations', () => {
 
   /** Puts accepted to a stamp, over all its slot keys. */
   const stampWrites = (prefix: string, scope: string): number =>
-    Array.from({ length: STAMP_SLOTS }, (_, slot) => edge.writes(slot === 0 ? `${prefix}:stamp:${scope}` : `${prefix}:stamp:${slot}:${scope}`)).reduce((sum, n) => sum + n, 0)
+    Array.from({ length: STAMP_SLOTS }, (_, slot) =>
+      edge.writes(slot === 0 ? `${prefix}:stamp:${scope}` : `${prefix}:stamp:${slot}:${scope}`),
+    ).reduce((sum, n) => sum + n, 0)
 
   /** Lets background fills and stamp writes finish, moving the clock for the ones that wait. */
   async function settle(...list: Isolate[]): Promise<void> {
@@ -194,7 +199,8 @@ describe('one write per second per key, and lagging locations', () => {
     await a.adapter.kvCache.settled()
     let returned = false
     const written = b.payload.update({ collection: 'notes', id: note.id, data: { text: 'from b' } }).then(() => (returned = true))
-    for (let i = 0; i < 20 && edge.rejectedFor(`${prefix}:stamp:c:notes`) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    for (let i = 0; i < 20 && edge.rejectedFor(`${prefix}:stamp:c:notes`) === 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10))
     await new Promise((resolve) => setTimeout(resolve, 50))
     // B's write has committed; no slot took its token yet, so it has not returned.
     expect(edge.rejected(isStampKey)).toBeGreaterThanOrEqual(STAMP_SLOTS)

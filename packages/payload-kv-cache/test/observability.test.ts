@@ -27,7 +27,8 @@ function delta(before: Partial<DetailedStats> | undefined, after: Partial<Detail
 /** Debug lines the cache wrote for events (not its other debug lines). */
 function spyDebug(payload: Payload): { lines: () => string[]; restore: () => void } {
   const spy = jest.spyOn(payload.logger, 'debug').mockImplementation(() => undefined)
-  const event = /^payload-kv-cache: (hit|miss|stale|malformed|coalesced|bypass|kvError|timeout|fill|fillSkip|invalidation|stampWrite|audit) /
+  const event =
+    /^payload-kv-cache: (hit|miss|stale|malformed|coalesced|bypass|kvError|timeout|fill|fillSkip|invalidation|stampWrite|audit) /
   return {
     lines: () => spy.mock.calls.map((call) => String(call[0])).filter((line) => event.test(line)),
     restore: () => spy.mockRestore(),
@@ -35,7 +36,12 @@ function spyDebug(payload: Payload): { lines: () => string[]; restore: () => voi
 }
 
 describe('new options are checked at call time', () => {
-  const kv: KVNamespaceLike = { get: (async () => null) as unknown as KVNamespaceLike['get'], put: async () => undefined, delete: async () => undefined, list: async () => ({ keys: [], list_complete: true, cacheStatus: null }) }
+  const kv: KVNamespaceLike = {
+    get: (async () => null) as unknown as KVNamespaceLike['get'],
+    put: async () => undefined,
+    delete: async () => undefined,
+    list: async () => ({ keys: [], list_complete: true, cacheStatus: null }),
+  }
   const adapter = { name: 'fake', defaultIDType: 'number', init: () => ({}) } as unknown as DatabaseAdapterObj
   const cases: Array<[string, Record<string, unknown>, string]> = [
     ["debug: 'yes'", { debug: 'yes' }, 'debug'],
@@ -64,7 +70,14 @@ describe('new options are checked at call time', () => {
   })
 
   it('accepts the valid ones', () => {
-    const valid: Array<Omit<KVCacheOptions, 'kv'>> = [{ debug: true }, { debug: false, onEvent: () => undefined }, { audit: false }, { audit: { sampleRate: 0 } }, { audit: { sampleRate: 1, random: Math.random } }, { audit: { sampleRate: 0.01 } }]
+    const valid: Array<Omit<KVCacheOptions, 'kv'>> = [
+      { debug: true },
+      { debug: false, onEvent: () => undefined },
+      { audit: false },
+      { audit: { sampleRate: 0 } },
+      { audit: { sampleRate: 1, random: Math.random } },
+      { audit: { sampleRate: 0.01 } },
+    ]
     for (const options of valid) {
       expect(() => withKVCache(adapter, { kv, ...options })).not.toThrow()
     }
@@ -101,7 +114,13 @@ describe('stats by scope and by operation', () => {
     })
     // users are an auth collection: excluded by default.
     expect(delta(before.byScope['c:users'], after.byScope['c:users'])).toEqual({ bypasses: 1, bypassesExcluded: 1 })
-    expect(delta(before.byOperation.find, after.byOperation.find)).toEqual({ misses: 1, fills: 1, hits: 1, bypasses: 1, bypassesExcluded: 1 })
+    expect(delta(before.byOperation.find, after.byOperation.find)).toEqual({
+      misses: 1,
+      fills: 1,
+      hits: 1,
+      bypasses: 1,
+      bypassesExcluded: 1,
+    })
     expect(delta(before.byOperation.count, after.byOperation.count)).toEqual({ bypasses: 1, bypassesRequested: 1 })
     expect(delta(before.byOperation.create, after.byOperation.create)).toEqual({ invalidations: 1 })
     // Unrelated scopes did not move.
@@ -113,7 +132,14 @@ describe('stats by scope and by operation', () => {
     expect(stats).not.toHaveProperty('bypassesRequested')
     const { totals } = after
     expect(totals.hits).toBe(stats.hits)
-    expect(totals.bypasses).toBe(totals.bypassesExcluded + totals.bypassesTransaction + totals.bypassesRequested + totals.bypassesPending + totals.bypassesBurst + totals.bypassesUnkeyable)
+    expect(totals.bypasses).toBe(
+      totals.bypassesExcluded +
+        totals.bypassesTransaction +
+        totals.bypassesRequested +
+        totals.bypassesPending +
+        totals.bypassesBurst +
+        totals.bypassesUnkeyable,
+    )
     expect(totals.fillSkips).toBe(totals.fillSkipsTooLarge + totals.fillSkipsUncacheable + totals.fillSkipsRace + totals.fillSkipsReplica)
     for (const name of Object.keys(stats) as Array<keyof CacheStats>) expect(totals[name]).toBe(stats[name])
   })

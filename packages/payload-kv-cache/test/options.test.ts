@@ -17,7 +17,8 @@ process.env.PAYLOAD_FORCE_DRIZZLE_PUSH = 'true'
 const dir = mkdtempSync(join(tmpdir(), 'pkc-options-'))
 let files = 0
 /** A real adapter value, as `db:` would get it; nothing connects until Payload initialises it. */
-const adapter = (): DatabaseAdapterObj => sqliteAdapter({ client: { url: `file:${join(dir, `db-${files++}.db`)}` }, transactionOptions: false })
+const adapter = (): DatabaseAdapterObj =>
+  sqliteAdapter({ client: { url: `file:${join(dir, `db-${files++}.db`)}` }, transactionOptions: false })
 
 let server: KVServer
 let kv: KVNamespaceLike
@@ -59,7 +60,11 @@ describe('withKVCache options, checked at call time', () => {
     ['kv: a number', () => ({ kv: 1 }), 'kv'],
     ['kv: an object without get/put/delete/list', () => ({ kv: {} }), 'kv'],
     ['kv: an object with only get and put', () => ({ kv: { get: () => null, put: () => undefined } }), 'kv'],
-    ['kv: an object whose list is not a function', () => ({ kv: { get: () => null, put: () => undefined, delete: () => undefined, list: 'x' } }), 'kv'],
+    [
+      'kv: an object whose list is not a function',
+      () => ({ kv: { get: () => null, put: () => undefined, delete: () => undefined, list: 'x' } }),
+      'kv',
+    ],
     ['ttl: 0', () => ({ kv, ttl: 0 }), 'ttl'],
     ['ttl: -1', () => ({ kv, ttl: -1 }), 'ttl'],
     ['ttl: NaN', () => ({ kv, ttl: NaN }), 'ttl'],
@@ -76,8 +81,16 @@ describe('withKVCache options, checked at call time', () => {
     ['collections.x = null', () => ({ kv, collections: { x: null } }), 'collections.x'],
     ['collections: true', () => ({ kv, collections: true }), 'collections'],
     ['collections.posts.ttl: -5', () => ({ kv, collections: { posts: { ttl: -5 } } }), 'collections.posts.ttl'],
-    ['collections.posts.operations: an unknown operation', () => ({ kv, collections: { posts: { operations: { findMany: true } } } }), 'collections.posts.operations.findMany'],
-    ['collections.posts.operations.find.ttl: NaN', () => ({ kv, collections: { posts: { operations: { find: { ttl: NaN } } } } }), 'collections.posts.operations.find.ttl'],
+    [
+      'collections.posts.operations: an unknown operation',
+      () => ({ kv, collections: { posts: { operations: { findMany: true } } } }),
+      'collections.posts.operations.findMany',
+    ],
+    [
+      'collections.posts.operations.find.ttl: NaN',
+      () => ({ kv, collections: { posts: { operations: { find: { ttl: NaN } } } } }),
+      'collections.posts.operations.find.ttl',
+    ],
     ["globals.banner = 'no'", () => ({ kv, globals: { banner: 'no' } }), 'globals.banner'],
     ['key: a string', () => ({ kv, key: 'id' }), 'key'],
     ['key: an object', () => ({ kv, key: { digest: true } }), 'key'],
@@ -112,7 +125,9 @@ describe('withKVCache options, checked at call time', () => {
     expect(() => withKV({ ttl: 0.5, prefix: 'x'.repeat(64), kvTimeoutMs: 1, invalidation: 'stamp' })()).not.toThrow()
     expect(() => withKV({ prefix: 'A-z_0.9' })()).not.toThrow()
     expect(() => withKV({ operations: { find: true, count: false, findOne: { ttl: 5 }, findGlobal: {} } })()).not.toThrow()
-    expect(() => withKV({ collections: { posts: { ttl: 5, operations: { find: false } }, notes: false, users: true }, globals: { banner: true } })()).not.toThrow()
+    expect(() =>
+      withKV({ collections: { posts: { ttl: 5, operations: { find: false } }, notes: false, users: true }, globals: { banner: true } })(),
+    ).not.toThrow()
     expect(() => withKV({ key: () => 'k', waitUntil: () => undefined, clock: () => 0 })()).not.toThrow()
     expect(() => withKV({ clock: { now: () => 0, sleep: async () => undefined } })()).not.toThrow()
     expect(() => withKV({ invalidation: 'prefix', purgeBudget: 2 })()).not.toThrow()
@@ -154,10 +169,15 @@ describe('withKVCache options, checked at call time', () => {
     expect(typeof handle.invalidateAll).toBe('function')
     // Before init: empty counters, settled at once, invalidation refused with a clear message.
     expect(handle.stats()).toMatchObject({ hits: 0, misses: 0, fills: 0 })
-    return expect(Promise.all([handle.settled(), handle.invalidateAll().then(() => 'resolved', (e: Error) => e.message)])).resolves.toEqual([
-      undefined,
-      expect.stringMatching(/not initialised/),
-    ])
+    return expect(
+      Promise.all([
+        handle.settled(),
+        handle.invalidateAll().then(
+          () => 'resolved',
+          (e: Error) => e.message,
+        ),
+      ]),
+    ).resolves.toEqual([undefined, expect.stringMatching(/not initialised/)])
   })
 })
 
@@ -181,7 +201,11 @@ describe('options checked against the Payload config at init', () => {
   })
 
   it('known slugs, default exclusions and auth collections among them, are accepted', async () => {
-    const wrapped = withKVCache(adapter(), { kv, collections: { posts: { ttl: 5 }, users: true, 'payload-jobs': false }, globals: { settings: true } })
+    const wrapped = withKVCache(adapter(), {
+      kv,
+      collections: { posts: { ttl: 5 }, users: true, 'payload-jobs': false },
+      globals: { settings: true },
+    })
     const payload = await startPayload(wrapped)
     await closePayload(payload)
   })

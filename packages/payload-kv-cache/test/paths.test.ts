@@ -14,9 +14,20 @@ const config = {
         { name: 'cover', type: 'upload', relationTo: 'media' },
         { name: 'meta', type: 'group', fields: [{ name: 'editor', type: 'relationship', relationTo: 'editors' }] },
         { type: 'row', fields: [{ name: 'reviewer', type: 'relationship', relationTo: 'reviewers' }] },
-        { type: 'tabs', tabs: [{ name: 'seo', fields: [{ name: 'image', type: 'upload', relationTo: 'media' }] }, { label: 'x', fields: [{ name: 'tagged', type: 'relationship', relationTo: 'tags', hasMany: true }] }] },
+        {
+          type: 'tabs',
+          tabs: [
+            { name: 'seo', fields: [{ name: 'image', type: 'upload', relationTo: 'media' }] },
+            { label: 'x', fields: [{ name: 'tagged', type: 'relationship', relationTo: 'tags', hasMany: true }] },
+          ],
+        },
         { name: 'links', type: 'array', fields: [{ name: 'doc', type: 'relationship', relationTo: 'docs' }] },
-        { name: 'layout', type: 'blocks', blocks: [{ slug: 'cta', fields: [{ name: 'page', type: 'relationship', relationTo: 'pages' }] }], blockReferences: ['quote'] },
+        {
+          name: 'layout',
+          type: 'blocks',
+          blocks: [{ slug: 'cta', fields: [{ name: 'page', type: 'relationship', relationTo: 'pages' }] }],
+          blockReferences: ['quote'],
+        },
         { name: 'authorName', type: 'text', virtual: 'author.name' },
       ],
     },
@@ -29,15 +40,28 @@ const config = {
         { name: 'everything', type: 'join', collection: ['posts', 'notes'], on: 'author' },
       ],
     },
-    { slug: 'teams', fields: [{ name: 'org', type: 'relationship', relationTo: 'orgs' }, { name: 'name', type: 'text' }] },
+    {
+      slug: 'teams',
+      fields: [
+        { name: 'org', type: 'relationship', relationTo: 'orgs' },
+        { name: 'name', type: 'text' },
+      ],
+    },
     { slug: 'orgs', fields: [{ name: 'name', type: 'text' }] },
-    { slug: 'plain', fields: [{ name: 'text', type: 'text' }, { name: 'ref', type: 'relationship', relationTo: 'orgs' }] },
+    {
+      slug: 'plain',
+      fields: [
+        { name: 'text', type: 'text' },
+        { name: 'ref', type: 'relationship', relationTo: 'orgs' },
+      ],
+    },
   ],
   globals: [{ slug: 'settings', fields: [{ name: 'featured', type: 'relationship', relationTo: 'posts' }] }],
 }
 
 const paths = new ReadPaths(config)
-const deps = (operation: string, scope: `c:${string}` | `g:${string}`, args: Record<string, unknown>) => paths.dependenciesOfCall(operation, scope, args)
+const deps = (operation: string, scope: `c:${string}` | `g:${string}`, args: Record<string, unknown>) =>
+  paths.dependenciesOfCall(operation, scope, args)
 
 describe('precise read dependencies', () => {
   it('a read touching no relationship depends on its own scope only', () => {
@@ -49,7 +73,11 @@ describe('precise read dependencies', () => {
   it.each([
     ['a where path through a relationship', { where: { 'author.name': { equals: 'x' } } }, ['c:authors', 'c:posts']],
     ['the nested object form', { where: { author: { name: { equals: 'x' } } } }, ['c:authors', 'c:posts']],
-    ['inside and / or', { where: { or: [{ title: { equals: 'a' } }, { and: [{ 'cover.alt': { exists: true } }] }] } }, ['c:media', 'c:posts']],
+    [
+      'inside and / or',
+      { where: { or: [{ title: { equals: 'a' } }, { and: [{ 'cover.alt': { exists: true } }] }] } },
+      ['c:media', 'c:posts'],
+    ],
     ['a sort through a relationship', { sort: ['-title', 'author.name'] }, ['c:authors', 'c:posts']],
     ['a chain A → B → C', { where: { 'author.team.org.name': { like: 'a' } } }, ['c:authors', 'c:orgs', 'c:posts', 'c:teams']],
     ['a group', { where: { 'meta.editor.name': { equals: 'x' } } }, ['c:editors', 'c:posts']],
@@ -67,8 +95,24 @@ describe('precise read dependencies', () => {
   })
 
   it('own columns of a relationship do not reach the related collection', () => {
-    const virtualFree = new ReadPaths({ collections: [{ slug: 'a', fields: [{ name: 'r', type: 'relationship', relationTo: ['b', 'c'] }, { name: 's', type: 'relationship', relationTo: 'b' }] }, { slug: 'b' }, { slug: 'c' }] })
-    expect(virtualFree.dependenciesOfCall('find', 'c:a', { where: { 'r.value': { equals: 1 }, 'r.relationTo': { equals: 'b' }, 's.id': { in: [1] }, s: { exists: true } } })).toEqual(['c:a'])
+    const virtualFree = new ReadPaths({
+      collections: [
+        {
+          slug: 'a',
+          fields: [
+            { name: 'r', type: 'relationship', relationTo: ['b', 'c'] },
+            { name: 's', type: 'relationship', relationTo: 'b' },
+          ],
+        },
+        { slug: 'b' },
+        { slug: 'c' },
+      ],
+    })
+    expect(
+      virtualFree.dependenciesOfCall('find', 'c:a', {
+        where: { 'r.value': { equals: 1 }, 'r.relationTo': { equals: 'b' }, 's.id': { in: [1] }, s: { exists: true } },
+      }),
+    ).toEqual(['c:a'])
   })
 
   it('a virtual field linked to a relationship reads its target', () => {
@@ -85,15 +129,23 @@ describe('precise read dependencies', () => {
     expect(deps('find', 'c:authors', { select: { posts: false } })).toEqual(['c:authors', 'c:notes', 'c:posts'])
     expect(deps('find', 'c:authors', { select: { everything: false, team: { name: false } } })).toEqual(['c:authors', 'c:posts'])
     expect(deps('find', 'c:authors', { select: {} })).toEqual(['c:authors', 'c:notes', 'c:posts'])
-    expect(deps('find', 'c:authors', { joins: { everything: false, posts: { where: { 'cover.alt': { exists: true } }, sort: '-title' } } })).toEqual(['c:authors', 'c:media', 'c:posts'])
+    expect(
+      deps('find', 'c:authors', { joins: { everything: false, posts: { where: { 'cover.alt': { exists: true } }, sort: '-title' } } }),
+    ).toEqual(['c:authors', 'c:media', 'c:posts'])
     expect(deps('find', 'c:authors', { where: { 'team.name': { equals: 'x' } }, joins: false })).toEqual(['c:authors', 'c:teams'])
     // A where on a join field reads the joined collection.
     expect(deps('count', 'c:authors', { where: { 'posts.title': { equals: 'x' } }, joins: false })).toEqual(['c:authors', 'c:posts'])
   })
 
   it('version reads address fields under version.; findDistinct reads its field', () => {
-    expect(deps('findVersions', 'c:authors', { where: { 'version.team.name': { equals: 'x' }, parent: { equals: 1 } } })).toEqual(['c:authors', 'c:teams'])
-    expect(deps('findGlobalVersions', 'g:settings', { where: { 'version.featured.title': { equals: 'x' } } })).toEqual(['c:posts', 'g:settings'])
+    expect(deps('findVersions', 'c:authors', { where: { 'version.team.name': { equals: 'x' }, parent: { equals: 1 } } })).toEqual([
+      'c:authors',
+      'c:teams',
+    ])
+    expect(deps('findGlobalVersions', 'g:settings', { where: { 'version.featured.title': { equals: 'x' } } })).toEqual([
+      'c:posts',
+      'g:settings',
+    ])
     expect(deps('findDistinct', 'c:authors', { field: 'team.org.name', joins: false })).toEqual(['c:authors', 'c:orgs', 'c:teams'])
   })
 
@@ -103,16 +155,31 @@ describe('precise read dependencies', () => {
   })
 
   it('forms the adapters also accept: version. on draft reads, AND / OR in any case, __ for .', () => {
-    expect(deps('queryDrafts', 'c:authors', { where: { 'version.team.name': { equals: 'x' } }, sort: '-version.team.org.name', joins: false })).toEqual(['c:authors', 'c:orgs', 'c:teams'])
-    expect(deps('find', 'c:authors', { where: { OR: [{ 'team.name': { equals: 'x' } }], And: [] }, joins: false })).toEqual(['c:authors', 'c:teams'])
-    expect(deps('find', 'c:authors', { where: { team__org__name: { equals: 'x' } }, joins: false })).toEqual(['c:authors', 'c:orgs', 'c:teams'])
+    expect(
+      deps('queryDrafts', 'c:authors', { where: { 'version.team.name': { equals: 'x' } }, sort: '-version.team.org.name', joins: false }),
+    ).toEqual(['c:authors', 'c:orgs', 'c:teams'])
+    expect(deps('find', 'c:authors', { where: { OR: [{ 'team.name': { equals: 'x' } }], And: [] }, joins: false })).toEqual([
+      'c:authors',
+      'c:teams',
+    ])
+    expect(deps('find', 'c:authors', { where: { team__org__name: { equals: 'x' } }, joins: false })).toEqual([
+      'c:authors',
+      'c:orgs',
+      'c:teams',
+    ])
   })
 
   it('locale codes after localized fields', () => {
     const localized = new ReadPaths({
       localization: { localeCodes: ['en', 'de'] },
       collections: [
-        { slug: 'a', fields: [{ name: 'meta', type: 'group', localized: true, fields: [{ name: 'b', type: 'relationship', relationTo: 'b' }] }, { name: 'c', type: 'relationship', relationTo: 'c', localized: true }] },
+        {
+          slug: 'a',
+          fields: [
+            { name: 'meta', type: 'group', localized: true, fields: [{ name: 'b', type: 'relationship', relationTo: 'b' }] },
+            { name: 'c', type: 'relationship', relationTo: 'c', localized: true },
+          ],
+        },
         { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
         { slug: 'c', fields: [{ name: 'd', type: 'relationship', relationTo: 'd' }] },
         { slug: 'd', fields: [{ name: 'name', type: 'text' }] },
@@ -126,9 +193,24 @@ describe('precise read dependencies', () => {
   it('default sorts: the collection’s when a call gives none, and a join’s own or its collection’s', () => {
     const sorted = new ReadPaths({
       collections: [
-        { slug: 'a', defaultSort: '-b.name', fields: [{ name: 'b', type: 'relationship', relationTo: 'b' }, { name: 'js', type: 'join', collection: 'j', on: 'a', defaultSort: 'k.name' }] },
+        {
+          slug: 'a',
+          defaultSort: '-b.name',
+          fields: [
+            { name: 'b', type: 'relationship', relationTo: 'b' },
+            { name: 'js', type: 'join', collection: 'j', on: 'a', defaultSort: 'k.name' },
+          ],
+        },
         { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
-        { slug: 'j', defaultSort: 'm.name', fields: [{ name: 'a', type: 'relationship', relationTo: 'a' }, { name: 'k', type: 'relationship', relationTo: 'k' }, { name: 'm', type: 'relationship', relationTo: 'm' }] },
+        {
+          slug: 'j',
+          defaultSort: 'm.name',
+          fields: [
+            { name: 'a', type: 'relationship', relationTo: 'a' },
+            { name: 'k', type: 'relationship', relationTo: 'k' },
+            { name: 'm', type: 'relationship', relationTo: 'm' },
+          ],
+        },
         { slug: 'k', fields: [{ name: 'name', type: 'text' }] },
         { slug: 'm', fields: [{ name: 'name', type: 'text' }] },
         { slug: 'n', fields: [{ name: 'js', type: 'join', collection: 'j', on: 'a' }] },
@@ -145,7 +227,16 @@ describe('precise read dependencies', () => {
       collections: [
         {
           slug: 'a',
-          fields: [{ name: 'layout', type: 'blocks', blocks: [{ slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] }, { slug: 'y', fields: [{ name: 'ref', type: 'text' }] }] }],
+          fields: [
+            {
+              name: 'layout',
+              type: 'blocks',
+              blocks: [
+                { slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] },
+                { slug: 'y', fields: [{ name: 'ref', type: 'text' }] },
+              ],
+            },
+          ],
         },
         { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
       ],
@@ -155,7 +246,16 @@ describe('precise read dependencies', () => {
       collections: [
         {
           slug: 'a',
-          fields: [{ name: 'layout', type: 'blocks', blocks: [{ slug: 'y', fields: [{ name: 'ref', type: 'text' }] }, { slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] }] }],
+          fields: [
+            {
+              name: 'layout',
+              type: 'blocks',
+              blocks: [
+                { slug: 'y', fields: [{ name: 'ref', type: 'text' }] },
+                { slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] },
+              ],
+            },
+          ],
         },
         { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
       ],

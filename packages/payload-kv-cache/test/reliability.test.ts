@@ -117,7 +117,12 @@ async function runUnderFault(pair: Pair, reference: Snapshot, hooks: { afterStep
 
 function expectClean(result: RunResult): void {
   const detail = (list: string[]) => `PKC_SEED=${SEED}: ${list.slice(0, 3).join('; ')}`
-  expect({ failures: result.failures.length, stale: result.stale.length, lost: result.lost.length, auditMismatches: result.stats.auditMismatches }).toEqual({
+  expect({
+    failures: result.failures.length,
+    stale: result.stale.length,
+    lost: result.lost.length,
+    auditMismatches: result.stats.auditMismatches,
+  }).toEqual({
     failures: 0,
     stale: 0,
     lost: 0,
@@ -168,12 +173,50 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
     expect(result.stats.hits).toBeGreaterThan(result.reads / 4)
   })
 
-  const modes: Array<{ name: string; injected: (kv: ReturnType<typeof faultyKV>) => string; decide: Parameters<typeof faultyKV>[1]; options?: Partial<KVCacheOptions>; expectHits: boolean; counter: keyof CacheStats }> = [
-    { name: 'KV throws on every call', decide: always('throw'), expectHits: false, counter: 'kvErrors', injected: (kv) => `${sum(kv.injected)} errors` },
-    { name: 'KV throws on 30 % of calls (seeded)', decide: sometimes('throw', 0.3, SEED), expectHits: true, counter: 'kvErrors', injected: (kv) => `${sum(kv.injected)} errors in ${sum(kv.calls)} calls` },
-    { name: 'only put throws', decide: always('throw', ['put']), expectHits: false, counter: 'kvErrors', injected: (kv) => `${kv.injected.put} put errors` },
-    { name: 'only get throws', decide: always('throw', ['get']), expectHits: false, counter: 'kvErrors', injected: (kv) => `${kv.injected.get} get errors` },
-    { name: 'KV never answers', decide: always('hang'), options: { kvTimeoutMs: 20 }, expectHits: false, counter: 'timeouts', injected: (kv) => `${sum(kv.injected)} calls hung (timeout 20 ms)` },
+  const modes: Array<{
+    name: string
+    injected: (kv: ReturnType<typeof faultyKV>) => string
+    decide: Parameters<typeof faultyKV>[1]
+    options?: Partial<KVCacheOptions>
+    expectHits: boolean
+    counter: keyof CacheStats
+  }> = [
+    {
+      name: 'KV throws on every call',
+      decide: always('throw'),
+      expectHits: false,
+      counter: 'kvErrors',
+      injected: (kv) => `${sum(kv.injected)} errors`,
+    },
+    {
+      name: 'KV throws on 30 % of calls (seeded)',
+      decide: sometimes('throw', 0.3, SEED),
+      expectHits: true,
+      counter: 'kvErrors',
+      injected: (kv) => `${sum(kv.injected)} errors in ${sum(kv.calls)} calls`,
+    },
+    {
+      name: 'only put throws',
+      decide: always('throw', ['put']),
+      expectHits: false,
+      counter: 'kvErrors',
+      injected: (kv) => `${kv.injected.put} put errors`,
+    },
+    {
+      name: 'only get throws',
+      decide: always('throw', ['get']),
+      expectHits: false,
+      counter: 'kvErrors',
+      injected: (kv) => `${kv.injected.get} get errors`,
+    },
+    {
+      name: 'KV never answers',
+      decide: always('hang'),
+      options: { kvTimeoutMs: 20 },
+      expectHits: false,
+      counter: 'timeouts',
+      injected: (kv) => `${sum(kv.injected)} calls hung (timeout 20 ms)`,
+    },
   ]
 
   for (const mode of modes) {
@@ -226,7 +269,9 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
     let kv!: ReturnType<typeof corruptingKV>
     const pair = await env.newPair({ audit: AUDIT_ALL, wrapKV: (real) => (kv = corruptingKV(real, 0.5, SEED)) })
     const result = await runUnderFault(pair, reference)
-    const kinds = Object.entries(kv.corrupted).map(([kind, n]) => `${n} ${kind}`).join(', ')
+    const kinds = Object.entries(kv.corrupted)
+      .map(([kind, n]) => `${n} ${kind}`)
+      .join(', ')
     record('corrupted entries under our keys', kinds, result)
     expectClean(result)
     for (const kind of ['garbage', 'truncated', 'foreign', 'future'] as Corruption[]) expect(kv.corrupted[kind]).toBeGreaterThan(0)
@@ -289,7 +334,11 @@ describe('limits: values and keys KV cannot hold', () => {
     const truth = await read(pair.plain)
     expect(first).toStrictEqual(truth)
     expect(second).toStrictEqual(truth)
-    extraRows.push(['result over the 25 MiB value limit', `26 MiB find: 2 reads, 2 fill skips, 0 stored`, 'served from the database, equal'])
+    extraRows.push([
+      'result over the 25 MiB value limit',
+      `26 MiB find: 2 reads, 2 fill skips, 0 stored`,
+      'served from the database, equal',
+    ])
   })
 
   it('an argument set that would make a 20 kB key is hashed to a key under 512 bytes, and still hits', async () => {
@@ -310,9 +359,12 @@ describe('limits: values and keys KV cannot hold', () => {
 
 describe('bad input at run time: a key function that throws or returns a non-string', () => {
   it.each([
-    ['throws', () => {
-      throw new Error('tenant lookup failed')
-    }],
+    [
+      'throws',
+      () => {
+        throw new Error('tenant lookup failed')
+      },
+    ],
     ['returns a number', () => 7 as unknown as string],
   ])('that %s: every read succeeds under the default key and equals the database; one warning, not one per read', async (_, key) => {
     const pair = await env.newPair({ key })
@@ -320,7 +372,9 @@ describe('bad input at run time: a key function that throws or returns a non-str
     const warn = jest.spyOn(pair.cached.logger, 'warn')
     try {
       for (let i = 0; i < 20; i++) {
-        expect(await pair.cached.find({ collection: 'notes', depth: 0 })).toStrictEqual(await pair.plain.find({ collection: 'notes', depth: 0 }))
+        expect(await pair.cached.find({ collection: 'notes', depth: 0 })).toStrictEqual(
+          await pair.plain.find({ collection: 'notes', depth: 0 }),
+        )
         await pair.cache.settled()
       }
       const warnings = warn.mock.calls.map((call) => String(call[0])).filter((message) => message.includes('`key` option'))
@@ -372,9 +426,21 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
       }
       // One write per scope, started among the reads. `void`: splice returns the elements it
       // removed (none here), not a promise left unhandled; each write is awaited in inFlight.
-      void inFlight.splice(IN_FLIGHT / 3, 0, pair.cached.update({ collection: 'notes', id: notes[0]!, data: { text: `note 0 round ${round}` } }))
-      void inFlight.splice(IN_FLIGHT / 2, 0, pair.cached.update({ collection: 'posts', id: data.posts[0]!.id, data: { views: 100 + round } }))
-      void inFlight.splice((2 * IN_FLIGHT) / 3, 0, pair.cached.create({ collection: 'categories', data: { title: `Round ${round} ${pick(['a', 'b'])}` } }))
+      void inFlight.splice(
+        IN_FLIGHT / 3,
+        0,
+        pair.cached.update({ collection: 'notes', id: notes[0]!, data: { text: `note 0 round ${round}` } }),
+      )
+      void inFlight.splice(
+        IN_FLIGHT / 2,
+        0,
+        pair.cached.update({ collection: 'posts', id: data.posts[0]!.id, data: { views: 100 + round } }),
+      )
+      void inFlight.splice(
+        (2 * IN_FLIGHT) / 3,
+        0,
+        pair.cached.create({ collection: 'categories', data: { title: `Round ${round} ${pick(['a', 'b'])}` } }),
+      )
       calls += inFlight.length
       let timer: ReturnType<typeof setTimeout> | undefined
       const deadlock = new Promise<never>((_, reject) => {
@@ -405,8 +471,25 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
     await pair.cache.settled()
     const footprint = engineOf(pair).footprint()
     const stats = pair.cache.stats()
-    rows.push({ fault: `${IN_FLIGHT}+ concurrent calls, writes interleaved, 5 % KV errors`, injected: `${ROUNDS} rounds`, operations: calls, failures, stale, lost: 0, hits: stats.hits, audits: stats.audits, mismatches: stats.auditMismatches })
-    extraRows.push(['per-isolate memory under the load', Object.entries(peak).filter(([, n]) => n > 0).map(([name, n]) => `${name} peak ${n}`).join(', ') || 'all empty', `bounded by scopes and distinct reads, not by calls; after settling: flights ${footprint.flights}, background ${footprint.background}, fills ${footprint.fillsInFlight ?? 0}`])
+    rows.push({
+      fault: `${IN_FLIGHT}+ concurrent calls, writes interleaved, 5 % KV errors`,
+      injected: `${ROUNDS} rounds`,
+      operations: calls,
+      failures,
+      stale,
+      lost: 0,
+      hits: stats.hits,
+      audits: stats.audits,
+      mismatches: stats.auditMismatches,
+    })
+    extraRows.push([
+      'per-isolate memory under the load',
+      Object.entries(peak)
+        .filter(([, n]) => n > 0)
+        .map(([name, n]) => `${name} peak ${n}`)
+        .join(', ') || 'all empty',
+      `bounded by scopes and distinct reads, not by calls; after settling: flights ${footprint.flights}, background ${footprint.background}, fills ${footprint.fillsInFlight ?? 0}`,
+    ])
     expect({ failures, stale, auditMismatches: stats.auditMismatches }).toEqual({ failures: 0, stale: 0, auditMismatches: 0 })
     expect(stats.hits + stats.coalesced).toBeGreaterThan(ROUNDS * IN_FLIGHT * 0.5)
     // What drains when work settles has drained; what stays is bounded by the scopes.
@@ -427,7 +510,10 @@ function renderReport(): string {
   const faults = [
     '| fault | what was injected | operations run | failures | stale reads | lost writes | hits | hits audited | audit mismatches |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.fault} | ${r.injected} | ${r.operations} | ${r.failures} | ${r.stale} | ${r.lost} | ${r.hits} | ${r.audits} | ${r.mismatches} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.fault} | ${r.injected} | ${r.operations} | ${r.failures} | ${r.stale} | ${r.lost} | ${r.hits} | ${r.audits} | ${r.mismatches} |`,
+    ),
   ]
   const limits = ['| case | what was tried | outcome |', '|---|---|---|', ...extraRows.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`)]
   return `# Reliability

@@ -41,7 +41,8 @@ const collections = (): CollectionConfig[] => [
       read: ({ req }): Where | boolean => {
         const user = req.user as unknown as User | null
         if (user?.role === 'editor') return true
-        if (user) return { and: [{ _status: { equals: 'published' } }, { or: [{ owner: { equals: user.id } }, { public: { equals: true } }] }] }
+        if (user)
+          return { and: [{ _status: { equals: 'published' } }, { or: [{ owner: { equals: user.id } }, { public: { equals: true } }] }] }
         return { and: [{ _status: { equals: 'published' } }, { public: { equals: true } }] }
       },
       readVersions: ({ req }) => (req.user as unknown as User | null)?.role === 'editor',
@@ -58,7 +59,10 @@ let keys = 0
 
 interface Site {
   payload: Payload
-  request(path: string, init?: { token?: string; method?: string; body?: unknown }): Promise<{ status: number; body: Record<string, unknown> }>
+  request(
+    path: string,
+    init?: { token?: string; method?: string; body?: unknown },
+  ): Promise<{ status: number; body: Record<string, unknown> }>
 }
 
 async function startSite(db: Parameters<typeof buildConfig>[0]['db']): Promise<Site> {
@@ -79,7 +83,11 @@ async function startSite(db: Parameters<typeof buildConfig>[0]['db']): Promise<S
       const headers = new Headers({ 'x-tenant-secret': HEADER_SECRET })
       if (init.token) headers.set('authorization', `JWT ${init.token}`)
       if (init.body !== undefined) headers.set('content-type', 'application/json')
-      const request = new Request(`http://localhost/api${path}`, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) })
+      const request = new Request(`http://localhost/api${path}`, {
+        method: init.method ?? 'GET',
+        headers,
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      })
       const response = await handleEndpoints({ config, request, payloadInstanceCacheKey: key })
       return { status: response.status, body: (await response.json()) as Record<string, unknown> }
     },
@@ -110,7 +118,10 @@ describe('security over REST: per-user access, drafts, locales, auth, nothing fr
       users[name] = { id: user.id, role }
     }
     const article = async (name: string, owner: User, isPublic: boolean) => {
-      const doc = await p.create({ collection: 'articles', data: { title: `${name} (en)`, public: isPublic, owner: owner.id, _status: 'published' } })
+      const doc = await p.create({
+        collection: 'articles',
+        data: { title: `${name} (en)`, public: isPublic, owner: owner.id, _status: 'published' },
+      })
       await p.update({ collection: 'articles', id: doc.id, locale: 'de', data: { title: `${name} (de)` } })
       ids[name] = doc.id
     }
@@ -118,7 +129,12 @@ describe('security over REST: per-user access, drafts, locales, auth, nothing fr
     await article('bob private', users.b, false)
     await article('public one', users.editor, true)
     // Only an English title: German readers get it through the fallback locale.
-    ids['english only'] = (await p.create({ collection: 'articles', data: { title: 'english only', public: true, owner: users.editor.id, _status: 'published' } })).id
+    ids['english only'] = (
+      await p.create({
+        collection: 'articles',
+        data: { title: 'english only', public: true, owner: users.editor.id, _status: 'published' },
+      })
+    ).id
   })
 
   afterAll(async () => {
@@ -143,7 +159,8 @@ describe('security over REST: per-user access, drafts, locales, auth, nothing fr
     return cached.body
   }
 
-  const titles = (body: Record<string, unknown>): string[] => ((body.docs as Array<{ title: string }> | undefined) ?? []).map((doc) => doc.title).sort()
+  const titles = (body: Record<string, unknown>): string[] =>
+    ((body.docs as Array<{ title: string }> | undefined) ?? []).map((doc) => doc.title).sort()
 
   it('two readers and an anonymous caller asking the same URL each get their own result, never another’s cached one', async () => {
     const alice = await login(emails.a)
@@ -172,7 +189,11 @@ describe('security over REST: per-user access, drafts, locales, auth, nothing fr
     const editor = await login(emails.editor)
     const alice = await login(emails.a)
     await cachedSite.payload.update({ collection: 'articles', id: ids['public one']!, draft: true, data: { title: 'SECRET DRAFT' } })
-    for (const path of [`/articles/${ids['public one']}?draft=true&depth=0`, '/articles?draft=true&sort=title&depth=0', `/articles/versions?depth=0&where[parent][equals]=${ids['public one']}`]) {
+    for (const path of [
+      `/articles/${ids['public one']}?draft=true&depth=0`,
+      '/articles?draft=true&sort=title&depth=0',
+      `/articles/versions?depth=0&where[parent][equals]=${ids['public one']}`,
+    ]) {
       const asEditor = await same(path, editor)
       await cache.settled()
       await same(path, editor)
@@ -233,7 +254,9 @@ describe('security over REST: per-user access, drafts, locales, auth, nothing fr
 
     it('lock-out: after too many failed logins the right password is refused at once', async () => {
       for (let i = 0; i < 2; i++) {
-        expect((await cachedSite.request('/users/login', { method: 'POST', body: { email: emails.b, password: 'wrong' } })).status).toBe(401)
+        expect((await cachedSite.request('/users/login', { method: 'POST', body: { email: emails.b, password: 'wrong' } })).status).toBe(
+          401,
+        )
       }
       const locked = await cachedSite.request('/users/login', { method: 'POST', body: { email: emails.b, password: PASSWORD } })
       expect(locked.status).toBe(401)

@@ -19,10 +19,28 @@ describe('stamp slots', () => {
     await server.dispose()
   })
 
-  function stampsOn(kv: KVNamespaceLike, clock: { now: () => number; sleep: (ms: number) => Promise<void> }, prefix: string, timeoutMs = 1000) {
+  function stampsOn(
+    kv: KVNamespaceLike,
+    clock: { now: () => number; sleep: (ms: number) => Promise<void> },
+    prefix: string,
+    timeoutMs = 1000,
+  ) {
     const counters = new Counters()
     const background = new BackgroundWork(undefined)
-    const stamps = new Stamps({ kv: new SafeKV(() => kv, timeoutMs, counters.totals, () => undefined), prefix, clock: clock.now, sleep: clock.sleep, counters, background, report: () => undefined })
+    const stamps = new Stamps({
+      kv: new SafeKV(
+        () => kv,
+        timeoutMs,
+        counters.totals,
+        () => undefined,
+      ),
+      prefix,
+      clock: clock.now,
+      sleep: clock.sleep,
+      counters,
+      background,
+      report: () => undefined,
+    })
     return { stamps, counters, background }
   }
 
@@ -48,12 +66,19 @@ describe('stamp slots', () => {
   })
 
   it('a put that never answers fails its round after one timeout: the write returns, and this isolate bypasses while it retries', async () => {
-    const hanging: KVNamespaceLike = { ...server.kv, get: server.kv.get.bind<KVNamespaceLike['get']>(server.kv), put: () => new Promise<void>(() => undefined) }
+    const hanging: KVNamespaceLike = {
+      ...server.kv,
+      get: server.kv.get.bind<KVNamespaceLike['get']>(server.kv),
+      put: () => new Promise<void>(() => undefined),
+    }
     // Real time passes while a put times out, so the first slot frees again during the third
     // slot's timeout: a writer that moved to the next slot on every failure never stopped.
     const { stamps, counters, background } = stampsOn(hanging, skippingClock(), 'hang', 400)
     const started = Date.now()
-    const outcome = await Promise.race([stamps.bump(['c:posts']).then(() => 'returned'), new Promise((resolve) => setTimeout(() => resolve('hung'), 5000))])
+    const outcome = await Promise.race([
+      stamps.bump(['c:posts']).then(() => 'returned'),
+      new Promise((resolve) => setTimeout(() => resolve('hung'), 5000)),
+    ])
     expect(outcome).toBe('returned')
     expect(Date.now() - started).toBeLessThan(2000)
     expect(stamps.isUnsettled(['c:posts'])).toBe(true)

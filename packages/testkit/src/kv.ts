@@ -62,7 +62,12 @@ export function countingKV(kv: KVNamespaceLike): CountingKV {
 }
 
 /** The calls made between two snapshots of `counts`. */
-export const diff = (to: KVCounts, from: KVCounts): KVCounts => ({ get: to.get - from.get, put: to.put - from.put, delete: to.delete - from.delete, list: to.list - from.list })
+export const diff = (to: KVCounts, from: KVCounts): KVCounts => ({
+  get: to.get - from.get,
+  put: to.put - from.put,
+  delete: to.delete - from.delete,
+  list: to.list - from.list,
+})
 
 export interface PlantOptions {
   /** Index of the first entry, to add to entries planted before. Default 0. */
@@ -81,6 +86,10 @@ export interface PlantOptions {
 export async function plant(kv: KVNamespaceLike, prefix: string, scope: string, count: number, options: PlantOptions = {}): Promise<void> {
   const { from = 0, batch = 500, ttlSeconds = 600 } = options
   for (let i = from; i < from + count; i += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, from + count - i) }, (_, j) => kv.put(`${prefix}:${scope}:find:planted-${i + j}`, 'x', { expirationTtl: ttlSeconds })))
+    await Promise.all(
+      Array.from({ length: Math.min(batch, from + count - i) }, (_, j) =>
+        kv.put(`${prefix}:${scope}:find:planted-${i + j}`, 'x', { expirationTtl: ttlSeconds }),
+      ),
+    )
   }
 }

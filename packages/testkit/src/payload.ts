@@ -15,7 +15,9 @@ export async function closePayload(payload: Payload): Promise<void> {
   }
   const { pool, client } = db
   // Read replicas get pools of their own that only drizzle's wrapper holds.
-  const replicas = (db as { drizzle?: { $replicas?: { $client?: { end?(): Promise<void>; on?(event: 'error', listener: () => void): void } }[] } }).drizzle?.$replicas ?? []
+  const replicas =
+    (db as { drizzle?: { $replicas?: { $client?: { end?(): Promise<void>; on?(event: 'error', listener: () => void): void } }[] } }).drizzle
+      ?.$replicas ?? []
   await db.destroy?.()
   for (const replica of replicas) {
     replica.$client?.on?.('error', () => undefined)

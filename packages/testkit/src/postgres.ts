@@ -52,7 +52,15 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       output.push(String(line))
       if (output.length > 30) output.shift()
     }
-    const server = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: 'postgres', port, persistent: false, onLog: keep, onError: keep })
+    const server = new EmbeddedPostgres({
+      databaseDir: join(dir, 'data'),
+      user: 'postgres',
+      password: 'postgres',
+      port,
+      persistent: false,
+      onLog: keep,
+      onError: keep,
+    })
     try {
       await server.initialise()
       await server.start()

@@ -107,7 +107,8 @@ export function pinnedID(where: unknown): DocumentID | undefined {
 
 /** The id of the document a single-document write names before it runs, if it does. */
 export function idOfWriteArgs(operation: string, args: Record<string, unknown>): DocumentID | undefined {
-  if (operation === 'updateOne') return args.where !== undefined && args.where !== null ? pinnedID(args.where) : usable(args.id) ? args.id : undefined
+  if (operation === 'updateOne')
+    return args.where !== undefined && args.where !== null ? pinnedID(args.where) : usable(args.id) ? args.id : undefined
   if (operation === 'deleteOne' || operation === 'upsert') return pinnedID(args.where)
   return undefined
 }

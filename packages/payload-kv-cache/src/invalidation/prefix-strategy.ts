@@ -152,7 +152,10 @@ export class PrefixStrategy implements InvalidationStrategy {
       if (ok) this.purgeFailed.delete(scope)
       else this.purgeFailed.set(scope, now)
     }
-    if (!ok) this.report(`could not delete every entry of ${scopes.join(', ')}; this isolate reads them from the database until a purge succeeds, other isolates may serve stale entries until their TTL`)
+    if (!ok)
+      this.report(
+        `could not delete every entry of ${scopes.join(', ')}; this isolate reads them from the database until a purge succeeds, other isolates may serve stale entries until their TTL`,
+      )
   }
 
   private purgeFailedFor(dependencies: readonly Scope[]): boolean {

@@ -36,7 +36,12 @@ export class Purger {
 
   /** Resolves after the budgeted part; `done` after the rest, with whether nothing failed. */
   async purge(prefixes: readonly string[]): Promise<{ done: Promise<boolean> }> {
-    const queue = [...new Set(prefixes)].map((prefix) => ({ prefix, cursor: undefined as string | undefined, listed: false, complete: false }))
+    const queue = [...new Set(prefixes)].map((prefix) => ({
+      prefix,
+      cursor: undefined as string | undefined,
+      listed: false,
+      complete: false,
+    }))
     // Names listed but not deleted yet: a budget can run out in the middle of a page.
     let names: string[] = []
     let spent = 0

@@ -129,5 +129,4 @@ export class StampReads {
     }
     return false
   }
-
 }

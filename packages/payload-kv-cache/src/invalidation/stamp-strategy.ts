@@ -31,7 +31,8 @@ export class StampStrategy implements InvalidationStrategy {
    */
   dependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): Scope[] {
     const { paths } = this.schema()
-    if (operation !== 'findOne' || ref.kind !== 'collection' || !this.documentStamps) return paths.dependenciesOfCall(operation, scope, args)
+    if (operation !== 'findOne' || ref.kind !== 'collection' || !this.documentStamps)
+      return paths.dependenciesOfCall(operation, scope, args)
     const { scopes, ownRowsOnly } = paths.traversal(operation, scope, args)
     const id = ownRowsOnly ? this.schema().canonicalID(scope, pinnedID(args.where)) : undefined
     return id === undefined ? scopes : [bulkStamp(scope), documentStamp(scope, id)]
@@ -87,7 +88,10 @@ export class StampStrategy implements InvalidationStrategy {
       if (VERSION_WRITES.has(operation)) continue
       // A delete in a collection that points at itself (a parent page, related posts): its
       // foreign keys change other rows of the same collection, which nobody names.
-      if (!SINGLE_DOCUMENT_WRITES.has(operation) || (DELETES.has(operation) && schema.hasForeignKeys() && schema.graph.referrersOf(scope).has(scope))) {
+      if (
+        !SINGLE_DOCUMENT_WRITES.has(operation) ||
+        (DELETES.has(operation) && schema.hasForeignKeys() && schema.graph.referrersOf(scope).has(scope))
+      ) {
         scopes.push(bulkStamp(scope))
         continue
       }
@@ -131,7 +135,9 @@ export class StampStrategy implements InvalidationStrategy {
 
   /** Frees KV storage; the caller has bumped the stamps first, so an entry the listing misses is dead anyway. */
   async purge(scopes: readonly StampScope[]): Promise<void> {
-    await (await this.purger.purge(this.schema().prefixesFor(this.prefix, scopes))).done
+    await (
+      await this.purger.purge(this.schema().prefixesFor(this.prefix, scopes))
+    ).done
   }
 
   footprint(): Record<string, number> {

@@ -60,4 +60,3 @@ export function tokenTime(token: string | null | undefined): number {
   const at = dash > 0 ? parseInt(token.slice(0, dash), 36) : NaN
   return Number.isFinite(at) ? at : -Infinity
 }
-

@@ -326,7 +326,8 @@ export class Stamps {
     const now = this.clock()
     // A writer that overslept its wake-up was cancelled with its request (Workers end
     // waitUntil work ~30 s after the response): joining it would wait forever.
-    const runningWriter = state.writer !== undefined && !overslept(state, now) && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS
+    const runningWriter =
+      state.writer !== undefined && !overslept(state, now) && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS
     let covered: Promise<void>
     if (!untilLanded && this.burstCovers(state, now)) covered = Promise.resolve()
     else {
@@ -443,7 +444,9 @@ export class Stamps {
           this.markFailed(scope)
           // Given up: nobody waits for a write that will not come.
           this.release(state, () => true)
-          this.report(`could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`)
+          this.report(
+            `could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`,
+          )
         } else if (written !== 'refused' || state.keys.length === 1) this.release(state, (waiter) => !waiter.untilLanded)
         // Refused on every slot: other writers fill them this second, and no token can say
         // this write happened until one frees; its bump waits for the retry (a second), as
@@ -475,7 +478,8 @@ export class Stamps {
   private async writeToken(scope: StampScope, key: string, token: string): Promise<true | KVFailure> {
     const started = this.events?.enabled ? timerStart() : 0
     const written = await this.kv.putEntry(key, token)
-    if (this.events?.enabled) this.events.emit({ type: 'stampWrite', scope, operation: 'stamp', ok: written === true, ms: elapsedSince(started) })
+    if (this.events?.enabled)
+      this.events.emit({ type: 'stampWrite', scope, operation: 'stamp', ok: written === true, ms: elapsedSince(started) })
     if (written !== true) return written
     this.counters.count('stampWrites', scope, undefined)
     this.reads.wrote(key, token)
@@ -487,7 +491,8 @@ export class Stamps {
     if (this.states.size < MAX_IDLE_SCOPES) return
     const now = this.clock()
     for (const [scope, state] of this.states) {
-      if (!state.writer && state.waiters.length === 0 && now - Math.max(...state.attemptedAt) >= STAMP_WRITE_INTERVAL_MS) this.states.delete(scope)
+      if (!state.writer && state.waiters.length === 0 && now - Math.max(...state.attemptedAt) >= STAMP_WRITE_INTERVAL_MS)
+        this.states.delete(scope)
     }
   }
 }

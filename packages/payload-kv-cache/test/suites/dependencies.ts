@@ -58,7 +58,8 @@ export function dependencySuite(env: TestEnv): void {
     }
 
     it('a join field: writing the joined collection invalidates the joining one', async () => {
-      const read = (p: Payload) => p.find({ collection: 'authors', sort: 'name', depth: 0, joins: { posts: { sort: '-views', limit: 20 } } })
+      const read = (p: Payload) =>
+        p.find({ collection: 'authors', sort: 'name', depth: 0, joins: { posts: { sort: '-views', limit: 20 } } })
       const before = await warm(read)
       await pair.cached.update({ collection: 'posts', id: data.posts[0]!.id, data: { author: data.authors[2]!.id } })
       const after = await expectFresh(read)
@@ -76,7 +77,8 @@ export function dependencySuite(env: TestEnv): void {
     })
 
     it('a draft read (queryDrafts, paths under version.) through a relationship: renaming the author changes which drafts match', async () => {
-      const read = (p: Payload) => p.find({ collection: 'posts', draft: true, depth: 0, sort: 'title', where: { 'author.name': { equals: 'Grace' } } })
+      const read = (p: Payload) =>
+        p.find({ collection: 'posts', draft: true, depth: 0, sort: 'title', where: { 'author.name': { equals: 'Grace' } } })
       const before = await warm(read)
       expect(before.totalDocs).toBeGreaterThan(0)
       await pair.cached.update({ collection: 'authors', id: data.authors[1]!.id, data: { name: 'Grace D.' } })
@@ -175,7 +177,8 @@ export function dependencySuite(env: TestEnv): void {
 
       it('a findOne by id that follows a relationship depends on the related collection, not only its document', async () => {
         const post = data.posts[0]!.id
-        const read = (p: Payload) => p.db.findOne({ collection: 'posts', where: { and: [{ id: { equals: post } }, { 'author.name': { equals: 'Ada' } }] } })
+        const read = (p: Payload) =>
+          p.db.findOne({ collection: 'posts', where: { and: [{ id: { equals: post } }, { 'author.name': { equals: 'Ada' } }] } })
         await pair.cached.update({ collection: 'posts', id: post, data: { author: data.authors[0]!.id } })
         expect(await warm(read)).not.toBeNull()
         // The author is renamed: the same post no longer matches.
@@ -216,7 +219,9 @@ export function dependencySuite(env: TestEnv): void {
         const count = DOCUMENT_STAMPS_PER_SECOND * 2
         const notes = []
         for (let i = 0; i < count; i++) notes.push(await bulk.cached.create({ collection: 'notes', data: { text: `bulk ${i}` } }))
-        const reads = [notes[0]!, notes[count - 1]!].map((note) => (p: Payload) => p.findByID({ collection: 'notes', id: note.id, depth: 0 }))
+        const reads = [notes[0]!, notes[count - 1]!].map(
+          (note) => (p: Payload) => p.findByID({ collection: 'notes', id: note.id, depth: 0 }),
+        )
         for (const read of reads) {
           await bulk.cache.settled()
           await read(bulk.cached)
@@ -259,7 +264,8 @@ export function dependencySuite(env: TestEnv): void {
     it('a chain A → B → C: renaming C changes which A match through B', async () => {
       const category = data.categories[0]!
       await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { favourite: category.id } })
-      const read = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'title', where: { 'author.favourite.title': { equals: category.title } } })
+      const read = (p: Payload) =>
+        p.find({ collection: 'posts', depth: 0, sort: 'title', where: { 'author.favourite.title': { equals: category.title } } })
       const before = await warm(read)
       expect(before.totalDocs).toBeGreaterThan(0)
       await pair.cached.update({ collection: 'categories', id: category.id, data: { title: `${category.title} renamed` } })
@@ -309,7 +315,9 @@ export function dependencySuite(env: TestEnv): void {
       await pair.cache.settled()
       // Besides the collection's stamp, only stamps of the notes' own documents.
       const all = invalidations().slice(before)
-      expect(all.filter((key) => key.includes(':stamp:') && !key.includes(':stamp:c:notes#'))).toEqual(all.filter((key) => key.includes(':stamp:') && !key.includes('#')))
+      expect(all.filter((key) => key.includes(':stamp:') && !key.includes(':stamp:c:notes#'))).toEqual(
+        all.filter((key) => key.includes(':stamp:') && !key.includes('#')),
+      )
       const written = all.filter((key) => !key.includes('#'))
       expect(written).toHaveLength(1)
       expect(written[0]).toMatch(env.strategy === 'stamp' ? /:stamp:([0-9]+:)?c:notes$/ : /:c:notes:$/)

@@ -19,7 +19,10 @@ export function differentialSuite(env: TestEnv, steps = 500, options: { audit?: 
     const seedValue = process.env.PKC_SEED ? Number(process.env.PKC_SEED) : Math.floor(Math.random() * 2 ** 31)
 
     beforeAll(async () => {
-      pair = await env.newPair({ ...(options.audit ? { audit: { sampleRate: 1 } } : {}), ...(options.transactions ? { transactions: true } : {}) })
+      pair = await env.newPair({
+        ...(options.audit ? { audit: { sampleRate: 1 } } : {}),
+        ...(options.transactions ? { transactions: true } : {}),
+      })
       data = await seed(pair.cached)
     })
 

@@ -159,21 +159,22 @@ export function raceSuite(env: TestEnv): void {
     })
 
     if (env.strategy === 'stamp')
-    it('with real timers, a trailing stamp write lands on its own and settled() waits for it', async () => {
-      await twoIsolates(undefined, async (a, b) => {
-        const note = await a.payload.create({ collection: 'notes', data: { text: 'one' } })
-        const read = (p: Payload) => p.findByID({ collection: 'notes', id: note.id })
-        await read(b.payload)
-        await b.cache.settled()
-        // The create and the first updates take every slot of the collection's stamp this
-        // second: the last update's token trails them, and returns before it lands.
-        for (let i = 1; i <= STAMP_SLOTS; i++) await a.payload.update({ collection: 'notes', id: note.id, data: { text: i === STAMP_SLOTS ? 'two' : `draft ${i}` } })
-        const stampWrites = a.cache.stats().stampWrites
-        await a.cache.settled()
-        // One trailing put, unless this machine took over a second for the updates.
-        expect(a.cache.stats().stampWrites - stampWrites).toBeLessThanOrEqual(1)
-        expect((await read(b.payload)).text).toBe('two')
+      it('with real timers, a trailing stamp write lands on its own and settled() waits for it', async () => {
+        await twoIsolates(undefined, async (a, b) => {
+          const note = await a.payload.create({ collection: 'notes', data: { text: 'one' } })
+          const read = (p: Payload) => p.findByID({ collection: 'notes', id: note.id })
+          await read(b.payload)
+          await b.cache.settled()
+          // The create and the first updates take every slot of the collection's stamp this
+          // second: the last update's token trails them, and returns before it lands.
+          for (let i = 1; i <= STAMP_SLOTS; i++)
+            await a.payload.update({ collection: 'notes', id: note.id, data: { text: i === STAMP_SLOTS ? 'two' : `draft ${i}` } })
+          const stampWrites = a.cache.stats().stampWrites
+          await a.cache.settled()
+          // One trailing put, unless this machine took over a second for the updates.
+          expect(a.cache.stats().stampWrites - stampWrites).toBeLessThanOrEqual(1)
+          expect((await read(b.payload)).text).toBe('two')
+        })
       })
-    })
   })
 }

@@ -25,21 +25,34 @@ export function readSuite(env: TestEnv): void {
 
     const localApi: Array<[string, string, Read]> = [
       ['find', 'find', (p) => p.find({ collection: 'posts', where: { views: { greater_than: 0 } }, sort: '-views', limit: 3 })],
-      ['find with depth (population through findOne/find of authors)', 'find', (p) => p.find({ collection: 'posts', depth: 2, sort: 'title' })],
+      [
+        'find with depth (population through findOne/find of authors)',
+        'find',
+        (p) => p.find({ collection: 'posts', depth: 2, sort: 'title' }),
+      ],
       ['findByID', 'findOne', (p, d) => p.findByID({ collection: 'posts', id: d.posts[1]!.id })],
       ['count', 'count', (p) => p.count({ collection: 'posts', where: { tags: { in: ['news'] } } })],
       ['findDistinct', 'findDistinct', (p) => p.findDistinct({ collection: 'posts', field: 'views', sort: 'views' })],
       ['find with draft: true', 'queryDrafts', (p) => p.find({ collection: 'posts', draft: true, sort: 'title' })],
-      ['findVersions', 'findVersions', (p, d) => p.findVersions({ collection: 'posts', where: { parent: { equals: d.posts[6]!.id } }, sort: '-updatedAt' })],
+      [
+        'findVersions',
+        'findVersions',
+        (p, d) => p.findVersions({ collection: 'posts', where: { parent: { equals: d.posts[6]!.id } }, sort: '-updatedAt' }),
+      ],
       ['countVersions', 'countVersions', (p) => p.countVersions({ collection: 'posts' })],
       ['findGlobal', 'findGlobal', (p) => p.findGlobal({ slug: 'settings' })],
       ['findGlobal draft', 'findGlobal', (p) => p.findGlobal({ slug: 'settings', draft: true, locale: 'de' })],
       ['findGlobalVersions', 'findGlobalVersions', (p) => p.findGlobalVersions({ slug: 'settings', sort: '-updatedAt' })],
       ['countGlobalVersions', 'countGlobalVersions', (p) => p.countGlobalVersions({ global: 'settings' })],
-      ['find on a join field', 'find', (p) => p.find({ collection: 'authors', sort: 'name', joins: { posts: { sort: '-views', limit: 5 } } })],
+      [
+        'find on a join field',
+        'find',
+        (p) => p.find({ collection: 'authors', sort: 'name', joins: { posts: { sort: '-views', limit: 5 } } }),
+      ],
     ]
 
-    const supported = <T extends [string, ...unknown[]]>(cases: T[]): T[] => (missingFeatures(env.kind).findDistinct ? cases.filter((c) => !c.includes('findDistinct')) : cases)
+    const supported = <T extends [string, ...unknown[]]>(cases: T[]): T[] =>
+      missingFeatures(env.kind).findDistinct ? cases.filter((c) => !c.includes('findDistinct')) : cases
 
     it.each(supported(localApi))('Local API %s: a repeat is served from KV and equals the database', async (_, operation, read) => {
       await pair.cache.invalidateAll()
@@ -69,20 +82,23 @@ export function readSuite(env: TestEnv): void {
       ['countGlobalVersions', () => ({ global: 'settings' })],
     ]
 
-    it.each(supported(adapterCalls))('adapter %s: the cached result is strictly the inner result (undefined keys, dates, NaN)', async (operation, makeArgs) => {
-      const call = (p: Payload) => (p.db as unknown as Record<string, (a: unknown) => Promise<unknown>>)[operation]!(makeArgs(data))
-      await pair.cache.invalidateAll()
-      log.reset()
-      const miss = await call(pair.cached)
-      expect(log.reads).toEqual([expect.stringMatching(new RegExp(`^${operation}:`))])
-      await pair.cache.settled()
-      log.reset()
-      const hit = await call(pair.cached)
-      expect(log.reads).toEqual([])
-      const truth = await call(pair.plain)
-      expect(miss).toStrictEqual(truth)
-      expect(hit).toStrictEqual(truth)
-    })
+    it.each(supported(adapterCalls))(
+      'adapter %s: the cached result is strictly the inner result (undefined keys, dates, NaN)',
+      async (operation, makeArgs) => {
+        const call = (p: Payload) => (p.db as unknown as Record<string, (a: unknown) => Promise<unknown>>)[operation]!(makeArgs(data))
+        await pair.cache.invalidateAll()
+        log.reset()
+        const miss = await call(pair.cached)
+        expect(log.reads).toEqual([expect.stringMatching(new RegExp(`^${operation}:`))])
+        await pair.cache.settled()
+        log.reset()
+        const hit = await call(pair.cached)
+        expect(log.reads).toEqual([])
+        const truth = await call(pair.plain)
+        expect(miss).toStrictEqual(truth)
+        expect(hit).toStrictEqual(truth)
+      },
+    )
 
     it('hands out a fresh object on every hit', async () => {
       const args = { collection: 'posts', where: { id: { equals: data.posts[0]!.id } } }

@@ -30,7 +30,8 @@ export function transactionSuite(env: TestEnv): void {
       expect(transactionID).not.toBeNull()
       return { transactionID: transactionID! }
     }
-    const readPost = (p: Payload, req?: Partial<PayloadRequest>) => p.findByID({ collection: 'posts', id: data.posts[2]!.id, depth: 0, req })
+    const readPost = (p: Payload, req?: Partial<PayloadRequest>) =>
+      p.findByID({ collection: 'posts', id: data.posts[2]!.id, depth: 0, req })
     const warm = async () => {
       await pair.cache.settled()
       await readPost(pair.cached)
@@ -186,7 +187,10 @@ export function transactionSuite(env: TestEnv): void {
         await pair.cache.settled()
         // The document's own stamp (stamp strategy) or the collection's purge (prefix): none
         // before the COMMIT landed, one after.
-        const [calls, own, kind] = env.strategy === 'stamp' ? [counted.puts, `:c:notes#=${String(doc.id)}`, 'puts' as const] : [counted.lists, ':c:notes:', 'lists' as const]
+        const [calls, own, kind] =
+          env.strategy === 'stamp'
+            ? [counted.puts, `:c:notes#=${String(doc.id)}`, 'puts' as const]
+            : [counted.lists, ':c:notes:', 'lists' as const]
         expect(calls.slice(before[kind], landed![kind]).filter((key) => key.endsWith(own))).toStrictEqual([])
         expect(calls.slice(landed![kind]).filter((key) => key.endsWith(own)).length).toBeGreaterThan(0)
         const read = (p: Payload) => p.findByID({ collection: 'notes', id: doc.id as number, depth: 0 })

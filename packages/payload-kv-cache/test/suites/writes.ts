@@ -127,7 +127,11 @@ export function writeSuite(env: TestEnv): void {
         method: 'updateVersion',
         read: versionsOf(0),
         write: (p, _, before) =>
-          db(p).updateVersion({ collection: 'posts', id: before.docs[0].id, versionData: { ...before.docs[0], version: { ...before.docs[0].version, body: 'version edited' } } }),
+          db(p).updateVersion({
+            collection: 'posts',
+            id: before.docs[0].id,
+            versionData: { ...before.docs[0], version: { ...before.docs[0].version, body: 'version edited' } },
+          }),
         expectChange: (after) => expect(after.docs[0].version.body).toBe('version edited'),
       },
       {
@@ -155,14 +159,24 @@ export function writeSuite(env: TestEnv): void {
         method: 'createGlobalVersion',
         read: globalVersions,
         write: (p) =>
-          db(p).createGlobalVersion({ globalSlug: 'settings', versionData: { siteName: 'by hand', _status: 'draft' }, autosave: false, createdAt: now(), updatedAt: now() }),
+          db(p).createGlobalVersion({
+            globalSlug: 'settings',
+            versionData: { siteName: 'by hand', _status: 'draft' },
+            autosave: false,
+            createdAt: now(),
+            updatedAt: now(),
+          }),
         expectChange: (after, before) => expect(after.totalDocs).toBe(before.totalDocs + 1),
       },
       {
         method: 'updateGlobalVersion',
         read: globalVersions,
         write: (p, d, before) =>
-          db(p).updateGlobalVersion({ global: 'settings', id: before.docs[0].id, versionData: { ...before.docs[0], version: { ...before.docs[0].version, featured: d.posts[3]!.id } } }),
+          db(p).updateGlobalVersion({
+            global: 'settings',
+            id: before.docs[0].id,
+            versionData: { ...before.docs[0], version: { ...before.docs[0].version, featured: d.posts[3]!.id } },
+          }),
         expectChange: (after) => expect(after.docs[0].version.featured).toBe(data.posts[3]!.id),
       },
       {

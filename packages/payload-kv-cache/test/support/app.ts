@@ -42,7 +42,14 @@ export const siteCollections = (): CollectionConfig[] => [
       { name: 'author', type: 'relationship', relationTo: 'authors' },
       { name: 'categories', type: 'relationship', relationTo: 'categories', hasMany: true },
       { name: 'tags', type: 'select', hasMany: true, options: ['news', 'tech', 'life'] },
-      { name: 'meta', type: 'group', fields: [{ name: 'score', type: 'number' }, { name: 'note', type: 'text' }] },
+      {
+        name: 'meta',
+        type: 'group',
+        fields: [
+          { name: 'score', type: 'number' },
+          { name: 'note', type: 'text' },
+        ],
+      },
       { name: 'data', type: 'json' },
     ],
   },
@@ -90,7 +97,11 @@ export interface Database {
 
 let instance = 0
 
-export async function createDatabase(kind: DatabaseKind, servers: { postgres?: PostgresServer; d1?: D1Pool }, options: { transactions?: boolean } = {}): Promise<Database> {
+export async function createDatabase(
+  kind: DatabaseKind,
+  servers: { postgres?: PostgresServer; d1?: D1Pool },
+  options: { transactions?: boolean } = {},
+): Promise<Database> {
   const name = `pkc_${kind}_${instance++}`
   const { postgres, d1 } = servers
   if (kind === 'sqlite') {
@@ -98,7 +109,10 @@ export async function createDatabase(kind: DatabaseKind, servers: { postgres?: P
     const file = join(mkdtempSync(join(tmpdir(), 'pkc-sqlite-')), 'test.db')
     // Transactions are off by default in db-sqlite (req.transactionID resolves to null).
     const transactionOptions = options.transactions ? {} : false
-    return { kind, adapter: (adapterOptions = {}) => sqliteAdapter({ client: { url: `file:${file}` }, transactionOptions, ...adapterOptions }) }
+    return {
+      kind,
+      adapter: (adapterOptions = {}) => sqliteAdapter({ client: { url: `file:${file}` }, transactionOptions, ...adapterOptions }),
+    }
   }
   if (kind === 'd1') {
     if (!d1) throw new Error('D1 pool missing')

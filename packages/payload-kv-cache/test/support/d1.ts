@@ -73,7 +73,12 @@ export async function startD1(): Promise<D1Pool> {
     }
     const binding = {
       prepare: (sql: string) => statement(sql, []),
-      batch: (statements: Statement[]) => call(db, 'batch', statements.map(({ sql, params }) => ({ sql, params }))),
+      batch: (statements: Statement[]) =>
+        call(
+          db,
+          'batch',
+          statements.map(({ sql, params }) => ({ sql, params })),
+        ),
       exec: (sql: string) => call(db, 'exec', [{ sql, params: [] }]),
       // Local D1 has no replicas: a session is the database itself.
       withSession: () => binding,

@@ -9,7 +9,8 @@ export interface Seed {
 /** A small, fixed data set with relationships, localized values, drafts and global versions. */
 export async function seed(payload: Payload): Promise<Seed> {
   const authors = []
-  for (const name of ['Ada', 'Grace', 'Linus']) authors.push(await payload.create({ collection: 'authors', data: { name, bio: `${name} writes.` } }))
+  for (const name of ['Ada', 'Grace', 'Linus'])
+    authors.push(await payload.create({ collection: 'authors', data: { name, bio: `${name} writes.` } }))
   const categories = []
   for (const title of ['News', 'Tech']) categories.push(await payload.create({ collection: 'categories', data: { title } }))
   const posts = []

@@ -19,7 +19,9 @@ export async function snapshot(payload: Payload): Promise<Snapshot> {
   }
   out['posts versions'] = (await payload.findVersions({ collection: 'posts', pagination: false, depth: 0, locale: 'all', sort: 'id' })).docs
   out.settings = [await payload.findGlobal({ slug: 'settings', depth: 0, locale: 'all', draft: true })]
-  out['settings versions'] = (await payload.findGlobalVersions({ slug: 'settings', pagination: false, depth: 0, locale: 'all', sort: 'id' })).docs
+  out['settings versions'] = (
+    await payload.findGlobalVersions({ slug: 'settings', pagination: false, depth: 0, locale: 'all', sort: 'id' })
+  ).docs
   return withoutTimestamps(out) as Snapshot
 }
 
