@@ -1,3 +1,8 @@
+/*
+ * Over 300 lines: one walker over Payload's field tree (groups, tabs, rows, arrays, blocks,
+ * relationships, joins, virtual fields) that every read's dependencies rest on; splitting it
+ * would spread one recursion over files.
+ */
 import type { Scope } from './keys.js'
 
 /**
