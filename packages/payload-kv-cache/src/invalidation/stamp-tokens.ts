@@ -19,8 +19,10 @@ export const STAMP_WRITE_INTERVAL_MS = KV_LIMITS.keyWriteIntervalMs
  * and a write puts a fresh token into the slot this isolate wrote least lately, so a scope
  * takes this many stamp writes a second before any write has to wait for KV's per-key limit.
  * A Payload save without a transaction (SQLite, D1) bumps its collection two or three times
- * (the document, its version, the pruned versions). A document's own stamp has one slot: a
- * second bump within the second goes to its collection's bulk stamp instead.
+ * (the document, its version, the pruned versions). A document's own stamp has as many: with
+ * one, an editor's second save of a post within a second had to bump the collection's bulk
+ * stamp, which every cached `findByID` of the collection checks (the demo's share from KV fell
+ * from 77.6 % to 73.1 %).
  */
 export const STAMP_SLOTS = 3
 
@@ -28,10 +30,9 @@ export function isDocumentStamp(scope: StampScope): boolean {
   return scope.includes('#=')
 }
 
-/** Every key a stamp is spread over: one for a document's stamp, `STAMP_SLOTS` for the rest. */
+/** Every key a stamp is spread over. */
 export function slotKeys(prefix: string, scope: StampScope): string[] {
-  const slots = isDocumentStamp(scope) ? 1 : STAMP_SLOTS
-  return Array.from({ length: slots }, (_, slot) => stampKey(prefix, scope, slot))
+  return Array.from({ length: STAMP_SLOTS }, (_, slot) => stampKey(prefix, scope, slot))
 }
 
 /** `<time>-<random>`, and `!<horizon>` on a burst token (times in base 36). */

@@ -66,8 +66,6 @@ interface ScopeState {
   settled: number
   /** The horizon of the newest burst token this isolate landed (see `Stamps`). */
   burstUntil: number
-  /** How the latest put failed, until one lands. */
-  lastFailure: KVFailure | undefined
   /** When the writer, sleeping for a slot or a retry, should wake. */
   wakeAt: number | undefined
   waiters: Waiter[]
@@ -220,23 +218,10 @@ export class Stamps {
    * Asks for new tokens. Resolves once every isolate KV shows the newest put to will not
    * serve what the caller's write replaced: a put started after this call has landed, or a
    * burst horizon covers the put still to come; or once the put failed (this isolate then
-   * bypasses the scope while it retries). A document stamp whose put was refused is carried
-   * by its collection's bulk stamp at once. Never throws.
+   * bypasses the scope while it retries). Never throws.
    */
   async bump(scopes: Iterable<StampScope>): Promise<void> {
-    await Promise.all(this.fold(scopes).map((scope) => this.covered([scope], false).then(() => this.carryRefused(scope))))
-  }
-
-  /**
-   * A document's stamp has one slot: refused there (another isolate wrote it this second),
-   * the bump goes to the collection's bulk stamp at once, not after the other scopes' puts.
-   * Not when KV did not answer: the bulk stamp's put would hang as well.
-   */
-  private async carryRefused(scope: StampScope): Promise<void> {
-    if (!isDocumentStamp(scope)) return
-    const failure = this.states.get(scope)?.lastFailure
-    if (failure === undefined || failure === 'timeout') return
-    await this.covered([bulkStamp(ownerOfStamp(scope) as Scope)], false)
+    await this.covered(this.fold(scopes), false)
   }
 
   /**
@@ -264,8 +249,8 @@ export class Stamps {
   }
 
   /**
-   * Past `DOCUMENT_STAMPS_PER_SECOND` for a collection, or for a document already written
-   * this second (its one slot is taken), document stamps become the collection's bulk stamp.
+   * Past `DOCUMENT_STAMPS_PER_SECOND` for a collection, document stamps become the
+   * collection's bulk stamp.
    */
   private fold(scopes: Iterable<StampScope>): StampScope[] {
     const out = new Set<StampScope>()
@@ -278,8 +263,7 @@ export class Stamps {
       const owner = ownerOfStamp(scope) as Scope
       let window = this.documentBumps.get(owner)
       if (!window || now - window.start >= STAMP_WRITE_INTERVAL_MS) this.documentBumps.set(owner, (window = { start: now, count: 0 }))
-      const lastAttempt = this.states.get(scope)?.attemptedAt[0] ?? -Infinity
-      if (window.count < DOCUMENT_STAMPS_PER_SECOND && now - lastAttempt >= STAMP_WRITE_INTERVAL_MS) {
+      if (window.count < DOCUMENT_STAMPS_PER_SECOND) {
         window.count++
         out.add(scope)
       } else out.add(bulkStamp(owner))
@@ -312,7 +296,6 @@ export class Stamps {
         started: 0,
         settled: 0,
         burstUntil: -Infinity,
-        lastFailure: undefined,
         wakeAt: undefined,
         waiters: [],
         pending: undefined,
@@ -410,7 +393,6 @@ export class Stamps {
           retryAt = -Infinity
           this.retrying.delete(scope)
           this.failed.delete(scope)
-          state.lastFailure = undefined
           if (burstUntil !== undefined) state.burstUntil = burstUntil
           // KV now holds a new token; a bump asked for during the put keeps its local one.
           if (state.pending === carried) {
@@ -423,7 +405,6 @@ export class Stamps {
         // A newer writer took over meanwhile: its own puts decide what this isolate reads.
         if (state.writerId !== id) return
         state.dirty = true
-        state.lastFailure = written
         attemptsThisRound++
         // Refused (a 429: another isolate wrote that key this second) or failed at once: the
         // next free slot at once, each slot once a round. A KV that does not answer would
@@ -447,10 +428,10 @@ export class Stamps {
           this.report(
             `could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`,
           )
-        } else if (written !== 'refused' || state.keys.length === 1) this.release(state, (waiter) => !waiter.untilLanded)
+        } else if (written !== 'refused') this.release(state, (waiter) => !waiter.untilLanded)
         // Refused on every slot: other writers fill them this second, and no token can say
         // this write happened until one frees; its bump waits for the retry (a second), as
-        // returning would hide the write. A document's stamp is carried by the bulk stamp.
+        // returning would hide the write.
       }
     } finally {
       // Synchronously with the loop's last check: a bump arriving after it starts a new writer.
