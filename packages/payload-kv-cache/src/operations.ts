@@ -30,6 +30,9 @@ export const WRITE_OPERATIONS = [
   'updateJobs',
 ] as const
 
+/** Writes that delete rows: on SQL, foreign keys also change the rows that pointed at them. */
+export const DELETE_OPERATIONS: ReadonlySet<string> = new Set(['deleteOne', 'deleteMany', 'deleteVersions'])
+
 export const TRANSACTION_OPERATIONS = ['beginTransaction', 'commitTransaction', 'rollbackTransaction'] as const
 
 export const FLUSH_OPERATIONS = [

@@ -3,11 +3,9 @@ import type { StampScope } from './invalidation/stamps.js'
 import type { Args } from './invalidation/strategy.js'
 import type { Scope } from './keys.js'
 import { toScope } from './keys.js'
-import { scopeOfCall } from './operations.js'
+import { DELETE_OPERATIONS, scopeOfCall } from './operations.js'
 import type { Method } from './read.js'
 import type { TransactionID } from './transactions.js'
-
-const DELETES = new Set(['deleteOne', 'deleteMany', 'deleteVersions'])
 
 export type TransactionOperation = 'beginTransaction' | 'commitTransaction' | 'rollbackTransaction'
 
@@ -23,7 +21,7 @@ export class WritePath {
     const ref = scopeOfCall(operation, args)
     const own = ref ? toScope(ref) : undefined
     // A write whose target we cannot tell could have touched anything.
-    const affected: StampScope[] = own ? this.affectedBy(own, DELETES.has(operation) && ctx.schema().hasForeignKeys()) : ['*']
+    const affected: StampScope[] = own ? this.affectedBy(own, DELETE_OPERATIONS.has(operation) && ctx.schema().hasForeignKeys()) : ['*']
     if (affected.length === 0) return method.call(ctx.inner, args)
     const { scopes, after } = ctx.strategy.writeScopes(operation, own, affected, args)
     const transactionID = await ctx.transactions.live(args.req)

@@ -1,12 +1,11 @@
 import type { Scope } from '../keys.js'
 import type { ReadOperation, ScopeRef } from '../operations.js'
+import { DELETE_OPERATIONS } from '../operations.js'
 import type { Schema } from '../schema.js'
 import { bulkStamp, documentStamp, idOfWriteArgs, idOfWriteResult, pinnedID, SINGLE_DOCUMENT_WRITES, VERSION_WRITES } from './documents.js'
 import type { Purger } from './purge.js'
 import type { StampScope, Stamps } from './stamps.js'
 import type { Args, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
-
-const DELETES = new Set(['deleteOne', 'deleteMany', 'deleteVersions'])
 
 /**
  * The default strategy: an entry is valid while the stamps it was filled under are current
@@ -90,7 +89,7 @@ export class StampStrategy implements InvalidationStrategy {
       // foreign keys change other rows of the same collection, which nobody names.
       if (
         !SINGLE_DOCUMENT_WRITES.has(operation) ||
-        (DELETES.has(operation) && schema.hasForeignKeys() && schema.graph.referrersOf(scope).has(scope))
+        (DELETE_OPERATIONS.has(operation) && schema.hasForeignKeys() && schema.graph.referrersOf(scope).has(scope))
       ) {
         scopes.push(bulkStamp(scope))
         continue
