@@ -69,6 +69,14 @@ export interface KVCacheOptions {
    */
   documentStamps?: boolean
   /**
+   * Stamp strategy with `documentStamps`: a `find`, `count` or `findDistinct` that reads its
+   * own collection's rows only depends on the fields it filters and sorts on, on creates and
+   * deletes, and (a `find`) on the documents it returned, so an edit that cannot change a
+   * list leaves it cached. Costs one database read (the row before the write) per
+   * single-document update. Default true.
+   */
+  listPrecision?: boolean
+  /**
    * KV operations (list pages and deletes) one invalidation makes before the caller goes on;
    * the rest finish in the background (through `waitUntil`). Workers allow 1,000 KV
    * operations per invocation. Default 500.
@@ -131,6 +139,7 @@ export interface ResolvedOptions {
   prefix: string
   invalidation: 'stamp' | 'prefix'
   documentStamps: boolean
+  listPrecision: boolean
   purgeBudget: number
   waitUntil?: (promise: Promise<unknown>) => void
   kvTimeoutMs: number
@@ -160,6 +169,7 @@ const KNOWN_OPTIONS = new Set([
   'prefix',
   'invalidation',
   'documentStamps',
+  'listPrecision',
   'purgeBudget',
   'waitUntil',
   'kvTimeoutMs',
@@ -287,6 +297,13 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
       'Remove it (on by default) or set `documentStamps: false`.',
     )
   }
+  if (options.listPrecision !== undefined && typeof options.listPrecision !== 'boolean') {
+    throw new KVCacheConfigError(
+      'listPrecision',
+      `must be true or false (got ${describe(options.listPrecision)})`,
+      'Remove it (on by default) or set `listPrecision: false`.',
+    )
+  }
   const { purgeBudget } = options
   if (
     purgeBudget !== undefined &&
@@ -351,6 +368,7 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
     prefix: options.prefix ?? 'pkc',
     invalidation: options.invalidation ?? 'stamp',
     documentStamps: options.documentStamps ?? true,
+    listPrecision: options.listPrecision ?? true,
     purgeBudget: purgeBudget ?? 500,
     waitUntil: options.waitUntil,
     kvTimeoutMs: options.kvTimeoutMs ?? 1000,
