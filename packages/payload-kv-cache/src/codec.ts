@@ -149,8 +149,17 @@ export interface Envelope {
 }
 
 export function encodeEnvelope(stamps: string, filledAt: number, expiresAt: number, result: unknown): string {
-  const envelope: Envelope = { v: FORMAT_VERSION, s: stamps, f: filledAt, e: expiresAt, d: encode(result) }
-  return JSON.stringify(envelope)
+  return envelopeText(stamps, filledAt, expiresAt, encodeBody(result))
+}
+
+/** The encoded result as JSON text: one encoding can be wrapped under several stamps (`envelopeText`). */
+export function encodeBody(result: unknown): string {
+  return JSON.stringify(encode(result))
+}
+
+/** The envelope around an encoded body; the same text `JSON.stringify` gives for an `Envelope`. */
+export function envelopeText(stamps: string, filledAt: number, expiresAt: number, body: string): string {
+  return `{"v":${FORMAT_VERSION},"s":${JSON.stringify(stamps)},"f":${JSON.stringify(filledAt)},"e":${JSON.stringify(expiresAt)},"d":${body}}`
 }
 
 export type DecodedEntry =

@@ -105,8 +105,8 @@ export class CacheEngine implements EngineContext {
             (message) => this.report('purge', message),
             (scopes) => this.invalidate(scopes, 'purgeRetry'),
           )
-        : new StampStrategy(
-            new Stamps({
+        : new StampStrategy({
+            stamps: new Stamps({
               kv: this.kv,
               prefix: options.prefix,
               clock: this.clock,
@@ -120,9 +120,17 @@ export class CacheEngine implements EngineContext {
             }),
             purger,
             schema,
-            options.prefix,
-            options.documentStamps,
-          )
+            kv: this.kv,
+            counters: this.counters,
+            clock: this.clock,
+            prefix: options.prefix,
+            documentStamps: options.documentStamps,
+            listPrecision: options.listPrecision,
+            // The inner adapter itself: the database's answer, never a cached one; no joins,
+            // no locale (every locale of a localized field).
+            readRow: async (slug, id, req) =>
+              (inner.findOne as Method).call(inner, { collection: slug, where: { id: { equals: id } }, req, joins: false }),
+          })
     this.reads = new ReadPath(this)
     this.writes = new WritePath(this)
   }

@@ -78,9 +78,17 @@ const OPERATORS = new Set([
   'intersects',
 ])
 
-/** A set of scopes that notes whether anything was added after the read's own scope. */
+/**
+ * A set of scopes that notes whether anything was added after the read's own scope, and the
+ * top-level fields of the read's own collection its paths start at (what list precision
+ * makes a read depend on: invalidation/lists.ts).
+ */
 class Traversal extends Set<Scope> {
   followed = false
+  /** Top-level fields (a group, an array, a relationship's own column) the paths start at. */
+  readonly fields = new Set<string>()
+  /** False once a path starts at something that is not a stored field (a virtual field, a join, an unknown name). */
+  understood = true
 
   constructor(initial: Scope[]) {
     super(initial)
@@ -92,6 +100,18 @@ class Traversal extends Set<Scope> {
     this.followed = true
     return super.add(scope)
   }
+}
+
+/** What one read traverses (see `ReadPaths.traversal`). */
+export interface ReadTraversal {
+  /** The scopes it reads, its own included; sorted. */
+  scopes: Scope[]
+  /** No relationship, upload or join was followed, not even back into its own collection. */
+  ownRowsOnly: boolean
+  /** The top-level stored fields its `where`, `sort` and distinct field start at (`id` left out: it never changes). */
+  fields: string[]
+  /** Every path started at a stored field of the collection. */
+  understood: boolean
 }
 
 /** Path segments after a relationship that read its own column, not the related document. */
@@ -125,15 +145,33 @@ export class ReadPaths {
    * upload or join was followed, not even back into its own collection (a `parent.title`
    * path reads other documents of the same collection).
    */
-  traversal(operation: string, scope: Scope, args: Record<string, unknown>): { scopes: Scope[]; ownRowsOnly: boolean } {
+  traversal(operation: string, scope: Scope, args: Record<string, unknown>): ReadTraversal {
     const shape = this.shapes.get(scope)
-    if (!shape) return { scopes: [scope], ownRowsOnly: false }
+    if (!shape) return { scopes: [scope], ownRowsOnly: false, fields: [], understood: false }
     const out = new Traversal([scope])
     this.collect(operation, scope, shape, args, out)
-    return { scopes: [...out].sort(), ownRowsOnly: !out.followed }
+    return { scopes: [...out].sort(), ownRowsOnly: !out.followed, fields: [...out.fields].sort(), understood: out.understood }
   }
 
-  private collect(operation: string, scope: Scope, shape: ScopeShape, args: Record<string, unknown>, out: Set<Scope>): void {
+  /**
+   * The top-level fields of a collection whose stored value a list can filter or sort on:
+   * every named field but joins and virtual fields (neither is a column of its rows).
+   */
+  storedFields(scope: Scope): string[] {
+    const shape = this.shapes.get(scope)
+    if (!shape) return []
+    const out: string[] = []
+    for (const [name, node] of shape.fields) if (node.kind !== 'join' && !node.virtual) out.push(name)
+    return out
+  }
+
+  /** Whether a collection stores this top-level field (see `storedFields`). */
+  hasStoredField(scope: Scope, name: string): boolean {
+    const node = this.shapes.get(scope)?.fields.get(name)
+    return node !== undefined && node.kind !== 'join' && !node.virtual
+  }
+
+  private collect(operation: string, scope: Scope, shape: ScopeShape, args: Record<string, unknown>, out: Traversal): void {
     for (const target of shape.virtualTargets) out.add(target)
     const versions = VERSION_OPERATIONS.has(operation)
     this.where(scope, args.where, out, versions)
@@ -143,7 +181,7 @@ export class ReadPaths {
     if (!versions) this.joins(scope, shape, args.joins, args.select, out)
   }
 
-  private joins(scope: Scope, shape: ScopeShape, joins: unknown, select: unknown, out: Set<Scope>): void {
+  private joins(scope: Scope, shape: ScopeShape, joins: unknown, select: unknown, out: Traversal): void {
     if (joins === false || shape.joins.length === 0) return
     const requested = joins !== null && typeof joins === 'object' ? (joins as Record<string, unknown>) : {}
     for (const join of shape.joins) {
@@ -163,7 +201,7 @@ export class ReadPaths {
     void scope
   }
 
-  private where(scope: Scope, where: unknown, out: Set<Scope>, versions: boolean, base = ''): void {
+  private where(scope: Scope, where: unknown, out: Traversal, versions: boolean, base = ''): void {
     if (where === null || typeof where !== 'object') return
     if (Array.isArray(where)) {
       for (const part of where) this.where(scope, part, out, versions, base)
@@ -183,19 +221,24 @@ export class ReadPaths {
     }
   }
 
-  private sort(scope: Scope, sort: unknown, out: Set<Scope>, versions: boolean): void {
+  private sort(scope: Scope, sort: unknown, out: Traversal, versions: boolean): void {
     const list = typeof sort === 'string' ? sort.split(',') : Array.isArray(sort) ? sort : []
     for (const entry of list) {
       if (typeof entry === 'string') this.path(scope, entry.trim().replace(/^[-+]/, ''), out, versions)
     }
   }
 
-  private path(scope: Scope, path: string, out: Set<Scope>, versions: boolean): void {
+  private path(scope: Scope, path: string, out: Traversal, versions: boolean): void {
     // Payload accepts `__` for `.` in paths (`author__name`).
     let segments = path.replace(/__/g, '.').split('.')
     // Version reads, and draft reads (which query the versions table), address the
     // document's fields under `version.`.
     if (segments[0] === 'version' && (versions || !this.shapes.get(scope)?.fields.has('version'))) segments = segments.slice(1)
+    const first = segments[0] ?? ''
+    if (first !== 'id') {
+      if (this.hasStoredField(scope, first)) out.fields.add(first)
+      else out.understood = false
+    }
     this.resolve(scope, segments, out, 0)
   }
 

@@ -1,10 +1,10 @@
 import { UncacheableArgumentError } from './canonical.js'
-import { decodeEnvelope, encodeEnvelope } from './codec.js'
+import { decodeEnvelope, encodeBody, envelopeText } from './codec.js'
 import { controlFor } from './context.js'
 import type { EngineContext } from './engine.js'
 import type { ReadEvent } from './events.js'
 import { elapsedSince, shortKey, timerStart } from './events.js'
-import type { Args } from './invalidation/strategy.js'
+import type { Args, FillDecision, ReadTicket } from './invalidation/strategy.js'
 import type { Scope } from './keys.js'
 import { argumentsDigest, byteLength, digest, entryKey, KV_MAX_KEY_BYTES, toScope } from './keys.js'
 import { KV_LIMITS } from './kv.js'
@@ -59,7 +59,7 @@ export class ReadPath {
     const key = this.keyFor(operation, ref, scope, args)
     if (key === undefined) return this.bypass(call, 'unkeyable', scope, operation, started)
 
-    const ticket = strategy.beginRead(dependencies)
+    const ticket = strategy.beginRead(operation, scope, dependencies, key)
     // Before the fetch: a write in this isolate from here on makes an audit of this hit moot.
     const auditEpoch = ctx.auditor ? ctx.auditor.epochOf(dependencies) : 0
     const values = await ctx.kv.getEntries([key, ...ticket.keys])
@@ -74,8 +74,11 @@ export class ReadPath {
     let outcome: MissOutcome = 'misses'
     if (raw != null && !control?.refresh) {
       const entry = decodeEnvelope(raw)
+      // A list entry's members may need a KV read (invalidation/members.ts); other answers are at hand.
+      let current = entry.status === 'ok' && ctx.clock() < entry.expiresAt && strategy.serves(entry, signature, ticket, values)
+      if (typeof current !== 'boolean') current = await current
       if (entry.status === 'foreign') outcome = 'malformed'
-      else if (!strategy.serves(entry, signature, ticket) || ctx.clock() >= entry.expiresAt) outcome = 'stale'
+      else if (!current) outcome = 'stale'
       else {
         try {
           const result = entry.read()
@@ -132,31 +135,66 @@ export class ReadPath {
     ttl = controlTtl(control) ?? ttl
     // Encoded now, before Payload's hooks mutate the result we hand back.
     const now = ctx.clock()
-    const text = this.encode(signature, now, ttl, result, scope, operation, key)
+    const encoded = this.encode(signature, now, ttl, result, scope, operation, key)
     // Callers arriving until the entry is in KV still share this result.
-    settle?.(text)
+    settle?.(encoded?.text)
     const endFlight = () => {
       if (settle) this.flights.delete(flightKey)
     }
-    if (text === undefined) {
+    if (encoded === undefined) {
       endFlight()
       return result
     }
-    if (!strategy.mayFill(ticket)) {
-      this.fillSkipped('race', scope, operation, key)
+    const decision = strategy.fill(ticket, signature, result)
+    if (decision instanceof Promise) {
+      // A list's members are checked after the query (invalidation/members.ts): in the
+      // background, so the caller does not wait for that KV read.
+      const deciding = decision
+        .then((settled) => this.fillWith(settled, encoded, now, ttl, ticket, values, scope, operation, key, endFlight))
+        .catch(() => endFlight())
+      ctx.background.run(() => deciding)
+    } else this.fillWith(decision, encoded, now, ttl, ticket, values, scope, operation, key, endFlight)
+    return result
+  }
+
+  /** Stores the entry as the strategy decided, unless the read-replica window forbids it. */
+  private fillWith(
+    decision: FillDecision,
+    encoded: { text: string; body: string; signature: string },
+    now: number,
+    ttl: number,
+    ticket: ReadTicket,
+    values: Map<string, string | null>,
+    scope: Scope,
+    operation: ReadOperation,
+    key: string,
+    endFlight: () => void,
+  ): void {
+    const { ctx } = this
+    if ('skip' in decision) {
+      this.fillSkipped(decision.skip, scope, operation, key)
       endFlight()
-      return result
+      return
     }
     // With read replicas, a read soon after a write may have come from a replica that has not
     // caught up; filled under the new stamp, its old row would outlive replication.
     const replicaWindow = this.replicaWindowMs()
-    if (replicaWindow > 0 && ctx.clock() - strategy.youngestWrite(ticket, values) < replicaWindow) {
-      this.fillSkipped('replica', scope, operation, key)
+    if (replicaWindow > 0) {
+      const youngest = Math.max(ctx.strategy.youngestWrite(ticket, values), decision.youngestWrite ?? -Infinity)
+      if (ctx.clock() - youngest < replicaWindow) {
+        this.fillSkipped('replica', scope, operation, key)
+        endFlight()
+        return
+      }
+    }
+    const text =
+      decision.signature === encoded.signature ? encoded.text : envelopeText(decision.signature, now, now + ttl * 1000, encoded.body)
+    if (text !== encoded.text && text.length * 3 > KV_LIMITS.maxValueBytes && byteLength(text) > KV_LIMITS.maxValueBytes) {
+      this.fillSkipped('tooLarge', scope, operation, key)
       endFlight()
-      return result
+      return
     }
     this.store(key, text, ttl, scope, operation, endFlight)
-    return result
   }
 
   /** The first caller's result, as a copy of its own; undefined if it does not come in time. */
@@ -226,7 +264,7 @@ export class ReadPath {
     return key
   }
 
-  /** The entry for a result; undefined (and counted) when it cannot be cached. */
+  /** The entry for a result, and its encoded body; undefined (and counted) when it cannot be cached. */
   private encode(
     signature: string,
     now: number,
@@ -235,19 +273,20 @@ export class ReadPath {
     scope: Scope,
     operation: ReadOperation,
     key: string,
-  ): string | undefined {
-    let text: string
+  ): { text: string; body: string; signature: string } | undefined {
+    let body: string
     try {
-      text = encodeEnvelope(signature, now, now + ttl * 1000, result)
+      body = encodeBody(result)
     } catch {
       this.fillSkipped('uncacheable', scope, operation, key)
       return undefined
     }
+    const text = envelopeText(signature, now, now + ttl * 1000, body)
     if (text.length * 3 > KV_LIMITS.maxValueBytes && byteLength(text) > KV_LIMITS.maxValueBytes) {
       this.fillSkipped('tooLarge', scope, operation, key)
       return undefined
     }
-    return text
+    return { text, body, signature }
   }
 
   /** Writes the entry in the background; `landed` runs once the put is done (or failed). */

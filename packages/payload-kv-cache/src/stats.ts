@@ -59,10 +59,28 @@ export interface ReasonCounters {
   fillSkipsTooLarge: number
   /** Not written: the result holds values the codec cannot round-trip (class instances, Buffers, Maps). */
   fillSkipsUncacheable: number
-  /** Not written (prefix strategy): a write to a dependency started while the database was read. */
+  /** Not written: a write to a dependency started while the database was read (prefix strategy), or a list member was written after the query began (members.ts). */
   fillSkipsRace: number
   /** Not written: read within the read-replica window after a stamp changed. */
   fillSkipsReplica: number
+  /** Not written: a list's documents have ids no document stamp can name, or KV failed to give their stamps. */
+  fillSkipsMembers: number
+  /** List reads (`find`, `count`, `findDistinct`) made precise: they survive edits that cannot change them (README, Consistency). */
+  listsPrecise: number
+  /** List reads kept to the collection stamp: a path follows a relationship or join into other rows. */
+  listFallbacksTraversal: number
+  /** List reads kept to the collection stamp: a path starts at a virtual field, a join or a name the config does not have. */
+  listFallbacksField: number
+  /** `find`s kept to the collection stamp: no page size, or more documents than one bulk get can check with the entry. */
+  listFallbacksPageSize: number
+  /** `queryDrafts` reads: the versions table, which version writes change without naming a document. */
+  listFallbacksVersions: number
+  /** Database reads of a row before an update (list precision), inside the write's transaction. */
+  beforeImages: number
+  /** Before images that threw: the update bumped membership instead. */
+  beforeImagesFailed: number
+  /** Updates that bumped membership (every list of the collection) instead of field stamps: no before image, overlapping updates, too many fields changed, or a write that threw. */
+  membershipBumps: number
   /** Bypassed: the collection, global or operation is not cached (default exclusion or options). */
   bypassesExcluded: number
   /** Bypassed: the read ran inside a live transaction. */
@@ -86,7 +104,7 @@ export type CounterName = keyof DetailedStats
 export type BypassReason = 'excluded' | 'transaction' | 'requested' | 'pending' | 'burst' | 'unkeyable'
 
 /** Why a result was not written to KV; each reason has its own `fillSkips*` counter. */
-export type FillSkipReason = 'tooLarge' | 'uncacheable' | 'race' | 'replica'
+export type FillSkipReason = 'tooLarge' | 'uncacheable' | 'race' | 'replica' | 'members'
 
 export const BYPASS_COUNTERS: Readonly<Record<BypassReason, CounterName>> = {
   excluded: 'bypassesExcluded',
@@ -102,6 +120,7 @@ export const FILL_SKIP_COUNTERS: Readonly<Record<FillSkipReason, CounterName>> =
   uncacheable: 'fillSkipsUncacheable',
   race: 'fillSkipsRace',
   replica: 'fillSkipsReplica',
+  members: 'fillSkipsMembers',
 }
 
 /**
@@ -151,6 +170,15 @@ function emptyDetailedStats(): DetailedStats {
     fillSkipsUncacheable: 0,
     fillSkipsRace: 0,
     fillSkipsReplica: 0,
+    fillSkipsMembers: 0,
+    listsPrecise: 0,
+    listFallbacksTraversal: 0,
+    listFallbacksField: 0,
+    listFallbacksPageSize: 0,
+    listFallbacksVersions: 0,
+    beforeImages: 0,
+    beforeImagesFailed: 0,
+    membershipBumps: 0,
     bypassesExcluded: 0,
     bypassesTransaction: 0,
     bypassesRequested: 0,

@@ -23,9 +23,12 @@ export class WritePath {
     // A write whose target we cannot tell could have touched anything.
     const affected: StampScope[] = own ? this.affectedBy(own, DELETE_OPERATIONS.has(operation) && ctx.schema().hasForeignKeys()) : ['*']
     if (affected.length === 0) return method.call(ctx.inner, args)
-    const { scopes, after } = ctx.strategy.writeScopes(operation, own, affected, args)
+    const { scopes, before, after } = ctx.strategy.writeScopes(operation, own, affected, args)
+    // The strategy's look at the row before the write (list precision), in the write's own
+    // transaction when it has one: `args.req` carries it.
+    const call = before ? async () => (await before(), method.call(ctx.inner, args)) : () => method.call(ctx.inner, args)
     const transactionID = await ctx.transactions.live(args.req)
-    if (transactionID === null) return this.invalidating(scopes, operation, () => method.call(ctx.inner, args), after)
+    if (transactionID === null) return this.invalidating(scopes, operation, call, after)
     // Recorded before the call: a write that throws may still be committed by the caller.
     ctx.transactions.pending.record(transactionID, scopes)
     // Its rows can show through before the commit invalidates (a write run on the plain
@@ -34,7 +37,7 @@ export class WritePath {
     let result: unknown
     let threw = true
     try {
-      result = await method.call(ctx.inner, args)
+      result = await call()
       threw = false
       return result
     } finally {

@@ -31,6 +31,16 @@ export function bulkStamp(scope: Scope): Scope {
   return `${scope}#*` as Scope
 }
 
+/** Bumped by creates and deletes in the collection: which documents exist (invalidation/lists.ts). */
+export function membershipStamp(scope: Scope): Scope {
+  return `${scope}#+` as Scope
+}
+
+/** Bumped when a write changes the stored value of one top-level field (invalidation/lists.ts). */
+export function fieldStamp(scope: Scope, field: string): Scope {
+  return `${scope}#.${field}` as Scope
+}
+
 /** The collection or global a stamp belongs to: what stats attribute it to. */
 export function ownerOfStamp(stamp: string): string {
   const at = stamp.indexOf('#')

@@ -6,7 +6,7 @@ import { RefCounts } from '../refcounts.js'
 import type { Schema } from '../schema.js'
 import type { Purger } from './purge.js'
 import type { StampScope } from './stamps.js'
-import type { Args, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
+import type { Args, FillDecision, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
 
 /** A failed purge of a scope is tried again by a read that needs it, at most this often. */
 const PURGE_RETRY_INTERVAL_MS = 1000
@@ -50,7 +50,7 @@ export class PrefixStrategy implements InvalidationStrategy {
     return this.held(dependencies) || this.purgeFailedFor(dependencies)
   }
 
-  beginRead(dependencies: readonly Scope[]): ReadTicket {
+  beginRead(_operation: ReadOperation, _scope: Scope, dependencies: readonly Scope[]): ReadTicket {
     return { dependencies, keys: [], epoch: this.epochOf(dependencies) }
   }
 
@@ -63,8 +63,8 @@ export class PrefixStrategy implements InvalidationStrategy {
   }
 
   /** Not when a write to a dependency started while the database was read. */
-  mayFill(ticket: ReadTicket): boolean {
-    return this.epochOf(ticket.dependencies) === ticket.epoch && !this.held(ticket.dependencies)
+  fill(ticket: ReadTicket, signature: string): FillDecision {
+    return this.epochOf(ticket.dependencies) === ticket.epoch && !this.held(ticket.dependencies) ? { signature } : { skip: 'race' }
   }
 
   private held(dependencies: readonly Scope[]): boolean {

@@ -79,14 +79,36 @@ export class StampReads {
     return out
   }
 
-  /** The time the youngest of these stamps was written, from the time each token carries. */
+  /**
+   * The time the youngest of these stamps was written, from the time each token carries,
+   * this isolate's local tokens included (a bump no put carries yet is a write too).
+   */
   youngestWrite(keys: readonly string[], values: Map<string, string | null>): number {
     let youngest = -Infinity
     for (const key of keys) {
       const at = tokenTime(values.get(key))
       if (at > youngest) youngest = at
+      if (this.pendingByKey.size === 0) continue
+      // Local tokens read `local-<token>` (stamps.ts).
+      const local = tokenTime(this.pendingByKey.get(key)?.slice('local-'.length))
+      if (local > youngest) youngest = local
     }
     return youngest
+  }
+
+  /**
+   * True when one of these stamps holds a token written after `since`: by this isolate (its
+   * own clock, so exact), or by another, whose clock may be up to `CLOCK_SKEW_MS` behind.
+   */
+  writtenSince(keys: readonly string[], values: Map<string, string | null>, since: number): boolean {
+    for (const key of keys) {
+      const seen = values.get(key)
+      const own = seen != null && this.recent.get(key)?.token === seen
+      if (tokenTime(seen) > (own ? since : since - CLOCK_SKEW_MS)) return true
+      const local = this.pendingByKey.get(key)
+      if (local !== undefined && tokenTime(local.slice('local-'.length)) > since) return true
+    }
+    return false
   }
 
   /**

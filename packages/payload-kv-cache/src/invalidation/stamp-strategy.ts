@@ -2,65 +2,174 @@ import type { Scope } from '../keys.js'
 import type { ReadOperation, ScopeRef } from '../operations.js'
 import { DELETE_OPERATIONS } from '../operations.js'
 import type { Schema } from '../schema.js'
-import { bulkStamp, documentStamp, idOfWriteArgs, idOfWriteResult, pinnedID, SINGLE_DOCUMENT_WRITES, VERSION_WRITES } from './documents.js'
+import type { Counters, CounterName } from '../stats.js'
+import type { SafeKV } from '../store.js'
+import type { DocumentID } from './documents.js'
+import {
+  bulkStamp,
+  documentStamp,
+  idOfWriteArgs,
+  idOfWriteResult,
+  membershipStamp,
+  pinnedID,
+  SINGLE_DOCUMENT_WRITES,
+  VERSION_WRITES,
+  fieldStamp,
+} from './documents.js'
+import type { ListFallbackReason } from './lists.js'
+import { changedFields, MAX_FIELD_BUMPS, OverlappingUpdates, planList } from './lists.js'
+import type { KnownMembers } from './members.js'
+import { ListMembers } from './members.js'
 import type { Purger } from './purge.js'
+import { STAMP_SLOTS } from './stamp-tokens.js'
 import type { StampScope, Stamps } from './stamps.js'
-import type { Args, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
+import type { Args, FillDecision, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
+import { KV_LIMITS } from '../kv.js'
+
+/** A stamp strategy read: a precise `find` also carries what it needs to check its members (members.ts). */
+interface StampTicket extends ReadTicket {
+  /** The dependencies' slot keys: what the signature is made of. `keys` adds the known members'. */
+  readonly stampKeys: readonly string[]
+  readonly list?: {
+    readonly key: string
+    readonly scope: Scope
+    readonly known: KnownMembers | undefined
+    readonly maxMembers: number
+    /** Before the lookup, so before the query: the member race's reference time. */
+    readonly startedAt: number
+  }
+}
+
+export interface StampStrategyOptions {
+  stamps: Stamps
+  purger: Purger
+  schema: () => Schema
+  kv: SafeKV
+  counters: Counters
+  clock: () => number
+  prefix: string
+  documentStamps: boolean
+  listPrecision: boolean
+  /** Reads a row as the database has it, within the write's transaction (`req`): the before image. */
+  readRow: (slug: string, id: DocumentID, req: unknown) => Promise<unknown>
+}
+
+const FALLBACK_COUNTERS: Readonly<Record<ListFallbackReason, CounterName>> = {
+  traversal: 'listFallbacksTraversal',
+  field: 'listFallbacksField',
+  pageSize: 'listFallbacksPageSize',
+  versions: 'listFallbacksVersions',
+}
+
+/** Reads that list a collection: precise or counted as a fallback. */
+const LIST_READS: ReadonlySet<string> = new Set(['find', 'count', 'findDistinct', 'queryDrafts'])
 
 /**
  * The default strategy: an entry is valid while the stamps it was filled under are current
- * (stamps.ts), and with `documentStamps` a read pinned to one id depends on its document's
- * stamp and the collection's bulk stamp rather than on every write to the collection
- * (documents.ts).
+ * (stamps.ts). With `documentStamps` a read pinned to one id depends on its document's stamp
+ * and the collection's bulk stamp rather than on every write to the collection
+ * (documents.ts); with `listPrecision` too, a list of the collection's own rows depends on
+ * membership, the fields it filters and sorts on, and its members' stamps (lists.ts,
+ * members.ts).
  */
-export class StampStrategy implements InvalidationStrategy {
+export class StampStrategy implements InvalidationStrategy<StampTicket> {
   readonly kind = 'stamp'
+  private readonly stamps: Stamps
+  private readonly purger: Purger
+  private readonly schema: () => Schema
+  private readonly counters: Counters
+  private readonly clock: () => number
+  private readonly prefix: string
+  private readonly documentStamps: boolean
+  private readonly listPrecision: boolean
+  private readonly readRow: StampStrategyOptions['readRow']
+  private readonly members: ListMembers
+  private readonly overlaps = new OverlappingUpdates()
 
-  constructor(
-    private readonly stamps: Stamps,
-    private readonly purger: Purger,
-    private readonly schema: () => Schema,
-    private readonly prefix: string,
-    private readonly documentStamps: boolean,
-  ) {}
+  constructor(options: StampStrategyOptions) {
+    this.stamps = options.stamps
+    this.purger = options.purger
+    this.schema = options.schema
+    this.counters = options.counters
+    this.clock = options.clock
+    this.prefix = options.prefix
+    this.documentStamps = options.documentStamps
+    this.listPrecision = options.documentStamps && options.listPrecision
+    this.readRow = options.readRow
+    this.members = new ListMembers(options.kv, this.stamps.reads, options.prefix, options.schema, (scopes) =>
+      this.stamps.isUnsettled(scopes),
+    )
+  }
 
   /**
    * A `findOne` pinned to one id that follows no relationship or join reads one row: it
-   * depends on that document's stamp and the collection's bulk stamp.
+   * depends on that document's stamp and the collection's bulk stamp. A list of the
+   * collection's own rows depends on what lists.ts names.
    */
   dependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): Scope[] {
     const { paths } = this.schema()
-    if (operation !== 'findOne' || ref.kind !== 'collection' || !this.documentStamps)
-      return paths.dependenciesOfCall(operation, scope, args)
-    const { scopes, ownRowsOnly } = paths.traversal(operation, scope, args)
-    const id = ownRowsOnly ? this.schema().canonicalID(scope, pinnedID(args.where)) : undefined
-    return id === undefined ? scopes : [bulkStamp(scope), documentStamp(scope, id)]
+    if (ref.kind !== 'collection' || !this.documentStamps) return paths.dependenciesOfCall(operation, scope, args)
+    if (operation === 'findOne') {
+      const { scopes, ownRowsOnly } = paths.traversal(operation, scope, args)
+      const id = ownRowsOnly ? this.schema().canonicalID(scope, pinnedID(args.where)) : undefined
+      return id === undefined ? scopes : [bulkStamp(scope), documentStamp(scope, id)]
+    }
+    if (!this.listPrecision || !LIST_READS.has(operation)) return paths.dependenciesOfCall(operation, scope, args)
+    const traversal = paths.traversal(operation, scope, args)
+    const plan = planList(operation, scope, args, traversal, paths.hasStoredField(scope, 'createdAt'))
+    if ('fallback' in plan) {
+      this.counters.count(FALLBACK_COUNTERS[plan.fallback], scope, operation)
+      return traversal.scopes
+    }
+    this.counters.count('listsPrecise', scope, operation)
+    return plan.scopes
   }
 
   unsettled(dependencies: readonly Scope[]): boolean {
     return this.stamps.isUnsettled(dependencies)
   }
 
-  beginRead(dependencies: readonly Scope[]): ReadTicket {
-    return { dependencies, keys: this.stamps.reads.keysFor(dependencies), epoch: 0 }
+  beginRead(operation: ReadOperation, scope: Scope, dependencies: readonly Scope[], key: string): StampTicket {
+    const stampKeys = this.stamps.reads.keysFor(dependencies)
+    // Only a precise `find` (its dependencies hold the membership stamp) has members.
+    if (operation !== 'find' || !this.listPrecision || !dependencies.includes(membershipStamp(scope)))
+      return { dependencies, keys: stampKeys, stampKeys, epoch: 0 }
+    const known = this.members.known(key)
+    const maxMembers = Math.floor((KV_LIMITS.maxBulkGetKeys - 1 - stampKeys.length) / STAMP_SLOTS)
+    return {
+      dependencies,
+      keys: known ? [...stampKeys, ...known.keys] : stampKeys,
+      stampKeys,
+      epoch: 0,
+      list: { key, scope, known, maxMembers, startedAt: this.clock() },
+    }
   }
 
-  judge(ticket: ReadTicket, values: Map<string, string | null>): Judgement {
+  judge(ticket: StampTicket, values: Map<string, string | null>): Judgement {
     if (this.stamps.reads.contradictsRecentWrites(ticket.keys, values)) return { bypass: 'pending' }
     if (this.stamps.reads.burstOpen(ticket.keys, values)) return { bypass: 'burst' }
     // Read before the database call: a fill that races a write lands under the old tokens.
-    return { signature: this.stamps.reads.signature(ticket.keys, values) }
+    return { signature: this.stamps.reads.signature(ticket.stampKeys, values) }
   }
 
-  serves(entry: { stamps: string }, signature: string): boolean {
-    return entry.stamps === signature
+  serves(
+    entry: { stamps: string },
+    signature: string,
+    ticket: StampTicket,
+    values: Map<string, string | null>,
+  ): boolean | Promise<boolean> {
+    const { list } = ticket
+    if (!list) return entry.stamps === signature
+    return this.members.verify(list.key, list.scope, entry.stamps, signature, list.known, values)
   }
 
-  mayFill(): boolean {
-    return true
+  fill(ticket: StampTicket, signature: string, result: unknown): FillDecision | Promise<FillDecision> {
+    const { list } = ticket
+    if (!list) return { signature }
+    return this.members.fill(list.key, list.scope, signature, result, list.maxMembers, list.startedAt)
   }
 
-  youngestWrite(ticket: ReadTicket, values: Map<string, string | null>): number {
+  youngestWrite(ticket: StampTicket, values: Map<string, string | null>): number {
     return this.stamps.reads.youngestWrite(ticket.keys, values)
   }
 
@@ -69,7 +178,8 @@ export class StampStrategy implements InvalidationStrategy {
   /**
    * Besides the collections: the document stamps a write names by its arguments, and in
    * `after` what only its result names (a created document's id), or the bulk stamp when
-   * neither says which row it wrote.
+   * neither says which row it wrote. With list precision: membership for creates and
+   * deletes, and for an update the stamps of the fields it changed.
    */
   writeScopes(operation: string, own: Scope | undefined, affected: StampScope[], args: Args): WriteScopes {
     const none = (): StampScope[] => []
@@ -77,6 +187,7 @@ export class StampStrategy implements InvalidationStrategy {
     const schema = this.schema()
     const scopes = [...affected]
     let after: WriteScopes['after'] = none
+    let before: WriteScopes['before']
     for (const scope of affected) {
       if (scope === '*' || !scope.startsWith('c:')) continue
       if (scope !== own) {
@@ -96,14 +207,61 @@ export class StampStrategy implements InvalidationStrategy {
       }
       const named = schema.canonicalID(scope, idOfWriteArgs(operation, args))
       if (named !== undefined) scopes.push(documentStamp(scope, named))
-      after = (result, threw) => {
+      const documents: WriteScopes['after'] = (result, threw) => {
         const returned = threw ? undefined : schema.canonicalID(scope, idOfWriteResult(result))
         if (returned !== undefined) return named !== undefined && String(returned) === String(named) ? [] : [documentStamp(scope, returned)]
         // A create that failed, or a write that returned no id: any row may have changed.
         return named === undefined ? [bulkStamp(scope)] : []
       }
+      after = documents
+      if (!this.listPrecision) continue
+      if (operation !== 'updateOne') {
+        // A create, a delete, an upsert (which may create): which documents exist changes.
+        scopes.push(membershipStamp(scope))
+        continue
+      }
+      if (named === undefined) {
+        after = (result, threw) => [...documents(result, threw), membershipStamp(scope)]
+        continue
+      }
+      const fields = this.fieldChanges(scope, named, args)
+      before = fields.before
+      after = (result, threw) => [...documents(result, threw), ...fields.after(result, threw)]
     }
-    return { scopes, after }
+    return { scopes, before, after }
+  }
+
+  /**
+   * An update of a named document bumps the stamps of the fields whose stored value it
+   * changed: the row read just before the write (in its transaction) against the row the
+   * write returned. Anything that leaves that unsure bumps membership instead.
+   */
+  private fieldChanges(scope: Scope, id: DocumentID, args: Args): { before: () => Promise<void>; after: WriteScopes['after'] } {
+    let image: unknown
+    let read = false
+    let end: (() => boolean) | undefined
+    const slug = scope.slice(2)
+    return {
+      before: async () => {
+        end = this.overlaps.begin(documentStamp(scope, id))
+        try {
+          this.counters.count('beforeImages', scope, 'updateOne')
+          image = await this.readRow(slug, id, args.req)
+          read = true
+        } catch {
+          this.counters.count('beforeImagesFailed', scope, 'updateOne')
+        }
+      },
+      after: (result, threw) => {
+        const overlapped = end ? end() : true
+        const changed = threw || !read || overlapped ? undefined : changedFields(image, result, this.schema().paths.storedFields(scope))
+        if (changed === undefined || changed.length > MAX_FIELD_BUMPS) {
+          this.counters.count('membershipBumps', scope, 'updateOne')
+          return [membershipStamp(scope)]
+        }
+        return changed.map((field) => fieldStamp(scope, field))
+      },
+    }
   }
 
   /** Changes made outside Payload name no documents: every document read goes too. */
@@ -140,7 +298,7 @@ export class StampStrategy implements InvalidationStrategy {
   }
 
   footprint(): Record<string, number> {
-    return this.stamps.footprint()
+    return { ...this.stamps.footprint(), listMembers: this.members.size, overlappingUpdates: this.overlaps.size }
   }
 
   configure(): void {

@@ -1,5 +1,6 @@
 import type { Scope } from '../keys.js'
 import type { ReadOperation, ScopeRef } from '../operations.js'
+import type { FillSkipReason } from '../stats.js'
 import type { StampScope } from './stamps.js'
 
 /** `req.transactionID` as Payload sets it: an id, or the Promise `beginTransaction` returned. */
@@ -21,9 +22,20 @@ export interface ReadTicket {
 /** After the lookup: go to the database without caching, or the signature an entry must carry. */
 export type Judgement = { bypass: 'pending' | 'burst' } | { signature: string }
 
-/** The scopes a write bumps: those its arguments name, and those only its result names. */
+/**
+ * After the database answered: the stamps to store the entry under (and when the youngest
+ * of them was written, for the read-replica window), or why it must not be stored.
+ */
+export type FillDecision = { signature: string; youngestWrite?: number } | { skip: FillSkipReason }
+
+/**
+ * The scopes a write bumps: those its arguments name, and those only its result names.
+ * `before`, when given, runs just before the write, in its transaction (list precision reads
+ * the row as it was); it never throws.
+ */
 export interface WriteScopes {
   scopes: StampScope[]
+  before?: () => Promise<void>
   after: (result: unknown, threw: boolean) => StampScope[]
 }
 
@@ -32,7 +44,7 @@ export interface WriteScopes {
  * and write paths (read.ts, write.ts) ask it the questions below and keep no strategy state
  * of their own; each implementation owns its bookkeeping.
  */
-export interface InvalidationStrategy {
+export interface InvalidationStrategy<Ticket extends ReadTicket = ReadTicket> {
   readonly kind: 'stamp' | 'prefix'
 
   // Reads
@@ -40,14 +52,23 @@ export interface InvalidationStrategy {
   dependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): Scope[]
   /** True while this isolate cannot tell which entries of these scopes are current. */
   unsettled(dependencies: readonly Scope[]): boolean
-  beginRead(dependencies: readonly Scope[]): ReadTicket
-  judge(ticket: ReadTicket, values: Map<string, string | null>): Judgement
-  /** Whether an entry filled at `filledAt` under `stamps` may be served now. */
-  serves(entry: { stamps: string; filledAt: number }, signature: string, ticket: ReadTicket): boolean
-  /** Whether the database's answer may be stored under the ticket. */
-  mayFill(ticket: ReadTicket): boolean
+  /** The read of the entry at `key`, about to be looked up. */
+  beginRead(operation: ReadOperation, scope: Scope, dependencies: readonly Scope[], key: string): Ticket
+  judge(ticket: Ticket, values: Map<string, string | null>): Judgement
+  /**
+   * Whether an entry filled at `filledAt` under `stamps` may be served now. A list entry whose
+   * members this isolate has not seen yet costs one more bulk `get` (the promise).
+   */
+  serves(
+    entry: { stamps: string; filledAt: number },
+    signature: string,
+    ticket: Ticket,
+    values: Map<string, string | null>,
+  ): boolean | Promise<boolean>
+  /** What the database's answer may be stored under, if anything. */
+  fill(ticket: Ticket, signature: string, result: unknown): FillDecision | Promise<FillDecision>
   /** When the youngest stamp the read saw was written, for the read-replica window. */
-  youngestWrite(ticket: ReadTicket, values: Map<string, string | null>): number
+  youngestWrite(ticket: Ticket, values: Map<string, string | null>): number
   /** A fill on its way to KV: the prefix strategy lets it land before it lists. */
   trackFill(fill: Promise<void>): void
 

@@ -1,0 +1,115 @@
+import { strictlyEqual } from '../equality.js'
+import type { Scope } from '../keys.js'
+import { KV_LIMITS } from '../kv.js'
+import type { ReadTraversal } from '../paths.js'
+import { bulkStamp, fieldStamp, membershipStamp } from './documents.js'
+import { STAMP_SLOTS } from './stamp-tokens.js'
+
+/*
+ * List precision (ARCHITECTURE.md, Invalidation strategies; README, Consistency). A list
+ * read's answer can change in two ways, and each has its own stamps:
+ *
+ * - Which documents match, in which order, and how many: only a create or delete in the
+ *   collection (the membership stamp, `c:posts#+`), a write that cannot say what it touched
+ *   (the bulk stamp, `c:posts#*`), or a write that changes the stored value of a field the
+ *   read filters or sorts on (one stamp per top-level field, `c:posts#.category`, bumped by
+ *   comparing the row before the write with the row after it).
+ * - What the returned documents say: a `find` depends on the document stamps of the ids it
+ *   returned (members.ts). A `count` has no content; `findDistinct` returns values of its
+ *   field, which that field's stamp covers.
+ *
+ * Only reads of the collection's own rows are precise: a path through a relationship or a
+ * join reads other collections' rows, and keeps to the collection stamps as before.
+ */
+
+/** The list reads that can be precise. `queryDrafts` reads the versions table, which version writes change without naming a document. */
+export const PRECISE_LIST_OPERATIONS: ReadonlySet<string> = new Set(['find', 'count', 'findDistinct'])
+
+/** Why a list read keeps to its collection's stamp; each reason is counted (`breakdown()`, `listFallbacks*`). */
+export type ListFallbackReason = 'traversal' | 'field' | 'pageSize' | 'versions'
+
+export type ListPlan =
+  /** `members`: most documents whose stamps the entry carries (0: none, a count or distinct values). */
+  { scopes: Scope[]; members: number } | { fallback: ListFallbackReason }
+
+/**
+ * Changed fields one write may bump one by one; past it, the write bumps the membership stamp
+ * instead (every list of the collection), which keeps a write's KV puts few.
+ */
+export const MAX_FIELD_BUMPS = 8
+
+/**
+ * The stamps a list read depends on, or why it cannot be precise. A `find` must name a page
+ * size whose members' stamps fit in one bulk `get` beside the entry and its other stamps.
+ */
+export function planList(
+  operation: string,
+  scope: Scope,
+  args: Record<string, unknown>,
+  traversal: ReadTraversal,
+  hasCreatedAt: boolean,
+): ListPlan {
+  if (!PRECISE_LIST_OPERATIONS.has(operation)) return { fallback: 'versions' }
+  if (!traversal.ownRowsOnly) return { fallback: 'traversal' }
+  if (!traversal.understood) return { fallback: 'field' }
+  const fields = new Set(traversal.fields)
+  // Without a unique order the adapters add `createdAt` (or `id`) as the last sort key.
+  if (operation !== 'count' && hasCreatedAt) fields.add('createdAt')
+  const scopes: Scope[] = [bulkStamp(scope), membershipStamp(scope), ...[...fields].sort().map((field) => fieldStamp(scope, field))]
+  if (operation !== 'find') return { scopes, members: 0 }
+  const limit = args.limit
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0) return { fallback: 'pageSize' }
+  // One key for the entry, every stamp's slots (the global stamp's too), then the members'.
+  const room = Math.floor((KV_LIMITS.maxBulkGetKeys - 1 - STAMP_SLOTS * (1 + scopes.length)) / STAMP_SLOTS)
+  if (limit > room) return { fallback: 'pageSize' }
+  return { scopes, members: limit }
+}
+
+/**
+ * The top-level fields whose stored value differs between the row before a write and after
+ * it, compared strictly as whole values (every locale of a localized field, arrays and blocks
+ * whole, relationship ids). Undefined when either image is missing: the caller then bumps
+ * membership.
+ */
+export function changedFields(before: unknown, after: unknown, stored: readonly string[]): string[] | undefined {
+  if (!isRecord(before) || !isRecord(after)) return undefined
+  const out: string[] = []
+  for (const field of stored) if (!strictlyEqual(before[field], after[field])) out.push(field)
+  return out
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/**
+ * Overlapping updates of one document in this isolate. Each compares the row it read before
+ * its write with the row its write returned; if another update of the document ran in
+ * between, a field the other changed and this one put back would be bumped by neither, so
+ * both bump membership instead.
+ */
+export class OverlappingUpdates {
+  private readonly running = new Map<string, { started: number; active: number }>()
+
+  /** Returns the call to make when the update is over: true if another overlapped it. */
+  begin(document: string): () => boolean {
+    let record = this.running.get(document)
+    if (!record) this.running.set(document, (record = { started: 0, active: 0 }))
+    const overlappedAtStart = record.active > 0
+    const mark = ++record.started
+    record.active++
+    const current = record
+    let ended = false
+    return () => {
+      if (ended) return true
+      ended = true
+      current.active--
+      if (current.active === 0) this.running.delete(document)
+      return overlappedAtStart || current.started !== mark
+    }
+  }
+
+  get size(): number {
+    return this.running.size
+  }
+}
