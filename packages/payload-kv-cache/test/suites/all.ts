@@ -4,6 +4,7 @@ import { withStrategy } from '../support/env.js'
 import { dependencySuite } from './dependencies.js'
 import { differentialSuite } from './differential.js'
 import { draftSuite } from './drafts.js'
+import { listSuite } from './lists.js'
 import { raceSuite } from './race.js'
 import { readSuite } from './reads.js'
 import { replicaSuite } from './replicas.js'
@@ -22,6 +23,8 @@ function strategySuites(env: TestEnv, options: { transactions: boolean }): void 
   writeSuite(env)
   variationSuite(env)
   dependencySuite(env)
+  // List precision is the stamp strategy's (README, Invalidation strategies).
+  if (env.strategy === 'stamp') listSuite(env)
   draftSuite(env)
   // MongoDB without a replica set has no transactions to track.
   if (options.transactions) transactionSuite(env)

@@ -1,0 +1,268 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { closePayload } from '@pkc/testkit'
+import type { Payload, PayloadRequest, Where } from 'payload'
+import type { KVCacheHandle } from '../../src/index.js'
+import { unwrapAdapter, withKVCache } from '../../src/index.js'
+import type { Pair } from '../support/app.js'
+import { missingFeatures, startPayload } from '../support/app.js'
+import type { TestEnv } from '../support/env.js'
+import type { Seed } from '../support/seed.js'
+import { seed } from '../support/seed.js'
+import type { CallLog } from '../support/spy.js'
+import { spyOnDatabase } from '../support/spy.js'
+
+let prefixes = 0
+
+/**
+ * List precision (issue 13; README, Consistency): a list of a collection's own rows survives
+ * an edit that cannot change it, and sees every edit that can. Hits are counted through the
+ * database spy (a read that reached the database), results compared with the uncached Payload.
+ */
+export function listSuite(env: TestEnv): void {
+  describe('list precision', () => {
+    let pair: Pair
+    let data: Seed
+    let log: CallLog
+
+    beforeAll(async () => {
+      pair = await env.newPair({ transactions: env.kind === 'sqlite' ? true : undefined })
+      data = await seed(pair.cached)
+      log = spyOnDatabase(pair.cached)
+    })
+
+    const post = (i: number) => data.posts[i]!.id
+    /** Published posts, newest first, four a page: posts 5, 4, 3, 2 of the seed. */
+    const frontPage = (p: Payload) =>
+      p.find({ collection: 'posts', depth: 0, limit: 4, sort: '-publishedOn', where: { _status: { equals: 'published' } } })
+    const popular = (p: Payload, locale?: 'de') =>
+      p.find({ collection: 'posts', depth: 0, limit: 5, sort: 'title', locale, where: { views: { greater_than_equal: 2 } } })
+    const published = (p: Payload) => p.count({ collection: 'posts', where: { _status: { equals: 'published' } } })
+
+    /** Read until it is a hit; returns it. */
+    async function warm<T>(read: (p: Payload) => Promise<T>): Promise<T> {
+      await pair.cache.settled()
+      await read(pair.cached)
+      await pair.cache.settled()
+      log.reset()
+      const hit = await read(pair.cached)
+      expect(log.reads).toEqual([])
+      return hit
+    }
+
+    /** After an edit the read does not depend on: served from KV, and still what the database says. */
+    async function expectServed<T>(read: (p: Payload) => Promise<T>, before: T): Promise<void> {
+      await pair.cache.settled()
+      log.reset()
+      const after = await read(pair.cached)
+      expect(log.reads).toEqual([])
+      expect(after).toStrictEqual(before)
+      expect(after).toStrictEqual(await read(pair.plain))
+    }
+
+    /** After an edit the read depends on: what the database says now. */
+    async function expectFresh<T>(read: (p: Payload) => Promise<T>): Promise<T> {
+      await pair.cache.settled()
+      const after = await read(pair.cached)
+      expect(after).toStrictEqual(await read(pair.plain))
+      return after
+    }
+
+    it('a list and a count survive a content edit of a post that is not on the page', async () => {
+      const page = await warm(frontPage)
+      const count = await warm(published)
+      expect(page.docs.map((doc) => doc.id)).not.toContain(post(0))
+      await pair.cached.update({ collection: 'posts', id: post(0), data: { body: 'Edited, off the front page' } })
+      await expectServed(frontPage, page)
+      await expectServed(published, count)
+    })
+
+    it('a content edit of a post on the page is seen; the count still survives it', async () => {
+      await warm(frontPage)
+      const count = await warm(published)
+      await pair.cached.update({ collection: 'posts', id: post(3), data: { body: 'Edited on the front page' } })
+      const after = await expectFresh(frontPage)
+      expect(after.docs.find((doc) => doc.id === post(3))?.body).toBe('Edited on the front page')
+      await expectServed(published, count)
+    })
+
+    it('an edit that moves a post into a filter is seen, though the post was not on the page', async () => {
+      const before = await warm(popular)
+      const outsider = data.posts.findIndex((_, i) => i < 6 && !before.docs.some((doc) => doc.id === post(i)))
+      expect(outsider).toBeGreaterThanOrEqual(0)
+      await pair.cached.update({ collection: 'posts', id: post(outsider), data: { views: 4 } })
+      const after = await expectFresh(popular)
+      expect(after.docs.map((doc) => doc.id)).toContain(post(outsider))
+    })
+
+    it('an edit of a sort field is seen, and so is an edit in another locale of a localized field', async () => {
+      await warm(popular)
+      await warm((p) => popular(p, 'de'))
+      const before = await popular(pair.cached, 'de')
+      const member = before.docs[before.docs.length - 1]!.id
+      // `title` sorts the list; the German title changes the `de` read's order.
+      await pair.cached.update({ collection: 'posts', id: member, locale: 'de', data: { title: 'AAA zuerst' } })
+      const german = await expectFresh((p) => popular(p, 'de'))
+      expect(german.docs.map((doc) => doc.id)).not.toStrictEqual(before.docs.map((doc) => doc.id))
+      await expectFresh(popular)
+    })
+
+    it('a count sees a create and a delete', async () => {
+      const before = await warm(published)
+      const created = await pair.cached.create({ collection: 'posts', data: { title: 'New', views: 9, _status: 'published' } })
+      expect((await expectFresh(published)).totalDocs).toBe(before.totalDocs + 1)
+      await warm(published)
+      await pair.cached.delete({ collection: 'posts', id: created.id })
+      expect((await expectFresh(published)).totalDocs).toBe(before.totalDocs)
+    })
+
+    it('findDistinct depends on its field: an edit elsewhere leaves it, an edit of the field is seen', async () => {
+      if (missingFeatures(env.kind).findDistinct) return
+      const distinct = (p: Payload) => p.findDistinct({ collection: 'posts', field: 'views', sort: 'views', limit: 20 })
+      const before = await warm(distinct)
+      await pair.cached.update({ collection: 'posts', id: post(1), data: { body: 'Not the distinct field' } })
+      await expectServed(distinct, before)
+      await pair.cached.update({ collection: 'posts', id: post(1), data: { views: 77 } })
+      const after = await expectFresh(distinct)
+      expect(JSON.stringify(after)).toContain('77')
+    })
+
+    it('reads it cannot make precise keep to the collection stamp, each counted by reason', async () => {
+      const totals = () => pair.cache.breakdown().totals
+      const before = totals()
+      await pair.cached.find({ collection: 'posts', depth: 0, where: { 'author.name': { equals: 'Ada' } } })
+      await pair.cached.find({ collection: 'posts', depth: 0, pagination: false })
+      await pair.cached.find({ collection: 'posts', depth: 0, draft: true, where: { title: { like: 'Post' } } })
+      await pair.cached.find({ collection: 'posts', depth: 0, limit: 3, where: { views: { equals: 1 } } })
+      const after = totals()
+      expect(after.listFallbacksTraversal - before.listFallbacksTraversal).toBe(1)
+      expect(after.listFallbacksPageSize - before.listFallbacksPageSize).toBe(1)
+      expect(after.listFallbacksVersions - before.listFallbacksVersions).toBe(1)
+      expect(after.listsPrecise - before.listsPrecise).toBe(1)
+      // A fallback list still sees every write to its collection.
+      const byAuthor = (p: Payload) => p.find({ collection: 'posts', depth: 0, sort: 'title', where: { 'author.name': { equals: 'Ada' } } })
+      await warm(byAuthor)
+      await pair.cached.update({ collection: 'posts', id: post(0), data: { body: 'Seen by a fallback list' } })
+      const fresh = await expectFresh(byAuthor)
+      expect(fresh.docs.find((doc) => doc.id === post(0))?.body).toBe('Seen by a fallback list')
+    })
+
+    it('overlapping updates of one document bump membership rather than trust either before image', async () => {
+      const before = pair.cache.breakdown().totals.membershipBumps
+      await warm(popular)
+      // Straight to the adapter: Payload's own updates would queue on SQLite's write lock.
+      const update = (views: number) =>
+        pair.cached.db.updateOne({ collection: 'posts', id: post(2), data: { views }, req: {} as PayloadRequest })
+      await Promise.all([update(3), update(0)])
+      expect(pair.cache.breakdown().totals.membershipBumps).toBeGreaterThan(before)
+      await expectFresh(popular)
+    })
+
+    if (env.kind !== 'd1' && env.kind !== 'mongodb') {
+      it('updates inside a transaction are compared with the row as the transaction saw it, and seen once it commits', async () => {
+        const before = await warm(popular)
+        const outsider = data.posts.findIndex((_, i) => i < 6 && !before.docs.some((doc) => doc.id === post(i)))
+        const transactionID = await pair.cached.db.beginTransaction()
+        const req = { transactionID: transactionID! } as Partial<PayloadRequest>
+        // The first update moves it in; the second, compared with the first's row, changes only the body.
+        await pair.cached.update({ collection: 'posts', id: post(outsider), data: { views: 5 }, req })
+        await pair.cached.update({ collection: 'posts', id: post(outsider), data: { body: 'second step' }, req })
+        await expectServed(popular, before)
+        await pair.cached.db.commitTransaction(transactionID!)
+        const after = await expectFresh(popular)
+        expect(after.docs.map((doc) => doc.id)).toContain(post(outsider))
+      })
+    }
+
+    describe('the member race', () => {
+      const held = (where: Where) => (p: Payload) => p.find({ collection: 'posts', depth: 0, limit: 4, sort: 'publishedOn', where })
+
+      /** Holds the next `find` of posts after the database answered, runs `during`, then lets the old answer through. */
+      function holdNextFind(payload: Payload, during: () => Promise<void>): { restore: () => void; ran: () => boolean } {
+        const inner = unwrapAdapter(payload.db) as unknown as { find: (args: unknown) => Promise<unknown> }
+        // Wrapped by hand: the database spy may already have replaced `find` with a jest spy.
+        const original = inner.find
+        let ran = false
+        inner.find = async function (this: unknown, args: unknown) {
+          const result = await original.call(this, args)
+          if (!ran && (args as { collection?: string }).collection === 'posts') {
+            ran = true
+            await during()
+          }
+          return result
+        }
+        return { restore: () => void (inner.find = original), ran: () => ran }
+      }
+
+      it('a member edited and committed in this isolate while the query is held: not filled, the next read is fresh', async () => {
+        const read = held({ views: { less_than: 100 } })
+        const member = (await read(pair.plain)).docs[0]!.id
+        const skipsBefore = pair.cache.breakdown().totals.fillSkipsRace
+        const hold = holdNextFind(pair.cached, async () => {
+          await pair.cached.update({ collection: 'posts', id: member, data: { body: 'Written while the list was read' } })
+        })
+        try {
+          const stale = await read(pair.cached)
+          expect(hold.ran()).toBe(true)
+          expect(stale.docs[0]!.body).not.toBe('Written while the list was read')
+          await pair.cache.settled()
+        } finally {
+          hold.restore()
+        }
+        expect(pair.cache.breakdown().totals.fillSkipsRace).toBeGreaterThan(skipsBefore)
+        const fresh = await read(pair.cached)
+        expect(fresh.docs[0]!.body).toBe('Written while the list was read')
+        expect(fresh).toStrictEqual(await read(pair.plain))
+      })
+
+      describe('two isolates', () => {
+        let a: { payload: Payload; cache: KVCacheHandle }
+        let b: { payload: Payload; cache: KVCacheHandle }
+        let plain: Payload
+
+        beforeAll(async () => {
+          const database = await env.newDatabase()
+          const prefix = `lists${prefixes++}${Date.now().toString(36)}`
+          const start = async () => {
+            const wrapped = withKVCache(database.adapter(), { kv: env.kv(), prefix })
+            return { payload: await startPayload(wrapped), cache: wrapped.kvCache }
+          }
+          a = await start()
+          b = await start()
+          plain = await startPayload(database.adapter())
+          await seed(a.payload)
+          await a.cache.settled()
+        })
+
+        afterAll(async () => {
+          await a.cache.settled()
+          await b.cache.settled()
+          await closePayload(a.payload)
+          await closePayload(b.payload)
+          await closePayload(plain)
+        })
+
+        it('a member edited through another isolate while the query is held: the old row is never served', async () => {
+          const read = held({ views: { less_than: 100 } })
+          const member = (await read(plain)).docs[1]!.id
+          // The edit is committed and its stamp landed before the query's answer is filled.
+          const hold = holdNextFind(a.payload, async () => {
+            await b.payload.update({ collection: 'posts', id: member, data: { body: 'Written elsewhere mid-read' } })
+            await b.cache.settled()
+          })
+          try {
+            await read(a.payload)
+            expect(hold.ran()).toBe(true)
+            await a.cache.settled()
+          } finally {
+            hold.restore()
+          }
+          for (const isolate of [a, b]) {
+            const seen = await read(isolate.payload)
+            expect(seen.docs[1]!.body).toBe('Written elsewhere mid-read')
+            expect(seen).toStrictEqual(await read(plain))
+          }
+        })
+      })
+    })
+  })
+}
