@@ -151,7 +151,7 @@ export function listSuite(env: TestEnv): void {
       await warm(popular)
       // Straight to the adapter: Payload's own updates would queue on SQLite's write lock.
       const update = (views: number) =>
-        pair.cached.db.updateOne({ collection: 'posts', id: post(2), data: { views }, req: {} as PayloadRequest })
+        pair.cached.db.updateOne({ collection: 'posts', id: post(2), data: { views }, req: {} })
       await Promise.all([update(3), update(0)])
       expect(pair.cache.breakdown().totals.membershipBumps).toBeGreaterThan(before)
       await expectFresh(popular)
