@@ -140,7 +140,9 @@ describe('stats by scope and by operation', () => {
         totals.bypassesBurst +
         totals.bypassesUnkeyable,
     )
-    expect(totals.fillSkips).toBe(totals.fillSkipsTooLarge + totals.fillSkipsUncacheable + totals.fillSkipsRace + totals.fillSkipsReplica)
+    expect(totals.fillSkips).toBe(
+      totals.fillSkipsTooLarge + totals.fillSkipsUncacheable + totals.fillSkipsRace + totals.fillSkipsReplica + totals.fillSkipsMembers,
+    )
     for (const name of Object.keys(stats) as Array<keyof CacheStats>) expect(totals[name]).toBe(stats[name])
   })
 })

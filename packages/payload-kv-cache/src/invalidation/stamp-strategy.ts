@@ -214,7 +214,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
         return named === undefined ? [bulkStamp(scope)] : []
       }
       after = documents
-      if (!this.listPrecision) continue
+      if (!this.listPrecision || !this.hasPreciseLists(schema, scope)) continue
       if (operation !== 'updateOne') {
         // A create, a delete, an upsert (which may create): which documents exist changes.
         scopes.push(membershipStamp(scope))
@@ -229,6 +229,15 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
       after = (result, threw) => [...documents(result, threw), ...fields.after(result, threw)]
     }
     return { scopes, before, after }
+  }
+
+  /** Whether any list read of the collection is cached, so may depend on membership and fields. */
+  private hasPreciseLists(schema: Schema, scope: Scope): boolean {
+    return (
+      schema.policy.ttlFor(scope, 'find') !== null ||
+      schema.policy.ttlFor(scope, 'count') !== null ||
+      schema.policy.ttlFor(scope, 'findDistinct') !== null
+    )
   }
 
   /**

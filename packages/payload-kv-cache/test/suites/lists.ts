@@ -150,8 +150,7 @@ export function listSuite(env: TestEnv): void {
       const before = pair.cache.breakdown().totals.membershipBumps
       await warm(popular)
       // Straight to the adapter: Payload's own updates would queue on SQLite's write lock.
-      const update = (views: number) =>
-        pair.cached.db.updateOne({ collection: 'posts', id: post(2), data: { views }, req: {} })
+      const update = (views: number) => pair.cached.db.updateOne({ collection: 'posts', id: post(2), data: { views }, req: {} })
       await Promise.all([update(3), update(0)])
       expect(pair.cache.breakdown().totals.membershipBumps).toBeGreaterThan(before)
       await expectFresh(popular)
