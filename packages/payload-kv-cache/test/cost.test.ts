@@ -41,10 +41,12 @@ describe.each(['stamp', 'prefix'] as const)('%s strategy', (strategy) => {
       `| ${strategy} | ${n} | ${delta('put')} | ${delta('delete')} | ${delta('list')} | ${total} | ${delta('put', before, inline) + delta('delete', before, inline) + delta('list', before, inline)} |`,
     )
     if (strategy === 'stamp') {
-      // The collection's stamp and the new document's (documentStamps, on by default).
-      expect(delta('put')).toBe(2)
-      const [collection, document] = [...counted.puts.slice(-2)].sort()
+      // The collection's stamp, its membership stamp (listPrecision) and the new document's
+      // (documentStamps), whatever the scope holds.
+      expect(delta('put')).toBe(3)
+      const [collection, membership, document] = [...counted.puts.slice(-3)].sort()
       expect(collection).toBe(`${prefix}:stamp:c:notes`)
+      expect(membership).toBe(`${prefix}:stamp:c:notes#+`)
       expect(document).toMatch(new RegExp(`^${prefix}:stamp:c:notes#=`))
       expect(delta('delete') + delta('list')).toBe(0)
     } else {

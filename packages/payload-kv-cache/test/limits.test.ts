@@ -321,19 +321,19 @@ describe('one write per second per key, and lagging locations', () => {
       const note = await a.payload.create({ collection: 'notes', data: { text: 'v0' } })
       const cache = a.adapter.kvCache
       // The first attempt failed inside the write, on every slot; retries follow 1, 2 and 4 s
-      // apart, for the collection's stamp and the new note's alike.
+      // apart, for the collection's stamp, its membership stamp and the new note's alike.
       await clock.advance(0)
       expect(cache.stats().stampRetries).toBe(0)
       await clock.advance(1000)
-      expect(cache.stats().stampRetries).toBe(2)
+      expect(cache.stats().stampRetries).toBe(3)
       await clock.advance(2000)
-      expect(cache.stats().stampRetries).toBe(4)
+      expect(cache.stats().stampRetries).toBe(6)
       await clock.advance(3990)
-      expect(cache.stats().stampRetries).toBe(4)
+      expect(cache.stats().stampRetries).toBe(6)
       expect(cache.stats().stampFailures).toBe(0)
       await clock.advance(10)
-      expect(cache.stats().stampRetries).toBe(6)
-      expect(cache.stats().stampFailures).toBe(2)
+      expect(cache.stats().stampRetries).toBe(9)
+      expect(cache.stats().stampFailures).toBe(3)
       expect(warn.mock.calls.map((call) => String(call[0])).join('\n')).toMatch(/invalidation stamp for c:notes/)
 
       // Not served from KV meanwhile: every read goes to the database.

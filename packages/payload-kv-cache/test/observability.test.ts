@@ -109,8 +109,10 @@ describe('stats by scope and by operation', () => {
       bypasses: 1,
       bypassesRequested: 1,
       invalidations: 1,
-      // The collection's stamp and the new note's, both counted under c:notes.
-      stampWrites: 2,
+      // The collection's stamp, its membership stamp and the new note's, all counted under c:notes.
+      stampWrites: 3,
+      // Both finds of the notes are lists of their own rows (list precision).
+      listsPrecise: 2,
     })
     // users are an auth collection: excluded by default.
     expect(delta(before.byScope['c:users'], after.byScope['c:users'])).toEqual({ bypasses: 1, bypassesExcluded: 1 })
