@@ -93,11 +93,6 @@ export interface KVCacheOptions {
    */
   coalesceWaitMs?: number
   /**
-   * Time, for tests: `() => ms` replaces `Date.now`; `{ now, sleep }` also replaces the
-   * timer that spaces stamp writes, so a test can move time instead of waiting for it.
-   */
-  clock?: (() => number) | KVCacheClock
-  /**
    * Logs one line per cache event (hit, miss, fill, bypass, invalidation, stamp write,
    * audit...) at debug level through `payload.logger`, with scope, operation, a short key
    * digest and timing. Default false. Payload's logger prints debug lines only at level
@@ -117,8 +112,6 @@ export interface KVCacheOptions {
 export interface AuditOptions {
   /** Share of hits audited, from 0 to 1. */
   sampleRate: number
-  /** Random numbers in [0, 1) deciding which hits are sampled. Default `Math.random`; for tests. */
-  random?: () => number
 }
 
 /** A clock under a test's control. */
@@ -127,6 +120,28 @@ export interface KVCacheClock {
   now(): number
   /** Resolves once `ms` milliseconds have passed on this clock. */
   sleep(ms: number): Promise<void>
+}
+
+/**
+ * Knobs for tests and benchmarks, kept out of `KVCacheOptions` so that applications never see
+ * them; set through `withTestHooks` (`payload-kv-cache/internals`).
+ */
+export interface TestHooks {
+  /**
+   * Time: `() => ms` replaces `Date.now`; `{ now, sleep }` also replaces the timer that spaces
+   * stamp writes, so a test can move time instead of waiting for it.
+   */
+  clock?: (() => number) | KVCacheClock
+  /** Random numbers in [0, 1) deciding which hits audit mode samples. Default `Math.random`. */
+  random?: () => number
+}
+
+// Symbol.for: the tests import the sources and the bench the build; both must find the hooks.
+const TEST_HOOKS = Symbol.for('payload-kv-cache.testHooks')
+
+/** `options` with test hooks attached, on a symbol key that no options type declares. */
+export function withTestHooks<T extends object>(options: T, hooks: TestHooks): T {
+  return { ...options, [TEST_HOOKS]: hooks }
 }
 
 export interface ResolvedOptions {
@@ -174,7 +189,6 @@ const KNOWN_OPTIONS = new Set([
   'waitUntil',
   'kvTimeoutMs',
   'coalesceWaitMs',
-  'clock',
   'debug',
   'onEvent',
   'audit',
@@ -333,14 +347,7 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
       'For example `coalesceWaitMs: 5000`, or 0 to turn coalescing off.',
     )
   }
-  const { clock } = options
-  if (
-    clock !== undefined &&
-    typeof clock !== 'function' &&
-    !(typeof clock === 'object' && clock !== null && typeof clock.now === 'function' && typeof clock.sleep === 'function')
-  ) {
-    throw new KVCacheConfigError('clock', 'must be a function returning milliseconds, or { now, sleep }', 'Remove it; it exists for tests.')
-  }
+  const { clock, random } = checkTestHooks((options as { [TEST_HOOKS]?: unknown })[TEST_HOOKS])
   if (options.debug !== undefined && typeof options.debug !== 'boolean') {
     throw new KVCacheConfigError(
       'debug',
@@ -355,7 +362,7 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
       'For example `onEvent: (event) => metrics.increment(`cache.${event.type}`)`.',
     )
   }
-  const audit = checkAudit(options.audit)
+  const audit = checkAudit(options.audit, random)
 
   const getKV = typeof kv === 'function' ? checkedBinding(kv) : () => kv
   return {
@@ -381,29 +388,39 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
   }
 }
 
-function checkAudit(value: unknown): ResolvedOptions['audit'] {
+function checkAudit(value: unknown, random: (() => number) | undefined): ResolvedOptions['audit'] {
   if (value === undefined || value === false) return undefined
   const example = 'For example `audit: { sampleRate: 1 }` in staging, `audit: { sampleRate: 0.01 }` in production.'
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new KVCacheConfigError('audit', `must be an object { sampleRate } or false (got ${describe(value)})`, example)
   }
   for (const name of Object.keys(value)) {
-    if (name !== 'sampleRate' && name !== 'random')
-      throw new KVCacheConfigError(`audit.${name}`, 'is not an audit option', 'Known: sampleRate, random.')
+    if (name !== 'sampleRate') throw new KVCacheConfigError(`audit.${name}`, 'is not an audit option', 'Known: sampleRate.')
   }
-  const { sampleRate, random } = value as { sampleRate?: unknown; random?: unknown }
+  const { sampleRate } = value as { sampleRate?: unknown }
   if (typeof sampleRate !== 'number' || !Number.isFinite(sampleRate) || sampleRate < 0 || sampleRate > 1) {
     throw new KVCacheConfigError('audit.sampleRate', `must be a number from 0 to 1 (got ${describe(sampleRate)})`, example)
   }
+  if (sampleRate === 0) return undefined
+  return { sampleRate, random: random ?? Math.random }
+}
+
+function checkTestHooks(value: unknown): TestHooks {
+  if (value === undefined) return {}
+  const { clock, random } = value as { clock?: unknown; random?: unknown }
+  const isClock = (v: unknown): v is KVCacheClock =>
+    typeof v === 'object' && v !== null && typeof (v as KVCacheClock).now === 'function' && typeof (v as KVCacheClock).sleep === 'function'
+  if (clock !== undefined && typeof clock !== 'function' && !isClock(clock)) {
+    throw new KVCacheConfigError('clock', 'must be a function returning milliseconds, or { now, sleep }', 'Remove it; it exists for tests.')
+  }
   if (random !== undefined && typeof random !== 'function') {
     throw new KVCacheConfigError(
-      'audit.random',
+      'random',
       `must be a function returning a number in [0, 1) (got ${describe(random)})`,
       'Remove it (Math.random is used); it exists for tests.',
     )
   }
-  if (sampleRate === 0) return undefined
-  return { sampleRate, random: (random as (() => number) | undefined) ?? Math.random }
+  return { clock: clock as TestHooks['clock'], random: random as TestHooks['random'] }
 }
 
 function realSleep(ms: number): Promise<void> {

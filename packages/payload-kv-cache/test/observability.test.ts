@@ -2,6 +2,8 @@ import { describe, expect, it, jest } from '@jest/globals'
 import type { DatabaseAdapterObj, Payload } from 'payload'
 import type { CacheEvent, CacheStats, DetailedStats, KVCacheOptions, KVNamespaceLike } from '../src/index.js'
 import { KVCacheConfigError, withKVCache } from '../src/index.js'
+import type { TestHooks } from '../src/internals.js'
+import { withTestHooks } from '../src/internals.js'
 import { useTestEnv } from './support/env.js'
 
 /** Stats by scope and operation, debug events and the onEvent hook, through real Payload on SQLite. */
@@ -54,7 +56,9 @@ describe('new options are checked at call time', () => {
     ['audit.sampleRate: -0.1', { audit: { sampleRate: -0.1 } }, 'audit.sampleRate'],
     ['audit.sampleRate: NaN', { audit: { sampleRate: NaN } }, 'audit.sampleRate'],
     ["audit.sampleRate: '1'", { audit: { sampleRate: '1' } }, 'audit.sampleRate'],
-    ['audit.random: a number', { audit: { sampleRate: 1, random: 4 } }, 'audit.random'],
+    // The audit's random draws are a test hook, not an audit option.
+    ['audit.random given as an audit option', { audit: { sampleRate: 1, random: Math.random } }, 'audit.random'],
+    ['random (a test hook): a number', withTestHooks({ audit: { sampleRate: 1 } }, { random: 4 } as unknown as TestHooks), 'random'],
     ['audit.rate (misspelt)', { audit: { rate: 1 } }, 'audit.rate'],
   ]
 
@@ -75,7 +79,7 @@ describe('new options are checked at call time', () => {
       { debug: false, onEvent: () => undefined },
       { audit: false },
       { audit: { sampleRate: 0 } },
-      { audit: { sampleRate: 1, random: Math.random } },
+      withTestHooks({ audit: { sampleRate: 1 } }, { random: Math.random }),
       { audit: { sampleRate: 0.01 } },
     ]
     for (const options of valid) {
