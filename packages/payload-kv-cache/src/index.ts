@@ -2,16 +2,7 @@ import './augment.js'
 export { unwrapAdapter, withKVCache } from './wrapper.js'
 export type { WithKVCache } from './wrapper.js'
 export type { KVCacheHandle } from './handle.js'
-export type {
-  AuditOptions,
-  CacheControl,
-  KVCacheClock,
-  KVCacheOptions,
-  KeyInput,
-  OperationSetting,
-  OperationSettings,
-  ScopeSetting,
-} from './options.js'
+export type { AuditOptions, CacheControl, KVCacheOptions, KeyInput, OperationSetting, OperationSettings, ScopeSetting } from './options.js'
 export { KVCacheConfigError } from './options.js'
 export type { KVNamespaceLike, KVListResult } from './kv.js'
 export type { BypassReason, CacheStats, CacheStatsBreakdown, DetailedStats, FillSkipReason, ReasonCounters } from './stats.js'

@@ -148,7 +148,7 @@ describe('audit mode (sampleRate: 1)', () => {
 describe('audit sampling', () => {
   it('sampleRate 0.5 audits the hits whose random draw is under 0.5: about half, exactly as the seeded draws say', async () => {
     const draws = random(1234)
-    const pair = await env.newPair({ audit: { sampleRate: 0.5, random: draws } })
+    const pair = await env.newPair({ audit: { sampleRate: 0.5 }, random: draws })
     const id = (await pair.cached.create({ collection: 'notes', data: { text: 'sampled' } })).id
     await pair.cached.findByID({ collection: 'notes', id })
     await pair.cache.settled()

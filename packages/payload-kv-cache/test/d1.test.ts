@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import { closePayload } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { withKVCache } from '../src/index.js'
+import { withTestHooks } from '../src/internals.js'
 import { startPayload } from './support/app.js'
 import { ManualClock } from './support/clock.js'
 import { useTestEnv } from './support/env.js'
@@ -16,7 +17,10 @@ describe('D1 read replication (Sessions API, readReplicas: first-primary)', () =
   it('a read within the replica window after a write is not filled; after it, reads fill and hit', async () => {
     const clock = new ManualClock(Date.now())
     const database = await env.newDatabase()
-    const wrapped = withKVCache(database.adapter({ readReplicas: 'first-primary' }), { kv: env.kv(), prefix: 'd1-replicas', clock })
+    const wrapped = withKVCache(
+      database.adapter({ readReplicas: 'first-primary' }),
+      withTestHooks({ kv: env.kv(), prefix: 'd1-replicas' }, { clock }),
+    )
     const cached = await startPayload(wrapped)
     const plain = await startPayload(database.adapter())
     const cache = wrapped.kvCache

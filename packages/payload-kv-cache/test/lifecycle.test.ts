@@ -5,6 +5,7 @@ import type { CollectionConfig, Field, Payload } from 'payload'
 import { reload } from 'payload'
 import { FLUSH_OPERATIONS, kindOf, READ_OPERATIONS, TRANSACTION_OPERATIONS, WRITE_OPERATIONS } from '../src/operations.js'
 import { unwrapAdapter, withKVCache } from '../src/index.js'
+import { withTestHooks } from '../src/internals.js'
 import type { Pair } from './support/app.js'
 import { siteCollections, siteConfig, startPayload } from './support/app.js'
 import { skippingClock } from './support/clock.js'
@@ -139,7 +140,7 @@ describe('adapter lifecycle and pass-through', () => {
 describe('hot reload', () => {
   it('a reloaded config rebuilds keys and dependencies: a new relationship field is in the results and its target invalidates', async () => {
     const database = await env.newDatabase()
-    const adapter = withKVCache(database.adapter(), { kv: env.kv(), prefix: 'hot', clock: skippingClock() })
+    const adapter = withKVCache(database.adapter(), withTestHooks({ kv: env.kv(), prefix: 'hot' }, { clock: skippingClock() }))
     const cached = await startPayload(adapter)
     let plain: Payload | undefined
     try {

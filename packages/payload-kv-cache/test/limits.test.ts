@@ -3,6 +3,7 @@ import { closePayload, random } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { KVNamespaceLike, WithKVCache } from '../src/index.js'
 import { withKVCache } from '../src/index.js'
+import { withTestHooks } from '../src/internals.js'
 import { STAMP_SLOTS } from '../src/invalidation/stamp-tokens.js'
 import { strictlyEqual as isEqual } from '../src/equality.js'
 import type { Database } from './support/app.js'
@@ -54,7 +55,7 @@ describe('one write per second per key, and lagging locations', () => {
     edge = edgeKV(env.kv(), clock.now)
     const prefix = `lim${prefixes++}`
     const start = async (location: string): Promise<Isolate> => {
-      const adapter = withKVCache(database.adapter(), { kv: wrap(edge.location(location, lagMs)), prefix, clock })
+      const adapter = withKVCache(database.adapter(), withTestHooks({ kv: wrap(edge.location(location, lagMs)), prefix }, { clock }))
       const isolate = { payload: await startPayload(adapter), adapter }
       isolates.push(isolate)
       return isolate

@@ -1,10 +1,14 @@
-import { describe, expect, it, jest } from '@jest/globals'
+import { beforeAll, describe, expect, it, jest } from '@jest/globals'
 import type { DatabaseAdapterObj, Payload } from 'payload'
 import type { CacheEvent, CacheStats, DetailedStats, KVCacheOptions, KVNamespaceLike } from '../src/index.js'
 import { KVCacheConfigError, withKVCache } from '../src/index.js'
+import type { TestHooks } from '../src/internals.js'
+import { withTestHooks } from '../src/internals.js'
+import type { Pair } from './support/app.js'
 import { useTestEnv } from './support/env.js'
+import { useNotesPair } from './support/inspect.js'
 
-/** Stats by scope and operation, debug events and the onEvent hook, through real Payload on SQLite. */
+/** Stats (the totals, and by scope and operation), debug events and the onEvent hook, through real Payload on SQLite. */
 const env = useTestEnv('sqlite')
 
 type AdapterCall = (args: Record<string, unknown>) => Promise<unknown>
@@ -54,7 +58,9 @@ describe('new options are checked at call time', () => {
     ['audit.sampleRate: -0.1', { audit: { sampleRate: -0.1 } }, 'audit.sampleRate'],
     ['audit.sampleRate: NaN', { audit: { sampleRate: NaN } }, 'audit.sampleRate'],
     ["audit.sampleRate: '1'", { audit: { sampleRate: '1' } }, 'audit.sampleRate'],
-    ['audit.random: a number', { audit: { sampleRate: 1, random: 4 } }, 'audit.random'],
+    // The audit's random draws are a test hook, not an audit option.
+    ['audit.random given as an audit option', { audit: { sampleRate: 1, random: Math.random } }, 'audit.random'],
+    ['random (a test hook): a number', withTestHooks({ audit: { sampleRate: 1 } }, { random: 4 } as unknown as TestHooks), 'random'],
     ['audit.rate (misspelt)', { audit: { rate: 1 } }, 'audit.rate'],
   ]
 
@@ -75,7 +81,7 @@ describe('new options are checked at call time', () => {
       { debug: false, onEvent: () => undefined },
       { audit: false },
       { audit: { sampleRate: 0 } },
-      { audit: { sampleRate: 1, random: Math.random } },
+      withTestHooks({ audit: { sampleRate: 1 } }, { random: Math.random }),
       { audit: { sampleRate: 0.01 } },
     ]
     for (const options of valid) {
@@ -146,6 +152,55 @@ describe('stats by scope and by operation', () => {
       totals.fillSkipsTooLarge + totals.fillSkipsUncacheable + totals.fillSkipsRace + totals.fillSkipsReplica + totals.fillSkipsMembers,
     )
     for (const name of Object.keys(stats) as Array<keyof CacheStats>) expect(totals[name]).toBe(stats[name])
+  })
+})
+
+describe('stats', () => {
+  const fixture = useNotesPair(env, 'stats')
+  let pair: Pair
+
+  beforeAll(() => {
+    pair = fixture.pair
+  })
+
+  it('hits, misses, fills, bypasses, stale and invalidations move as reads and writes happen', async () => {
+    const read = () => db(pair.cached).count!({ collection: 'notes', where: { text: { like: 'a' } } })
+    await pair.cache.invalidateAll()
+    let before = pair.cache.stats()
+    await read()
+    expect(delta(before, pair.cache.stats())).toEqual({ misses: 1 })
+    await pair.cache.settled()
+    expect(delta(before, pair.cache.stats())).toEqual({ misses: 1, fills: 1 })
+
+    before = pair.cache.stats()
+    await read()
+    await read()
+    expect(delta(before, pair.cache.stats())).toEqual({ hits: 2 })
+
+    before = pair.cache.stats()
+    await db(pair.cached).count!({ collection: 'notes', where: { text: { like: 'a' } }, req: { context: { kvCache: { bypass: true } } } })
+    expect(delta(before, pair.cache.stats())).toEqual({ bypasses: 1 })
+
+    before = pair.cache.stats()
+    await pair.cache.invalidate({ collections: ['notes'] })
+    // The collection's stamp and its bulk stamp (a change made outside Payload names no documents).
+    expect(delta(before, pair.cache.stats())).toEqual({ invalidations: 1, stampWrites: 2 })
+
+    before = pair.cache.stats()
+    await read()
+    await pair.cache.settled()
+    expect(delta(before, pair.cache.stats())).toEqual({ stale: 1, fills: 1 })
+
+    before = pair.cache.stats()
+    const created = await pair.cached.create({ collection: 'notes', data: { text: 'delta' } })
+    let afterWrite = pair.cache.stats()
+    expect(afterWrite.invalidations - before.invalidations).toBeGreaterThanOrEqual(1)
+    // Inside a second of the last stamp write, the bump goes out as a trailing write.
+    await pair.cache.settled()
+    afterWrite = pair.cache.stats()
+    expect(afterWrite.stampWrites - before.stampWrites).toBeGreaterThanOrEqual(1)
+    expect(await read()).toStrictEqual(await db(pair.plain).count!({ collection: 'notes', where: { text: { like: 'a' } } }))
+    await pair.cached.delete({ collection: 'notes', id: created.id })
   })
 })
 

@@ -8,6 +8,8 @@ import { closePayload, startKV } from '@pkc/testkit'
 import type { DatabaseAdapterObj } from 'payload'
 import type { KVCacheOptions, KVNamespaceLike } from '../src/index.js'
 import { KVCacheConfigError, unwrapAdapter, withKVCache } from '../src/index.js'
+import type { TestHooks } from '../src/internals.js'
+import { withTestHooks } from '../src/internals.js'
 import { startPayload } from './support/app.js'
 import { spyOnDatabase } from './support/spy.js'
 
@@ -111,8 +113,10 @@ describe('withKVCache options, checked at call time', () => {
     ['kvTimeoutMs: 0', () => ({ kv, kvTimeoutMs: 0 }), 'kvTimeoutMs'],
     ['kvTimeoutMs: -1', () => ({ kv, kvTimeoutMs: -1 }), 'kvTimeoutMs'],
     ["kvTimeoutMs: '50'", () => ({ kv, kvTimeoutMs: '50' }), 'kvTimeoutMs'],
-    ['clock: a number', () => ({ kv, clock: 5 }), 'clock'],
-    ['clock: { now } without sleep', () => ({ kv, clock: { now: () => 0 } }), 'clock'],
+    // The clock is a test hook, not an option: given as one, it is refused like any unknown name.
+    ['clock given as an option', () => ({ kv, clock: () => 0 }), 'clock'],
+    ['clock: a number', () => withTestHooks({ kv }, { clock: 5 } as unknown as TestHooks), 'clock'],
+    ['clock: { now } without sleep', () => withTestHooks({ kv }, { clock: { now: () => 0 } } as unknown as TestHooks), 'clock'],
   ]
 
   it.each(cases)('%s: KVCacheConfigError naming the option', (_, options, option) => {
@@ -128,8 +132,8 @@ describe('withKVCache options, checked at call time', () => {
     expect(() =>
       withKV({ collections: { posts: { ttl: 5, operations: { find: false } }, notes: false, users: true }, globals: { banner: true } })(),
     ).not.toThrow()
-    expect(() => withKV({ key: () => 'k', waitUntil: () => undefined, clock: () => 0 })()).not.toThrow()
-    expect(() => withKV({ clock: { now: () => 0, sleep: async () => undefined } })()).not.toThrow()
+    expect(() => bad(withTestHooks({ kv, key: () => 'k', waitUntil: () => undefined }, { clock: () => 0 }))()).not.toThrow()
+    expect(() => bad(withTestHooks({ kv }, { clock: { now: () => 0, sleep: async () => undefined } }))()).not.toThrow()
     expect(() => withKV({ invalidation: 'prefix', purgeBudget: 2 })()).not.toThrow()
     expect(() => withKV({ coalesceWaitMs: 0 })()).not.toThrow()
     expect(() => withKV({ invalidation: 'prefix', purgeBudget: 1000 })()).not.toThrow()

@@ -3,7 +3,9 @@ import { closePayload } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { unwrapAdapter } from '../../src/index.js'
 import { STAMP_SLOTS } from '../../src/invalidation/stamp-tokens.js'
-import type { KVCacheClock, KVCacheHandle } from '../../src/index.js'
+import type { KVCacheHandle } from '../../src/index.js'
+import type { KVCacheClock } from '../../src/internals.js'
+import { withTestHooks } from '../../src/internals.js'
 import type { Database, Pair } from '../support/app.js'
 import { ManualClock } from '../support/clock.js'
 import { startPayload } from '../support/app.js'
@@ -81,8 +83,8 @@ export function raceSuite(env: TestEnv): void {
 
     async function twoIsolates<T>(clock: KVCacheClock | undefined, run: (a: Isolate, b: Isolate) => Promise<T>): Promise<T> {
       const prefix = `iso${Date.now().toString(36)}${isolates++}`
-      const a = withKVCache(database.adapter(), { kv: env.kv(), prefix, clock, invalidation: env.strategy })
-      const b = withKVCache(database.adapter(), { kv: env.kv(), prefix, clock, invalidation: env.strategy })
+      const a = withKVCache(database.adapter(), withTestHooks({ kv: env.kv(), prefix, invalidation: env.strategy }, { clock }))
+      const b = withKVCache(database.adapter(), withTestHooks({ kv: env.kv(), prefix, invalidation: env.strategy }, { clock }))
       const isolateA = { payload: await startPayload(a), cache: a.kvCache }
       const isolateB = { payload: await startPayload(b), cache: b.kvCache }
       try {

@@ -3,6 +3,7 @@ import { closePayload } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { KVCacheHandle } from '../../src/index.js'
 import { withKVCache } from '../../src/index.js'
+import { withTestHooks } from '../../src/internals.js'
 import { startPayload } from '../support/app.js'
 import { ManualClock } from '../support/clock.js'
 import type { TestEnv } from '../support/env.js'
@@ -40,10 +41,10 @@ export function replicaSuite(env: TestEnv): void {
       primary = await start(primaryDb.adapter())
       replica = await start(replicaDb.adapter())
       const prefix = `replica${Date.now().toString(36)}`
-      writer = await start(withKVCache(primaryDb.adapter(), { kv: env.kv(), prefix, clock }))
+      writer = await start(withKVCache(primaryDb.adapter(), withTestHooks({ kv: env.kv(), prefix }, { clock })))
       const readerAdapter = withKVCache(
         postgresAdapter({ pool: { connectionString: primaryDb.connectionString!, max: 2 }, readReplicas: [replicaDb.connectionString!] }),
-        { kv: env.kv(), prefix, clock },
+        withTestHooks({ kv: env.kv(), prefix }, { clock }),
       )
       reader = await start(readerAdapter)
       readerCache = readerAdapter.kvCache

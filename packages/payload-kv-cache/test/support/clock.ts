@@ -1,4 +1,4 @@
-import type { KVCacheClock } from '../../src/index.js'
+import type { KVCacheClock } from '../../src/internals.js'
 
 /**
  * Time that a test moves by hand. `sleep` resolves when `advance` passes its deadline, so

@@ -2,13 +2,16 @@ import { afterAll, beforeAll } from '@jest/globals'
 import type { KVServer, PostgresServer } from '@pkc/testkit'
 import { startKV, startPostgres } from '@pkc/testkit'
 import type { KVCacheOptions, KVNamespaceLike } from '../../src/index.js'
+import type { TestHooks } from '../../src/internals.js'
+import { withTestHooks } from '../../src/internals.js'
 import type { Database, DatabaseKind, Pair } from './app.js'
 import { createDatabase, startPair } from './app.js'
 import { skippingClock } from './clock.js'
 import type { D1Pool } from './d1.js'
 import { startD1 } from './d1.js'
 
-export interface PairOptions extends Omit<KVCacheOptions, 'kv'> {
+/** Cache options plus the test hooks (`clock`, `random`), which reach the cache through `withTestHooks`. */
+export interface PairOptions extends Omit<KVCacheOptions, 'kv'>, TestHooks {
   /** Wrap the real namespace (counting, faults) before the cache sees it. */
   wrapKV?: (kv: KVNamespaceLike) => KVNamespaceLike
   /** SQLite only: turn on transactions (off by default in @payloadcms/db-sqlite). */
@@ -58,13 +61,17 @@ export function useTestEnv(kind: DatabaseKind): TestEnv {
     kv: () => kvServer!.kv,
     newDatabase: (options) => createDatabase(kind, { postgres, d1 }, options),
     async newPair(options = {}) {
-      const { wrapKV, transactions, ...cacheOptions } = options
+      const { wrapKV, transactions, clock, random, ...cacheOptions } = options
       const database = await createDatabase(kind, { postgres, d1 }, { transactions })
       const kv = wrapKV ? wrapKV(kvServer!.kv) : kvServer!.kv
       // Each pair gets its own prefix: the file's suites share one namespace, like sites do.
       // The clock skips the second between coalesced stamp writes; tests about timing pass
       // their own.
-      const pair = await startPair(database, kv, { prefix: `t${prefixes++}`, clock: skippingClock(), ...cacheOptions })
+      const pair = await startPair(
+        database,
+        kv,
+        withTestHooks({ prefix: `t${prefixes++}`, ...cacheOptions }, { clock: clock ?? skippingClock(), random }),
+      )
       pairs.push(pair)
       return pair
     },
