@@ -213,7 +213,8 @@ export class ReadPaths {
         this.where(scope, value, out, versions)
         continue
       }
-      if (OPERATORS.has(key)) continue
+      // At the top every key is a path, even a field named like an operator (`in`, `near`).
+      if (base && OPERATORS.has(key)) continue
       const path = base ? `${base}.${key}` : key
       this.path(scope, path, out, versions)
       // `{ author: { name: { equals } } }`: keys that are not operators continue the path.

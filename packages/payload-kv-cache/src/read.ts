@@ -105,7 +105,7 @@ export class ReadPath {
     ctx.counters.count(outcome, scope, operation)
 
     // Single-flight: an identical miss under the same stamps already went to the database.
-    const flightKey = `${key}\n${signature}`
+    const flightKey = ticket.flight === undefined ? `${key}\n${signature}` : `${key}\n${signature}\n${ticket.flight}`
     const coalesce = ctx.options.coalesceWaitMs > 0 && !control?.refresh
     const joined = coalesce ? this.flights.get(flightKey) : undefined
     if (joined) {
@@ -136,7 +136,8 @@ export class ReadPath {
     // Encoded now, before Payload's hooks mutate the result we hand back.
     const now = ctx.clock()
     const encoded = this.encode(signature, now, ttl, result, scope, operation, key)
-    // Callers arriving until the entry is in KV still share this result.
+    // Callers arriving until the entry is in KV still share this result (a precise `find`'s
+    // flight key says which document writes they saw: see ReadTicket.flight).
     settle?.(encoded?.text)
     const endFlight = () => {
       if (settle) this.flights.delete(flightKey)

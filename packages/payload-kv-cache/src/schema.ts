@@ -48,6 +48,15 @@ export class Schema {
     return canonicalID(id, kind)
   }
 
+  /**
+   * Whether a read outside a transaction may come from a replica behind the primary:
+   * drizzle's `readReplicas` (Postgres) or D1's `readReplicas: 'first-primary'`.
+   */
+  readsMayLag(): boolean {
+    const inner = this.inner as { primaryDrizzle?: unknown; readReplicas?: unknown }
+    return Boolean(inner.primaryDrizzle) || inner.readReplicas === 'first-primary'
+  }
+
   /** Drizzle adapters (Postgres, SQLite, D1) keep relationships as foreign keys; Mongo does not. */
   hasForeignKeys(): boolean {
     return this.inner.drizzle !== undefined && this.inner.drizzle !== null

@@ -26,8 +26,10 @@ export class WritePath {
     const { scopes, before, after } = ctx.strategy.writeScopes(operation, own, affected, args)
     // The strategy's look at the row before the write (list precision), in the write's own
     // transaction when it has one: `args.req` carries it.
-    const call = before ? async () => (await before(), method.call(ctx.inner, args)) : () => method.call(ctx.inner, args)
     const transactionID = await ctx.transactions.live(args.req)
+    const call = before
+      ? async () => (await before(transactionID !== null), method.call(ctx.inner, args))
+      : () => method.call(ctx.inner, args)
     if (transactionID === null) return this.invalidating(scopes, operation, call, after)
     // Recorded before the call: a write that throws may still be committed by the caller.
     ctx.transactions.pending.record(transactionID, scopes)

@@ -1,6 +1,15 @@
 import { describe, expect, it } from '@jest/globals'
 import { canonicalize, UncacheableArgumentError } from '../src/canonical.js'
-import { decode, decodeEnvelope, encode, encodeEnvelope, FORMAT_VERSION, UncacheableValueError } from '../src/codec.js'
+import {
+  decode,
+  decodeEnvelope,
+  encode,
+  encodeBody,
+  encodeEnvelope,
+  envelopeText,
+  FORMAT_VERSION,
+  UncacheableValueError,
+} from '../src/codec.js'
 import { argumentsDigest, byteLength, entryKey, KV_MAX_KEY_BYTES } from '../src/keys.js'
 
 /** What KV does to a value: text in, text out. */
@@ -373,5 +382,18 @@ describe('canonicalize: review regressions', () => {
     }
     expect(canonicalize({ id: new ObjectId('aa') })).not.toBe(canonicalize({ id: new ObjectId('bb') }))
     expect(canonicalize({ id: new ObjectId('aa') })).toBe(canonicalize({ id: new ObjectId('aa') }))
+  })
+})
+
+describe('envelopeText', () => {
+  it('is the text JSON.stringify gives for the envelope, so one body can be wrapped under several stamps', () => {
+    const value = { a: [1, 'x', null], d: new Date(0), u: undefined, n: -0 }
+    const stamps = 'a.b.|c.d.|["1",2]'
+    expect(envelopeText(stamps, 1000, 61_000, encodeBody(value))).toBe(
+      JSON.stringify({ v: FORMAT_VERSION, s: stamps, f: 1000, e: 61_000, d: encode(value) }),
+    )
+    const entry = decodeEnvelope(envelopeText(stamps, 1000, 61_000, encodeBody(value)))
+    expect(entry.status === 'ok' && entry.stamps).toBe(stamps)
+    expect(entry.status === 'ok' && entry.read()).toStrictEqual(value)
   })
 })

@@ -263,3 +263,41 @@ describe('precise read dependencies', () => {
     expect(reversed.dependenciesOfCall('find', 'c:a', { where: { 'layout.ref.name': { equals: 'x' } } })).toEqual(['c:a', 'c:b'])
   })
 })
+
+describe('the fields a list read starts at (list precision)', () => {
+  const list = new ReadPaths({
+    collections: [
+      {
+        slug: 'items',
+        fields: [
+          { name: 'title', type: 'text', localized: true },
+          { name: 'in', type: 'text' },
+          { name: 'meta', type: 'group', fields: [{ name: 'score', type: 'number' }] },
+          { type: 'row', fields: [{ name: 'rank', type: 'number' }] },
+          { name: 'owner', type: 'relationship', relationTo: 'people' },
+          { name: 'createdAt', type: 'date' },
+        ],
+      },
+      { slug: 'people', fields: [{ name: 'name', type: 'text' }] },
+    ],
+    localization: { localeCodes: ['en', 'de'] },
+  })
+
+  it('names the top-level field of every where and sort path, however deep or localized', () => {
+    const traversal = list.traversal('find', 'c:items', {
+      where: { or: [{ 'title.de': { like: 'x' } }, { AND: [{ 'meta.score': { greater_than: 1 } }] }], owner: { equals: 3 } },
+      sort: '-rank',
+    })
+    expect(traversal).toEqual({ scopes: ['c:items'], ownRowsOnly: true, fields: ['meta', 'owner', 'rank', 'title'], understood: true })
+  })
+
+  it('a field named like an operator, at the top of a where, is a field', () => {
+    expect(list.traversal('count', 'c:items', { where: { in: { equals: 'x' } } }).fields).toEqual(['in'])
+  })
+
+  it('a path through a relationship follows it; an unknown field is not understood; `id` needs no field', () => {
+    expect(list.traversal('find', 'c:items', { where: { 'owner.name': { equals: 'a' } } }).ownRowsOnly).toBe(false)
+    expect(list.traversal('find', 'c:items', { where: { nothing: { equals: 'a' } } }).understood).toBe(false)
+    expect(list.traversal('find', 'c:items', { where: { id: { in: [1, 2] } } })).toMatchObject({ fields: [], understood: true })
+  })
+})

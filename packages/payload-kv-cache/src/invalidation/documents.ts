@@ -117,8 +117,15 @@ export function pinnedID(where: unknown): DocumentID | undefined {
 
 /** The id of the document a single-document write names before it runs, if it does. */
 export function idOfWriteArgs(operation: string, args: Record<string, unknown>): DocumentID | undefined {
+  // The adapters take `id` before `where` when given both.
   if (operation === 'updateOne')
-    return args.where !== undefined && args.where !== null ? pinnedID(args.where) : usable(args.id) ? args.id : undefined
+    return args.id !== undefined && args.id !== null
+      ? usable(args.id)
+        ? args.id
+        : undefined
+      : args.where !== undefined && args.where !== null
+        ? pinnedID(args.where)
+        : undefined
   if (operation === 'deleteOne' || operation === 'upsert') return pinnedID(args.where)
   return undefined
 }

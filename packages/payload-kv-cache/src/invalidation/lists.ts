@@ -59,10 +59,13 @@ export function planList(
   if (operation !== 'find') return { scopes, members: 0 }
   const limit = args.limit
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0) return { fallback: 'pageSize' }
-  // One key for the entry, every stamp's slots (the global stamp's too), then the members'.
-  const room = Math.floor((KV_LIMITS.maxBulkGetKeys - 1 - STAMP_SLOTS * (1 + scopes.length)) / STAMP_SLOTS)
-  if (limit > room) return { fallback: 'pageSize' }
+  if (limit > memberRoom(STAMP_SLOTS * (1 + scopes.length))) return { fallback: 'pageSize' }
   return { scopes, members: limit }
+}
+
+/** Documents whose stamps fit in one bulk `get` beside the entry and `stampKeys` other stamp keys (the global stamp's included). */
+export function memberRoom(stampKeys: number): number {
+  return Math.floor((KV_LIMITS.maxBulkGetKeys - 1 - stampKeys) / STAMP_SLOTS)
 }
 
 /**
@@ -106,6 +109,24 @@ export class OverlappingUpdates {
       current.active--
       if (current.active === 0) this.running.delete(document)
       return overlappedAtStart || current.started !== mark
+    }
+  }
+
+  /**
+   * Another write to these stamps started or landed in this isolate (a commit, a write that
+   * names no document): the updates of those documents running now overlap it.
+   */
+  touch(scopes: readonly string[]): void {
+    if (this.running.size === 0) return
+    for (const scope of scopes) {
+      if (scope.includes('#=')) {
+        const record = this.running.get(scope)
+        if (record) record.started++
+      } else if (scope.endsWith('#*') || scope === '*') {
+        // The bulk stamp (`*`: everything): every document of the collection may have changed.
+        const owner = scope === '*' ? '' : `${scope.slice(0, -2)}#=`
+        for (const [document, record] of this.running) if (document.startsWith(owner)) record.started++
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import type { DocumentID } from './documents.js'
 import {
   bulkStamp,
   documentStamp,
+  ownerOfStamp,
   idOfWriteArgs,
   idOfWriteResult,
   membershipStamp,
@@ -17,14 +18,12 @@ import {
   fieldStamp,
 } from './documents.js'
 import type { ListFallbackReason } from './lists.js'
-import { changedFields, MAX_FIELD_BUMPS, OverlappingUpdates, planList } from './lists.js'
+import { changedFields, MAX_FIELD_BUMPS, memberRoom, OverlappingUpdates, planList } from './lists.js'
 import type { KnownMembers } from './members.js'
 import { ListMembers } from './members.js'
 import type { Purger } from './purge.js'
-import { STAMP_SLOTS } from './stamp-tokens.js'
 import type { StampScope, Stamps } from './stamps.js'
 import type { Args, FillDecision, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
-import { KV_LIMITS } from '../kv.js'
 
 /** A stamp strategy read: a precise `find` also carries what it needs to check its members (members.ts). */
 interface StampTicket extends ReadTicket {
@@ -52,6 +51,12 @@ export interface StampStrategyOptions {
   listPrecision: boolean
   /** Reads a row as the database has it, within the write's transaction (`req`): the before image. */
   readRow: (slug: string, id: DocumentID, req: unknown) => Promise<unknown>
+  /** Locks the row in the write's transaction where the database needs it; false if it could not. */
+  lockRow: (slug: string, id: DocumentID, req: unknown) => Promise<boolean>
+}
+
+function hasKeys(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && Object.keys(value).length > 0
 }
 
 const FALLBACK_COUNTERS: Readonly<Record<ListFallbackReason, CounterName>> = {
@@ -83,8 +88,11 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   private readonly documentStamps: boolean
   private readonly listPrecision: boolean
   private readonly readRow: StampStrategyOptions['readRow']
+  private readonly lockRow: StampStrategyOptions['lockRow']
   private readonly members: ListMembers
   private readonly overlaps = new OverlappingUpdates()
+  /** Writes that changed documents, by collection (`*`: a flush): what a precise `find`'s flight key carries. */
+  private readonly documentWrites = new Map<string, number>()
 
   constructor(options: StampStrategyOptions) {
     this.stamps = options.stamps
@@ -96,6 +104,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     this.documentStamps = options.documentStamps
     this.listPrecision = options.documentStamps && options.listPrecision
     this.readRow = options.readRow
+    this.lockRow = options.lockRow
     this.members = new ListMembers(options.kv, this.stamps.reads, options.prefix, options.schema, (scopes) =>
       this.stamps.isUnsettled(scopes),
     )
@@ -135,13 +144,13 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     if (operation !== 'find' || !this.listPrecision || !dependencies.includes(membershipStamp(scope)))
       return { dependencies, keys: stampKeys, stampKeys, epoch: 0 }
     const known = this.members.known(key)
-    const maxMembers = Math.floor((KV_LIMITS.maxBulkGetKeys - 1 - stampKeys.length) / STAMP_SLOTS)
     return {
       dependencies,
       keys: known ? [...stampKeys, ...known.keys] : stampKeys,
       stampKeys,
       epoch: 0,
-      list: { key, scope, known, maxMembers, startedAt: this.clock() },
+      flight: `${this.documentWrites.get(scope) ?? 0}.${this.documentWrites.get('*') ?? 0}`,
+      list: { key, scope, known, maxMembers: memberRoom(stampKeys.length), startedAt: this.clock() },
     }
   }
 
@@ -245,25 +254,39 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
    * changed: the row read just before the write (in its transaction) against the row the
    * write returned. Anything that leaves that unsure bumps membership instead.
    */
-  private fieldChanges(scope: Scope, id: DocumentID, args: Args): { before: () => Promise<void>; after: WriteScopes['after'] } {
+  private fieldChanges(
+    scope: Scope,
+    id: DocumentID,
+    args: Args,
+  ): { before: (inTransaction: boolean) => Promise<void>; after: WriteScopes['after'] } {
     let image: unknown
-    let read = false
+    let trusted = false
     let end: (() => boolean) | undefined
     const slug = scope.slice(2)
     return {
-      before: async () => {
+      before: async (inTransaction) => {
         end = this.overlaps.begin(documentStamp(scope, id))
+        // Outside a transaction a read may come from a replica behind another isolate's write
+        // (README, Read replicas): the comparison would miss what that write changed.
+        if (!inTransaction && this.schema().readsMayLag()) return
         try {
           this.counters.count('beforeImages', scope, 'updateOne')
+          // Locked until the write's commit where the database would let another transaction
+          // change the row in between (Postgres reads committed rows).
+          if (inTransaction && !(await this.lockRow(slug, id, args.req))) return
           image = await this.readRow(slug, id, args.req)
-          read = true
+          trusted = true
         } catch {
           this.counters.count('beforeImagesFailed', scope, 'updateOne')
         }
       },
       after: (result, threw) => {
         const overlapped = end ? end() : true
-        const changed = threw || !read || overlapped ? undefined : changedFields(image, result, this.schema().paths.storedFields(scope))
+        // A `select` or `returning: false` leaves fields out of the result (MongoDB projects
+        // `restoreVersion`'s select); a different id means a custom id was changed.
+        const whole = !hasKeys(args.select) && args.returning !== false && String(idOfWriteResult(result)) === String(id)
+        const changed =
+          threw || !trusted || overlapped || !whole ? undefined : changedFields(image, result, this.schema().paths.storedFields(scope))
         if (changed === undefined || changed.length > MAX_FIELD_BUMPS) {
           this.counters.count('membershipBumps', scope, 'updateOne')
           return [membershipStamp(scope)]
@@ -285,13 +308,31 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     return this.stamps.hold(scopes)
   }
 
-  writeStarted(): void {}
+  /** A write to these scopes starts: running updates of its documents overlap it. */
+  writeStarted(scopes: readonly StampScope[]): void {
+    this.documentWritesSeen(scopes)
+  }
 
   async invalidateAfterWrite(scopes: readonly StampScope[], release: () => void): Promise<void> {
     try {
       await this.stamps.bump(scopes)
     } finally {
+      // Landed (a commit comes this way too): updates of its documents that began before are
+      // compared with a row this write may have changed since.
+      this.documentWritesSeen(scopes)
       release()
+    }
+  }
+
+  /** Counts writes that change documents, by collection (the flight key), and tells the running updates. */
+  private documentWritesSeen(scopes: readonly StampScope[]): void {
+    if (!this.listPrecision) return
+    this.overlaps.touch(scopes)
+    for (const scope of scopes) {
+      if (scope !== '*' && !scope.includes('#=') && !scope.endsWith('#*')) continue
+      const owner = scope === '*' ? '*' : ownerOfStamp(scope)
+      // Bounded by the config's collections.
+      this.documentWrites.set(owner, (this.documentWrites.get(owner) ?? 0) + 1)
     }
   }
 

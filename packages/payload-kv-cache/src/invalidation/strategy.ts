@@ -17,6 +17,13 @@ export interface ReadTicket {
   readonly keys: readonly string[]
   /** Prefix strategy: the writes this isolate had started when the lookup began. */
   readonly epoch: number
+  /**
+   * Added to the single-flight key: misses share one database call only when they agree on
+   * it. A precise `find`'s signature leaves out its members (known after the query), so it
+   * carries how many document writes this isolate had started: a read that begins after a
+   * write to a member never joins a call that read the old row (README guarantee 2).
+   */
+  readonly flight?: string
 }
 
 /** After the lookup: go to the database without caching, or the signature an entry must carry. */
@@ -35,7 +42,7 @@ export type FillDecision = { signature: string; youngestWrite?: number } | { ski
  */
 export interface WriteScopes {
   scopes: StampScope[]
-  before?: () => Promise<void>
+  before?: (inTransaction: boolean) => Promise<void>
   after: (result: unknown, threw: boolean) => StampScope[]
 }
 

@@ -172,6 +172,49 @@ export function listSuite(env: TestEnv): void {
       })
     }
 
+    it('a write that names no document, landing between an update’s before image and its write, makes the update bump membership', async () => {
+      const target = post(1)
+      await pair.cached.db.updateOne({ collection: 'posts', id: target, data: { views: 1 }, req: {} as PayloadRequest })
+      const count = (p: Payload) => p.count({ collection: 'posts', where: { views: { equals: 666 } } })
+      await warm(count)
+      const inner = unwrapAdapter(pair.cached.db) as unknown as { findOne: (args: unknown) => Promise<unknown> }
+      const original = inner.findOne
+      let done = false
+      // Right after the update's before image: an updateMany moves the post into the count,
+      // and the count is filled with it.
+      inner.findOne = async function (this: unknown, args: unknown) {
+        const row = await original.call(this, args)
+        if (!done && (args as { joins?: unknown }).joins === false) {
+          done = true
+          await pair.cached.db.updateMany({
+            collection: 'posts',
+            where: { id: { equals: target } },
+            data: { views: 666 },
+            req: {} as PayloadRequest,
+          })
+          await pair.cache.settled()
+          expect((await count(pair.cached)).totalDocs).toBe(1)
+          await pair.cache.settled()
+        }
+        return row
+      }
+      try {
+        // The update puts back the views its own before image had.
+        await pair.cached.db.updateOne({
+          collection: 'posts',
+          id: target,
+          data: { views: 1, body: 'puts views back' },
+          req: {} as PayloadRequest,
+        })
+      } finally {
+        inner.findOne = original
+      }
+      expect(done).toBe(true)
+      await pair.cache.settled()
+      expect((await count(pair.plain)).totalDocs).toBe(0)
+      expect(await count(pair.cached)).toStrictEqual(await count(pair.plain))
+    })
+
     describe('the member race', () => {
       const held = (where: Where) => (p: Payload) => p.find({ collection: 'posts', depth: 0, limit: 4, sort: 'publishedOn', where })
 
@@ -213,6 +256,25 @@ export function listSuite(env: TestEnv): void {
         expect(fresh).toStrictEqual(await read(pair.plain))
       })
 
+      it('a read that starts after this isolate wrote a member never shares the database call that read the old row', async () => {
+        const read = held({ views: { less_than: 101 } })
+        const member = (await read(pair.plain)).docs[0]!.id
+        let second: ReturnType<typeof read> | undefined
+        const hold = holdNextFind(pair.cached, async () => {
+          await pair.cached.update({ collection: 'posts', id: member, data: { body: 'Written before the second read' } })
+          // The write has returned: every read from here on must see it (guarantee 2).
+          second = read(pair.cached)
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        })
+        try {
+          await read(pair.cached)
+          expect((await second!).docs[0]!.body).toBe('Written before the second read')
+          await pair.cache.settled()
+        } finally {
+          hold.restore()
+        }
+      })
+
       describe('two isolates', () => {
         let a: { payload: Payload; cache: KVCacheHandle }
         let b: { payload: Payload; cache: KVCacheHandle }
@@ -239,6 +301,41 @@ export function listSuite(env: TestEnv): void {
           await closePayload(b.payload)
           await closePayload(plain)
         })
+
+        if (env.kind === 'postgres') {
+          it('two transactions in two isolates: the later one, which puts back a field the earlier changed, still bumps it (the row is locked)', async () => {
+            const target = (await plain.find({ collection: 'posts', depth: 0, limit: 1, sort: 'title' })).docs[0]!.id
+            await a.payload.db.updateOne({ collection: 'posts', id: target, data: { views: 1 }, req: {} as PayloadRequest })
+            await a.cache.settled()
+            const count = (p: Payload) => p.count({ collection: 'posts', where: { views: { equals: 555 } } })
+            const t1 = await a.payload.db.beginTransaction()
+            await a.payload.db.updateOne({
+              collection: 'posts',
+              id: target,
+              data: { views: 555 },
+              req: { transactionID: t1! } as PayloadRequest,
+            })
+            const t2 = await b.payload.db.beginTransaction()
+            // Payload saves whole documents: the second editor's data still has the old views.
+            const second = b.payload.db.updateOne({
+              collection: 'posts',
+              id: target,
+              data: { views: 1, body: 'the other editor' },
+              req: { transactionID: t2! } as PayloadRequest,
+            })
+            await new Promise((resolve) => setTimeout(resolve, 300))
+            await a.payload.db.commitTransaction(t1!)
+            await a.cache.settled()
+            // Filled with the first editor's row.
+            expect((await count(a.payload)).totalDocs).toBe(1)
+            await a.cache.settled()
+            await second
+            await b.payload.db.commitTransaction(t2!)
+            await b.cache.settled()
+            expect((await count(plain)).totalDocs).toBe(0)
+            for (const isolate of [a, b]) expect(await count(isolate.payload)).toStrictEqual(await count(plain))
+          })
+        }
 
         it('a member edited through another isolate while the query is held: the old row is never served', async () => {
           const read = held({ views: { less_than: 100 } })

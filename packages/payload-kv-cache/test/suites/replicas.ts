@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { closePayload } from '@pkc/testkit'
-import type { Payload } from 'payload'
+import type { Payload, PayloadRequest } from 'payload'
 import type { KVCacheHandle } from '../../src/index.js'
 import { withKVCache } from '../../src/index.js'
 import { withTestHooks } from '../../src/internals.js'
@@ -77,6 +77,25 @@ export function replicaSuite(env: TestEnv): void {
       // What the database the reader reads (the replica, now caught up) says.
       expect(await read(reader)).toStrictEqual(await read(replica))
       expect(readerCache.stats().hits).toBe(hits + 1)
+    })
+
+    it('an update outside a transaction does not trust a before image a lagging replica could give (list precision)', async () => {
+      const note = await primary.create({ collection: 'notes', data: { text: 'a' } })
+      await replica.create({ collection: 'notes', data: { text: 'a' } })
+      await clock.advance(5000)
+      const count = (p: Payload) => p.count({ collection: 'notes', where: { text: { equals: 'b' } } })
+      const writerCache = (writer.db as unknown as { kvCache: KVCacheHandle }).kvCache
+      // Another isolate moves the note into the filter; the replica has not caught up.
+      await writer.update({ collection: 'notes', id: note.id, data: { text: 'b' } })
+      await clock.advance(3000)
+      expect((await count(writer)).totalDocs).toBe(1)
+      await writerCache.settled()
+      // The reader's save, outside a transaction: a before image from the replica would say 'a'.
+      await reader.db.updateOne({ collection: 'notes', id: note.id, data: { text: 'a' }, req: {} as PayloadRequest })
+      await readerCache.settled()
+      await clock.advance(3000)
+      expect((await count(primary)).totalDocs).toBe(0)
+      expect(await count(writer)).toStrictEqual(await count(primary))
     })
   })
 }
