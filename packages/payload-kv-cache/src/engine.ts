@@ -62,7 +62,7 @@ async function lockRow(inner: InnerAdapter, slug: string, id: string | number, r
   const session = typeof transactionID === 'string' || typeof transactionID === 'number' ? inner.sessions?.[transactionID] : undefined
   const tx = (session as { db?: unknown } | undefined)?.db
   const tables = inner.tableNameMap
-  const table = tables instanceof Map ? tables.get(snakeCase(slug)) : undefined
+  const table: unknown = tables instanceof Map ? tables.get(snakeCase(slug)) : undefined
   if (!tx || typeof table !== 'string') return false
   const literal = typeof id === 'number' ? (Number.isSafeInteger(id) ? String(id) : undefined) : `'${id.replace(/'/g, "''")}'`
   if (literal === undefined) return false

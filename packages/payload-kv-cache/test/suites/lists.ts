@@ -174,7 +174,7 @@ export function listSuite(env: TestEnv): void {
 
     it('a write that names no document, landing between an update’s before image and its write, makes the update bump membership', async () => {
       const target = post(1)
-      await pair.cached.db.updateOne({ collection: 'posts', id: target, data: { views: 1 }, req: {} as PayloadRequest })
+      await pair.cached.db.updateOne({ collection: 'posts', id: target, data: { views: 1 }, req: {} })
       const count = (p: Payload) => p.count({ collection: 'posts', where: { views: { equals: 666 } } })
       await warm(count)
       const inner = unwrapAdapter(pair.cached.db) as unknown as { findOne: (args: unknown) => Promise<unknown> }
@@ -190,7 +190,7 @@ export function listSuite(env: TestEnv): void {
             collection: 'posts',
             where: { id: { equals: target } },
             data: { views: 666 },
-            req: {} as PayloadRequest,
+            req: {},
           })
           await pair.cache.settled()
           expect((await count(pair.cached)).totalDocs).toBe(1)
@@ -204,7 +204,7 @@ export function listSuite(env: TestEnv): void {
           collection: 'posts',
           id: target,
           data: { views: 1, body: 'puts views back' },
-          req: {} as PayloadRequest,
+          req: {},
         })
       } finally {
         inner.findOne = original
@@ -305,7 +305,7 @@ export function listSuite(env: TestEnv): void {
         if (env.kind === 'postgres') {
           it('two transactions in two isolates: the later one, which puts back a field the earlier changed, still bumps it (the row is locked)', async () => {
             const target = (await plain.find({ collection: 'posts', depth: 0, limit: 1, sort: 'title' })).docs[0]!.id
-            await a.payload.db.updateOne({ collection: 'posts', id: target, data: { views: 1 }, req: {} as PayloadRequest })
+            await a.payload.db.updateOne({ collection: 'posts', id: target, data: { views: 1 }, req: {} })
             await a.cache.settled()
             const count = (p: Payload) => p.count({ collection: 'posts', where: { views: { equals: 555 } } })
             const t1 = await a.payload.db.beginTransaction()
@@ -313,7 +313,7 @@ export function listSuite(env: TestEnv): void {
               collection: 'posts',
               id: target,
               data: { views: 555 },
-              req: { transactionID: t1! } as PayloadRequest,
+              req: { transactionID: t1! },
             })
             const t2 = await b.payload.db.beginTransaction()
             // Payload saves whole documents: the second editor's data still has the old views.
@@ -321,7 +321,7 @@ export function listSuite(env: TestEnv): void {
               collection: 'posts',
               id: target,
               data: { views: 1, body: 'the other editor' },
-              req: { transactionID: t2! } as PayloadRequest,
+              req: { transactionID: t2! },
             })
             await new Promise((resolve) => setTimeout(resolve, 300))
             await a.payload.db.commitTransaction(t1!)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { closePayload } from '@pkc/testkit'
-import type { Payload, PayloadRequest } from 'payload'
+import type { Payload } from 'payload'
 import type { KVCacheHandle } from '../../src/index.js'
 import { withKVCache } from '../../src/index.js'
 import { withTestHooks } from '../../src/internals.js'
@@ -91,7 +91,7 @@ export function replicaSuite(env: TestEnv): void {
       expect((await count(writer)).totalDocs).toBe(1)
       await writerCache.settled()
       // The reader's save, outside a transaction: a before image from the replica would say 'a'.
-      await reader.db.updateOne({ collection: 'notes', id: note.id, data: { text: 'a' }, req: {} as PayloadRequest })
+      await reader.db.updateOne({ collection: 'notes', id: note.id, data: { text: 'a' }, req: {} })
       await readerCache.settled()
       await clock.advance(3000)
       expect((await count(primary)).totalDocs).toBe(0)
