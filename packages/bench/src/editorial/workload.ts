@@ -66,6 +66,8 @@ const WRITES = [
   ['author', 10],
 ] as const satisfies ReadonlyArray<readonly [EditorialWrite['kind'], number]>
 
+export const WRITE_KINDS: readonly EditorialWrite['kind'][] = WRITES.map(([kind]) => kind)
+
 /** Index i with probability proportional to 1 / (i + 1). */
 function zipf(rnd: () => number, n: number): number {
   let total = 0
