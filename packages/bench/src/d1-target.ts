@@ -6,7 +6,8 @@ export interface WorkerState {
   [variant: string]: { counter?: { reads: number; writes: number }; stats?: Record<string, number>; footprint?: Record<string, number> }
 }
 
-async function answer(worker: BenchWorker, variant: string, path: string): Promise<Answer> {
+/** One GET through one variant of the Worker, with what it cost (the Worker's headers). */
+export async function answer(worker: BenchWorker<unknown>, variant: string, path: string): Promise<Answer> {
   const response = await worker.mf.dispatchFetch(`http://localhost/v/${variant}${path}`)
   const body: unknown = await response.json()
   const cache = /hits=(\d+); lookups=(\d+)/.exec(response.headers.get('x-kv-cache') ?? '')

@@ -11,9 +11,15 @@ import type { Readable } from 'node:stream'
 import { sqliteD1Adapter } from '@payloadcms/db-d1-sqlite'
 import type { Ids } from '@pkc-examples/magazine'
 import { siteConfig } from '@pkc-examples/magazine/config'
+import type { DatabaseAdapterObj } from 'payload'
 import { Miniflare } from 'miniflare'
 import { getPayload } from 'payload'
 import { getPlatformProxy } from 'wrangler'
+import { editorialConfig } from './editorial/config.js'
+
+/** The site the Worker serves: the magazine (section 1's first workload, sections 2 and 5) or the editorial site. */
+export type Site = 'magazine' | 'editorial'
+const configOf = (site: Site, db: DatabaseAdapterObj) => (site === 'editorial' ? editorialConfig(db) : siteConfig(db))
 
 export const benchRoot = join(import.meta.dirname, '..')
 const wranglerConfig = join(benchRoot, 'wrangler.jsonc')
@@ -36,7 +42,7 @@ export function buildWorker(): string {
  * Pushes the schema once into a D1 state directory; each run starts from a copy. Seeding
  * happens inside the Worker (`/bench/seed`): through the Node proxy it takes half a minute.
  */
-export async function schemaD1(): Promise<string> {
+export async function schemaD1(site: Site = 'magazine'): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'pkc-bench-d1-'))
   const platform = await getPlatformProxy<{ D1: Parameters<typeof sqliteD1Adapter>[0]['binding'] }>({
     configPath: wranglerConfig,
@@ -44,8 +50,8 @@ export async function schemaD1(): Promise<string> {
   })
   try {
     const payload = await getPayload({
-      config: siteConfig(sqliteD1Adapter({ binding: platform.env.D1 })),
-      key: 'bench-d1-schema',
+      config: configOf(site, sqliteD1Adapter({ binding: platform.env.D1 })),
+      key: `bench-d1-schema-${site}`,
       cron: false,
     })
     await payload.db.destroy?.()
@@ -58,17 +64,22 @@ export async function schemaD1(): Promise<string> {
 export interface WorkerOptions {
   strategy: 'stamp' | 'prefix'
   originDelayMs?: number
+  /** Default 'magazine'. */
+  site?: Site
+  /** The cached instances' `listPrecision` (the stamp strategy's); default the library's. */
+  listPrecision?: boolean
 }
 
 /** A fresh copy of the seeded D1 and an empty KV, with the bench Worker in front. */
-export interface BenchWorker {
+export interface BenchWorker<I = Ids> {
   mf: Miniflare
-  ids: Ids
+  /** What `/bench/seed` answered: the magazine's `Ids`, or the editorial site's. */
+  ids: I
   dispose(): Promise<void>
 }
 
-/** A copy of the schema-only D1, seeded with the magazine, and an empty KV, behind the bench Worker. */
-export async function startWorker(bundle: string, schemaDir: string, options: WorkerOptions): Promise<BenchWorker> {
+/** A copy of the schema-only D1, seeded with the site, and an empty KV, behind the bench Worker. */
+export async function startWorker<I = Ids>(bundle: string, schemaDir: string, options: WorkerOptions): Promise<BenchWorker<I>> {
   const state = mkdtempSync(join(tmpdir(), 'pkc-bench-run-'))
   cpSync(schemaDir, state, { recursive: true })
   const mf = new Miniflare({
@@ -80,7 +91,12 @@ export async function startWorker(bundle: string, schemaDir: string, options: Wo
     d1Databases: { D1: 'local-payload' },
     kvNamespaces: { CACHE: 'local-cache' },
     d1Persist: join(state, 'd1'),
-    bindings: { STRATEGY: options.strategy, ORIGIN_DELAY_MS: String(options.originDelayMs ?? 20) },
+    bindings: {
+      STRATEGY: options.strategy,
+      ORIGIN_DELAY_MS: String(options.originDelayMs ?? 20),
+      SITE: options.site ?? 'magazine',
+      ...(options.listPrecision === undefined ? {} : { LIST_PRECISION: String(options.listPrecision) }),
+    },
     cf: false,
     // Payload's start-up notices from inside the Worker; BENCH_VERBOSE=1 shows them.
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
@@ -95,7 +111,7 @@ export async function startWorker(bundle: string, schemaDir: string, options: Wo
   })
   const seeded = await mf.dispatchFetch('http://localhost/bench/seed', { method: 'POST' })
   if (seeded.status !== 200) throw new Error(`seeding the Worker's D1 failed: ${await seeded.text()}`)
-  const ids = (await seeded.json()) as Ids
+  const ids = (await seeded.json()) as I
   return {
     mf,
     ids,

@@ -2,12 +2,15 @@
  * `pnpm bench`: every section in one run, side by side, then BENCHMARKS.md at the
  * repository root and its charts. Run with `--expose-gc` (the package script does).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { startKV, startPostgres } from '@pkc/testkit'
 import { barChart } from './chart.js'
 import { buildWorker, schemaD1, startWorker } from './d1.js'
 import { d1Target, workerBurst, workerState } from './d1-target.js'
+import type { EditorialRun } from './editorial/bench.js'
+import { editorialOnD1, editorialOnPostgres } from './editorial/bench.js'
+import { editorialHeadline, renderEditorial, spliceEditorial } from './editorial/report.js'
 import { measureInvalidation } from './invalidation.js'
 import { measureCodec, measureKeys } from './keys-codec.js'
 import { measureLatency } from './latency.js'
@@ -24,6 +27,10 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 150)
 const BURST = 240
 /** Entries in the written scope for section 4; `BENCH_SCOPE_SIZES=100,1000` for a quick run. */
 const SCOPE_SIZES = (process.env.BENCH_SCOPE_SIZES ?? '100,1000,10000').split(',').map(Number)
+/** `editorial`: only section 1b's workload, replaced in place in BENCHMARKS.md (the rest stays as it was). */
+const ONLY = process.env.BENCH_ONLY
+/** With BENCH_ONLY=editorial: the backends to run it on, `postgres`, `d1` or both (the default). */
+const BACKENDS = new Set((process.env.BENCH_BACKENDS ?? 'postgres,d1').split(',').map((name) => name.trim()))
 const root = join(import.meta.dirname, '../../..')
 const chartsDir = join(import.meta.dirname, '../charts')
 
@@ -38,10 +45,44 @@ const log = (line: string) => process.stdout.write(`${line}\n`)
 const started = performance.now()
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`
 
+/** Section 1b alone: the editorial workload on the chosen backends, spliced into BENCHMARKS.md. */
+async function editorialOnly(): Promise<void> {
+  const runs: EditorialRun[] = []
+  if (BACKENDS.has('postgres')) {
+    log(`[${elapsed()}] editorial on Postgres (${REQUESTS} requests a run)`)
+    const postgres = await startPostgres({ log: (line) => log(`  ${line}`) })
+    const kvServer = await startKV()
+    try {
+      runs.push(...(await editorialOnPostgres(postgres, kvServer.kv, REQUESTS, log)))
+    } finally {
+      await kvServer.dispose()
+      await postgres.stop()
+    }
+  }
+  if (BACKENDS.has('d1')) {
+    log(`[${elapsed()}] editorial on D1 in workerd: building the Worker`)
+    const bundle = buildWorker()
+    try {
+      runs.push(...(await editorialOnD1(bundle, REQUESTS, log)))
+    } finally {
+      rmSync(dirname(bundle), { recursive: true, force: true })
+    }
+  }
+  const file = join(root, 'BENCHMARKS.md')
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+  const section = renderEditorial(runs, { requests: REQUESTS, alone: { date, seconds: (performance.now() - started) / 1000 } })
+  writeFileSync(file, spliceEditorial(readFileSync(file, 'utf8'), section))
+  log(`[${elapsed()}] wrote section 1b of BENCHMARKS.md`)
+  for (const line of editorialHeadline(runs)) log(`  ${line}`)
+}
+
 async function main(): Promise<void> {
+  if (ONLY === 'editorial') return editorialOnly()
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: the only section that runs alone is 'editorial'`)
   if (!gcAvailable()) log('warning: run with --expose-gc (pnpm bench does): heap figures will include garbage')
   const load: LoadRun[] = []
   const memory: MemoryRun[] = []
+  const editorial: EditorialRun[] = []
 
   log(`[${elapsed()}] Postgres: section 1 (${REQUESTS} requests a run), then section 4`)
   const postgres = await startPostgres({ log: (line) => log(`  ${line}`) })
@@ -68,6 +109,8 @@ async function main(): Promise<void> {
         await pair.stop()
       }
     }
+    log(`  [${elapsed()}] editorial workload`)
+    editorial.push(...(await editorialOnPostgres(postgres, kv, REQUESTS, log)))
     log(`  [${elapsed()}] invalidation cost`)
     invalidation = await measureInvalidation(
       postgres,
@@ -87,7 +130,7 @@ async function main(): Promise<void> {
   const keys = measureKeys(micro)
   const codec = measureCodec(micro)
 
-  const { latency, burst } = await workerdSections(load, memory)
+  const { latency, burst } = await workerdSections(load, memory, editorial)
 
   const figures: Figures = {
     machine: machine(),
@@ -96,6 +139,7 @@ async function main(): Promise<void> {
     requests: REQUESTS,
     samples: SAMPLES,
     load,
+    editorial,
     latency,
     keys,
     codec,
@@ -113,11 +157,15 @@ async function main(): Promise<void> {
     render(figures, { load: relative(root, charts.load), latency: relative(root, charts.latency) }),
   )
   log(`[${elapsed()}] wrote BENCHMARKS.md`)
-  for (const line of headline(figures)) log(`  ${line}`)
+  for (const line of [...headline(figures), ...editorialHeadline(editorial)]) log(`  ${line}`)
 }
 
-/** Sections 1 and 5 on D1, and section 2: the bench Worker in Miniflare. */
-async function workerdSections(load: LoadRun[], memory: MemoryRun[]): Promise<Pick<Figures, 'latency' | 'burst'>> {
+/** Sections 1, 1b and 5 on D1, and section 2: the bench Worker in Miniflare. */
+async function workerdSections(
+  load: LoadRun[],
+  memory: MemoryRun[],
+  editorial: EditorialRun[],
+): Promise<Pick<Figures, 'latency' | 'burst'>> {
   log(`[${elapsed()}] D1 in workerd: building the Worker and the schema`)
   const bundle = buildWorker()
   const schema = await schemaD1()
@@ -138,6 +186,8 @@ async function workerdSections(load: LoadRun[], memory: MemoryRun[]): Promise<Pi
         await worker.dispose()
       }
     }
+    log(`  [${elapsed()}] editorial workload`)
+    editorial.push(...(await editorialOnD1(bundle, REQUESTS, log)))
     log(`  [${elapsed()}] hit latency (${SAMPLES} samples per GET and variant)`)
     const worker = await startWorker(bundle, schema, { strategy: 'stamp', originDelayMs: 20 })
     try {

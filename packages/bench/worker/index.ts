@@ -10,7 +10,11 @@
  *   /bench/empty           nothing at all (what dispatchFetch itself costs)
  *   /bench/state           counters, cache stats and the engine's map sizes
  *   /bench/burst           ?n= concurrent identical-ish misses; the engine's maps at their fullest
+ *   /bench/edit            an editorial save (JSON body: an EditorialWrite), through the cached instance;
+ *                          answers the id it created and the database calls it made
+ *   /bench/kv-counts       the cached instance's KV operations, charged to reads or writes
  *
+ * SITE picks the app: the magazine (default) or the editorial site (src/editorial).
  * Each Payload response carries `x-db-reads` (database reads it caused) and
  * `x-kv-cache: hits=N; lookups=M`. Only one request per variant is in flight at a time, so
  * the deltas belong to that request.
@@ -27,6 +31,13 @@ import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
 import type { CallCounter } from '../src/adapters.js'
 import { counted, delayed, memoized } from '../src/adapters.js'
+import { editorialConfig } from '../src/editorial/config.js'
+import type { EditorialIds } from '../src/editorial/seed.js'
+import { seedEditorial } from '../src/editorial/seed.js'
+import type { EditorialWrite } from '../src/editorial/writes.js'
+import { applyWrite } from '../src/editorial/writes.js'
+import type { PhasedKV } from '../src/phased-kv.js'
+import { phasedKV } from '../src/phased-kv.js'
 
 interface Env {
   D1: Parameters<typeof sqliteD1Adapter>[0]['binding']
@@ -35,6 +46,10 @@ interface Env {
   STRATEGY?: string
   /** Milliseconds the origin-latency model adds to each database call. */
   ORIGIN_DELAY_MS?: string
+  /** 'magazine' (default) or 'editorial'. */
+  SITE?: string
+  /** The cached instances' `listPrecision`: 'true' or 'false'; unset leaves the library's default. */
+  LIST_PRECISION?: string
 }
 
 const VARIANTS = {
@@ -50,6 +65,10 @@ const counters = new Map<Variant, CallCounter>()
 /** Set during a burst: samples the cached engine's maps as each database call starts. */
 let sampler: (() => void) | undefined
 const configs = new Map<Variant, Promise<SanitizedConfig>>()
+/** The 'cached' variant's KV, counted by phase; the other variants' KV is not counted. */
+let phased: PhasedKV | undefined
+/** The editorial site's ids, from its seeding: its saves need the authors and categories. */
+let editorialIds: EditorialIds | undefined
 
 function configFor(variant: Variant, env: Env): Promise<SanitizedConfig> {
   let config = configs.get(variant)
@@ -57,16 +76,20 @@ function configFor(variant: Variant, env: Env): Promise<SanitizedConfig> {
   const shape = VARIANTS[variant]
   const counter: CallCounter = { reads: 0, writes: 0 }
   counters.set(variant, counter)
-  // Tables come from Node before the Worker starts: never push from here.
+  // Tables come from Node before the Worker starts: never push from here. The counter sits
+  // beneath the cache, so a read the cache makes itself on the inner adapter is counted too.
   let adapter: DatabaseAdapterObj = counted(sqliteD1Adapter({ binding: env.D1, push: false }), counter, () => sampler?.())
   if (shape.delay) adapter = delayed(adapter, Number(env.ORIGIN_DELAY_MS ?? 20))
   if (shape.memory) adapter = memoized(adapter)
   if (shape.cache) {
     const invalidation = env.STRATEGY === 'prefix' ? 'prefix' : 'stamp'
+    let kv = env.CACHE
+    if (variant === 'cached') kv = (phased = phasedKV(env.CACHE)).kv
+    const listPrecision = env.LIST_PRECISION === undefined ? {} : { listPrecision: env.LIST_PRECISION === 'true' }
     // Each cached variant its own prefix: they share one namespace as two sites would.
-    adapter = withKVCache(adapter, { kv: env.CACHE, waitUntil, invalidation, prefix: variant })
+    adapter = withKVCache(adapter, { kv, waitUntil, invalidation, prefix: variant, ...listPrecision })
   }
-  config = siteConfig(adapter)
+  config = env.SITE === 'editorial' ? editorialConfig(adapter) : siteConfig(adapter)
   configs.set(variant, config)
   return config
 }
@@ -76,6 +99,7 @@ const payloadOf = (variant: Variant, env: Env): Promise<Payload> =>
 
 async function api(variant: Variant, request: Request, path: string, env: Env): Promise<Response> {
   const payload = await payloadOf(variant, env)
+  if (variant === 'cached' && phased) phased.phase = 'read'
   const counter = counters.get(variant)!
   const readsBefore = counter.reads
   const before = payload.db.kvCache?.stats()
@@ -136,6 +160,18 @@ async function burst(env: Env, calls: number): Promise<Response> {
   return Response.json({ calls, peak: footprintOf(payload) ? peak : undefined, stats: payload.db.kvCache?.stats() })
 }
 
+/** One editorial save through the cached instance, with the database calls it made beneath the cache. */
+async function edit(env: Env, write: EditorialWrite): Promise<Response> {
+  if (!editorialIds) return new Response('seed the editorial site first', { status: 409 })
+  const payload = await payloadOf('cached', env)
+  if (phased) phased.phase = 'write'
+  const counter = counters.get('cached')!
+  const reads = counter.reads
+  const writes = counter.writes
+  const { id } = await applyWrite(payload, editorialIds, write)
+  return Response.json({ id, dbReads: counter.reads - reads, dbWrites: counter.writes - writes })
+}
+
 async function state(env: Env): Promise<Response> {
   const out: Record<string, unknown> = {}
   for (const variant of configs.keys()) {
@@ -161,8 +197,16 @@ export default {
         await payload.update({ collection: 'posts', id, data: { views: Number(url.searchParams.get('views')) } })
         return new Response('ok')
       }
-      case '/bench/seed':
-        return Response.json(await seed(await payloadOf('plain', env)))
+      case '/bench/seed': {
+        const plain = await payloadOf('plain', env)
+        if (env.SITE !== 'editorial') return Response.json(await seed(plain))
+        editorialIds = await seedEditorial(plain)
+        return Response.json(editorialIds)
+      }
+      case '/bench/edit':
+        return edit(env, (await request.json()) as EditorialWrite)
+      case '/bench/kv-counts':
+        return Response.json(phased?.counts ?? null)
       case '/bench/burst':
         return burst(env, Number(url.searchParams.get('n') ?? 240))
       case '/bench/state':
