@@ -73,6 +73,9 @@ async function main(options: DemoOptions): Promise<number> {
     let writes = 0
     let mismatches = 0
     let beforeImages = 0
+    const lastAnswer = new Map<string, unknown>()
+    let changedAnswers = 0
+    let missedGets = 0
     // Adapter reads made while serving GETs: the writes' own reads are not the cache's to save.
     let hits = 0
     let lookups = 0
@@ -92,11 +95,16 @@ async function main(options: DemoOptions): Promise<number> {
         writes++
       } else {
         const [uncachedBody, uncachedMs] = await get(plainServer.url + step.path)
+        // A GET whose answer differs from the last answer to the same URL: no cache could have served it.
+        const previous = lastAnswer.get(step.path)
+        if (previous !== undefined && !isDeepStrictEqual(previous, uncachedBody)) changedAnswers++
+        lastAnswer.set(step.path, uncachedBody)
         const before = cached.db.kvCache!.stats()
         const [cachedBody, cachedMs] = await get(cachedServer.url + step.path)
         const after = cached.db.kvCache!.stats()
         hits += after.hits - before.hits
         lookups += lookupsOf(after) - lookupsOf(before)
+        if (lookupsOf(after) - lookupsOf(before) > after.hits - before.hits) missedGets++
         latency.plain.push(uncachedMs)
         latency.cached.push(cachedMs)
         reads++
@@ -137,6 +145,9 @@ async function main(options: DemoOptions): Promise<number> {
       return n > 0 ? [`${operation} ${n}`] : []
     })
     log(`Reads KV did not answer, by adapter method: ${missed.join(', ')}.`)
+    log(
+      `GETs with a read KV did not answer: ${missedGets}; of the ${reads} GETs, ${lastAnswer.size} were a URL's first and ${changedAnswers} answered differently than the last time that URL was asked (the data really changed).`,
+    )
     log('')
     log('Latency here is one machine talking to itself: Postgres and KV are both local. The database')
     log('reads saved are what carries over to production. Stats come from payload.db.kvCache.stats().')

@@ -1,27 +1,16 @@
 import type { Scope } from '../keys.js'
 import type { ReadOperation, ScopeRef } from '../operations.js'
-import { DELETE_OPERATIONS } from '../operations.js'
 import type { Schema } from '../schema.js'
-import type { Counters, CounterName } from '../stats.js'
+import type { CounterName, Counters } from '../stats.js'
 import type { SafeKV } from '../store.js'
-import type { DocumentID } from './documents.js'
-import {
-  bulkStamp,
-  documentStamp,
-  ownerOfStamp,
-  idOfWriteArgs,
-  idOfWriteResult,
-  membershipStamp,
-  pinnedID,
-  SINGLE_DOCUMENT_WRITES,
-  VERSION_WRITES,
-  fieldStamp,
-} from './documents.js'
+import { bulkStamp, documentStamp, membershipStamp, pinnedID } from './documents.js'
 import type { ListFallbackReason } from './lists.js'
-import { changedFields, MAX_FIELD_BUMPS, memberRoom, OverlappingUpdates, planList } from './lists.js'
+import { memberRoom, planList } from './lists.js'
 import type { KnownMembers } from './members.js'
 import { ListMembers } from './members.js'
 import type { Purger } from './purge.js'
+import type { StampWritesOptions } from './stamp-writes.js'
+import { StampWrites } from './stamp-writes.js'
 import type { StampScope, Stamps } from './stamps.js'
 import type { Args, FillDecision, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
 
@@ -39,24 +28,12 @@ interface StampTicket extends ReadTicket {
   }
 }
 
-export interface StampStrategyOptions {
+export interface StampStrategyOptions extends StampWritesOptions {
   stamps: Stamps
   purger: Purger
-  schema: () => Schema
   kv: SafeKV
-  counters: Counters
   clock: () => number
   prefix: string
-  documentStamps: boolean
-  listPrecision: boolean
-  /** Reads a row as the database has it, within the write's transaction (`req`): the before image. */
-  readRow: (slug: string, id: DocumentID, req: unknown) => Promise<unknown>
-  /** Locks the row in the write's transaction where the database needs it; false if it could not. */
-  lockRow: (slug: string, id: DocumentID, req: unknown) => Promise<boolean>
-}
-
-function hasKeys(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && Object.keys(value).length > 0
 }
 
 const FALLBACK_COUNTERS: Readonly<Record<ListFallbackReason, CounterName>> = {
@@ -87,12 +64,8 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   private readonly prefix: string
   private readonly documentStamps: boolean
   private readonly listPrecision: boolean
-  private readonly readRow: StampStrategyOptions['readRow']
-  private readonly lockRow: StampStrategyOptions['lockRow']
   private readonly members: ListMembers
-  private readonly overlaps = new OverlappingUpdates()
-  /** Writes that changed documents, by collection (`*`: a flush): what a precise `find`'s flight key carries. */
-  private readonly documentWrites = new Map<string, number>()
+  private readonly writes: StampWrites
 
   constructor(options: StampStrategyOptions) {
     this.stamps = options.stamps
@@ -103,8 +76,14 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     this.prefix = options.prefix
     this.documentStamps = options.documentStamps
     this.listPrecision = options.documentStamps && options.listPrecision
-    this.readRow = options.readRow
-    this.lockRow = options.lockRow
+    this.writes = new StampWrites({
+      schema: options.schema,
+      counters: options.counters,
+      documentStamps: options.documentStamps,
+      listPrecision: options.listPrecision,
+      readRow: options.readRow,
+      lockRow: options.lockRow,
+    })
     this.members = new ListMembers(options.kv, this.stamps.reads, options.prefix, options.schema, (scopes) =>
       this.stamps.isUnsettled(scopes),
     )
@@ -149,7 +128,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
       keys: known ? [...stampKeys, ...known.keys] : stampKeys,
       stampKeys,
       epoch: 0,
-      flight: `${this.documentWrites.get(scope) ?? 0}.${this.documentWrites.get('*') ?? 0}`,
+      flight: this.writes.flight(scope),
       list: { key, scope, known, maxMembers: memberRoom(stampKeys.length), startedAt: this.clock() },
     }
   }
@@ -184,116 +163,8 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
 
   trackFill(): void {}
 
-  /**
-   * Besides the collections: the document stamps a write names by its arguments, and in
-   * `after` what only its result names (a created document's id), or the bulk stamp when
-   * neither says which row it wrote. With list precision: membership for creates and
-   * deletes, and for an update the stamps of the fields it changed.
-   */
   writeScopes(operation: string, own: Scope | undefined, affected: StampScope[], args: Args): WriteScopes {
-    const none = (): StampScope[] => []
-    if (!this.documentStamps) return { scopes: affected, after: none }
-    const schema = this.schema()
-    const scopes = [...affected]
-    let after: WriteScopes['after'] = none
-    let before: WriteScopes['before']
-    for (const scope of affected) {
-      if (scope === '*' || !scope.startsWith('c:')) continue
-      if (scope !== own) {
-        // A referrer whose foreign keys a delete changed: which of its rows, nobody says.
-        scopes.push(bulkStamp(scope))
-        continue
-      }
-      if (VERSION_WRITES.has(operation)) continue
-      // A delete in a collection that points at itself (a parent page, related posts): its
-      // foreign keys change other rows of the same collection, which nobody names.
-      if (
-        !SINGLE_DOCUMENT_WRITES.has(operation) ||
-        (DELETE_OPERATIONS.has(operation) && schema.hasForeignKeys() && schema.graph.referrersOf(scope).has(scope))
-      ) {
-        scopes.push(bulkStamp(scope))
-        continue
-      }
-      const named = schema.canonicalID(scope, idOfWriteArgs(operation, args))
-      if (named !== undefined) scopes.push(documentStamp(scope, named))
-      const documents: WriteScopes['after'] = (result, threw) => {
-        const returned = threw ? undefined : schema.canonicalID(scope, idOfWriteResult(result))
-        if (returned !== undefined) return named !== undefined && String(returned) === String(named) ? [] : [documentStamp(scope, returned)]
-        // A create that failed, or a write that returned no id: any row may have changed.
-        return named === undefined ? [bulkStamp(scope)] : []
-      }
-      after = documents
-      if (!this.listPrecision || !this.hasPreciseLists(schema, scope)) continue
-      if (operation !== 'updateOne') {
-        // A create, a delete, an upsert (which may create): which documents exist changes.
-        scopes.push(membershipStamp(scope))
-        continue
-      }
-      if (named === undefined) {
-        after = (result, threw) => [...documents(result, threw), membershipStamp(scope)]
-        continue
-      }
-      const fields = this.fieldChanges(scope, named, args)
-      before = fields.before
-      after = (result, threw) => [...documents(result, threw), ...fields.after(result, threw)]
-    }
-    return { scopes, before, after }
-  }
-
-  /** Whether any list read of the collection is cached, so may depend on membership and fields. */
-  private hasPreciseLists(schema: Schema, scope: Scope): boolean {
-    return (
-      schema.policy.ttlFor(scope, 'find') !== null ||
-      schema.policy.ttlFor(scope, 'count') !== null ||
-      schema.policy.ttlFor(scope, 'findDistinct') !== null
-    )
-  }
-
-  /**
-   * An update of a named document bumps the stamps of the fields whose stored value it
-   * changed: the row read just before the write (in its transaction) against the row the
-   * write returned. Anything that leaves that unsure bumps membership instead.
-   */
-  private fieldChanges(
-    scope: Scope,
-    id: DocumentID,
-    args: Args,
-  ): { before: (inTransaction: boolean) => Promise<void>; after: WriteScopes['after'] } {
-    let image: unknown
-    let trusted = false
-    let end: (() => boolean) | undefined
-    const slug = scope.slice(2)
-    return {
-      before: async (inTransaction) => {
-        end = this.overlaps.begin(documentStamp(scope, id))
-        // Outside a transaction a read may come from a replica behind another isolate's write
-        // (README, Read replicas): the comparison would miss what that write changed.
-        if (!inTransaction && this.schema().readsMayLag()) return
-        try {
-          this.counters.count('beforeImages', scope, 'updateOne')
-          // Locked until the write's commit where the database would let another transaction
-          // change the row in between (Postgres reads committed rows).
-          if (inTransaction && !(await this.lockRow(slug, id, args.req))) return
-          image = await this.readRow(slug, id, args.req)
-          trusted = true
-        } catch {
-          this.counters.count('beforeImagesFailed', scope, 'updateOne')
-        }
-      },
-      after: (result, threw) => {
-        const overlapped = end ? end() : true
-        // A `select` or `returning: false` leaves fields out of the result (MongoDB projects
-        // `restoreVersion`'s select); a different id means a custom id was changed.
-        const whole = !hasKeys(args.select) && args.returning !== false && String(idOfWriteResult(result)) === String(id)
-        const changed =
-          threw || !trusted || overlapped || !whole ? undefined : changedFields(image, result, this.schema().paths.storedFields(scope))
-        if (changed === undefined || changed.length > MAX_FIELD_BUMPS) {
-          this.counters.count('membershipBumps', scope, 'updateOne')
-          return [membershipStamp(scope)]
-        }
-        return changed.map((field) => fieldStamp(scope, field))
-      },
-    }
+    return this.writes.scopes(operation, own, affected, args)
   }
 
   /** Changes made outside Payload name no documents: every document read goes too. */
@@ -310,7 +181,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
 
   /** A write to these scopes starts: running updates of its documents overlap it. */
   writeStarted(scopes: readonly StampScope[]): void {
-    this.documentWritesSeen(scopes)
+    this.writes.seen(scopes)
   }
 
   async invalidateAfterWrite(scopes: readonly StampScope[], release: () => void): Promise<void> {
@@ -319,20 +190,8 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     } finally {
       // Landed (a commit comes this way too): updates of its documents that began before are
       // compared with a row this write may have changed since.
-      this.documentWritesSeen(scopes)
+      this.writes.seen(scopes)
       release()
-    }
-  }
-
-  /** Counts writes that change documents, by collection (the flight key), and tells the running updates. */
-  private documentWritesSeen(scopes: readonly StampScope[]): void {
-    if (!this.listPrecision) return
-    this.overlaps.touch(scopes)
-    for (const scope of scopes) {
-      if (scope !== '*' && !scope.includes('#=') && !scope.endsWith('#*')) continue
-      const owner = scope === '*' ? '*' : ownerOfStamp(scope)
-      // Bounded by the config's collections.
-      this.documentWrites.set(owner, (this.documentWrites.get(owner) ?? 0) + 1)
     }
   }
 
@@ -348,7 +207,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   }
 
   footprint(): Record<string, number> {
-    return { ...this.stamps.footprint(), listMembers: this.members.size, overlappingUpdates: this.overlaps.size }
+    return { ...this.stamps.footprint(), listMembers: this.members.size, overlappingUpdates: this.writes.size }
   }
 
   configure(): void {
