@@ -13,8 +13,11 @@ import { getPayload } from 'payload'
 import { ADMIN_USER, websiteConfig } from './config'
 
 export interface WebsiteOptions {
-  /** `dev`: `next dev`, pages compiled on first visit. `production`: `next build` then `next start`. */
-  mode: 'dev' | 'production'
+  /**
+   * `dev`: `next dev`, pages compiled on first visit. `production`: `next build` then `next start`.
+   * `start`: `next start` on the build already in .next (to rerun the browser test without rebuilding).
+   */
+  mode: 'dev' | 'production' | 'start'
   port: number
   /** Progress lines: the database, the seed, Next's output. */
   log?: (line: string) => void
@@ -74,7 +77,7 @@ export async function startWebsite(options: WebsiteOptions): Promise<Website> {
       if (code !== 0) throw new Error(`next build exited with ${code}`)
       lap('build')
     }
-    const app = next([mode === 'production' ? 'start' : 'dev', '--port', String(port)])
+    const app = next([mode === 'dev' ? 'dev' : 'start', '--port', String(port)])
     const url = `http://localhost:${port}`
     await waitForServer(url, app)
     lap('start')

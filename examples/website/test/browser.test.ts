@@ -1,0 +1,189 @@
+/**
+ * The website in a real browser (Debian's chromium, driven by playwright-core): Payload's
+ * admin and the front end through `next build` + `next start`, with payload-kv-cache on.
+ * An editor logs in, filters and sorts the posts list, opens a post, publishes an edit and
+ * saves a draft; the front end must show the published edit at its next load and never the
+ * draft, serve its pages from KV on repeat, and render exactly what it renders with the
+ * cache off. Screenshots go to test-results/screenshots (not committed).
+ *
+ * Kept out of `pnpm test` (it builds a Next app: see the README's *A Next.js site*): run it with
+ * `pnpm test:website` from the repository root.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
+import { existsSync, mkdirSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { startWebsite, type Website } from '../src/site.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const screenshots = new URL('../test-results/screenshots/', import.meta.url).pathname
+
+let site: Website
+let browser: Browser
+let editor: BrowserContext
+let admin: Page
+/** Anonymous reader: no admin cookie, so its page loads make no auth reads. */
+let reader: BrowserContext
+const started = performance.now()
+
+type Stats = Record<'hits' | 'misses' | 'bypasses', number>
+const stats = async (): Promise<Stats> => ((await (await fetch(`${site.url}/api/kv-cache-stats`)).json()) as { stats: Stats }).stats
+
+/** The content region (`<main id="content">`) of a front-end page, as the anonymous reader loads it. */
+async function content(path: string): Promise<string> {
+  const page = await reader.newPage()
+  try {
+    const response = await page.goto(`${site.url}${path}`)
+    expect(response?.status()).toBe(200)
+    return await page.locator('#content').innerHTML()
+  } finally {
+    await page.close()
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+/** Clicks a save button and waits for Payload's success toast, then closes it so the next save waits for its own. */
+async function save(page: Page, button: '#action-save' | '#action-save-draft') {
+  await page.click(button)
+  try {
+    // The toast itself: the container list has no size of its own, so Playwright never sees it visible.
+    await page.locator('.payload-toast-container li').filter({ hasText: 'successfully' }).first().waitFor()
+  } catch (error) {
+    await page.screenshot({ path: `${screenshots}failed-save.png`, fullPage: true })
+    throw error
+  }
+  // Closed (force: the toast is still sliding in, so never "stable"), and gone before the next
+  // save, which must wait for its own toast.
+  await page.locator('.payload-toast-container button.payload-toast-close-button').first().click({ force: true })
+  await page.locator('.payload-toast-container li').first().waitFor({ state: 'detached' })
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
+  mkdirSync(screenshots, { recursive: true })
+  // PKC_WEBSITE_REUSE_BUILD=1 serves the build a previous run left in .next (while working on the test).
+  site = await startWebsite({ mode: process.env.PKC_WEBSITE_REUSE_BUILD === '1' ? 'start' : 'production', port: await freePort() })
+  browser = await chromium.launch({ executablePath: CHROMIUM })
+  editor = await browser.newContext({ viewport: { width: 1400, height: 900 } })
+  reader = await browser.newContext()
+  admin = await editor.newPage()
+}, 600_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await site?.stop()
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+  console.log(
+    `website browser test: ${Object.entries(site?.timings ?? {})
+      .map(([step, ms]) => `${step} ${seconds(ms)}`)
+      .join(', ')}; total ${seconds(performance.now() - started)}`,
+  )
+}, 60_000)
+
+describe('the website, in Chromium, with the cache on', () => {
+  let postPath = ''
+  let categoryPath = ''
+
+  test('an editor logs in to the admin panel', async () => {
+    await admin.goto(`${site.url}/admin/login`)
+    await admin.fill('#field-email', site.admin.email)
+    await admin.fill('#field-password', site.admin.password)
+    await admin.click('button[type="submit"]')
+    await admin.waitForURL(`${site.url}/admin`)
+    await admin.locator('span[title="Dashboard"]').waitFor()
+  })
+
+  test('the posts list view filters and sorts', async () => {
+    // The query the list view's filter and column sort put in the URL: titles containing
+    // "Compilers", most viewed first.
+    await admin.goto(`${site.url}/admin/collections/posts?limit=50&sort=-views&where[or][0][and][0][title][like]=Compilers`)
+    const rows = admin.locator('.table tbody tr')
+    await rows.first().waitFor()
+    const titles = await admin.locator('.table tbody tr .cell-title').allInnerTexts()
+    // The seed writes 10 posts per topic.
+    expect(titles).toHaveLength(10)
+    for (const title of titles) expect(title).toContain('Compilers')
+    const views = (await admin.locator('.table tbody tr .cell-views').allInnerTexts()).map(Number)
+    expect(views).toEqual([...views].sort((a, b) => b - a))
+    await admin.screenshot({ path: `${screenshots}admin-list.png`, fullPage: true })
+  })
+
+  test('an opened post is the one listed, and its front-end pages are served', async () => {
+    // The most viewed published Compilers post (the seed leaves every tenth post a draft).
+    const link = admin.locator('.table tbody tr .cell-title a').first()
+    const listedTitle = await link.innerText()
+    await link.click()
+    await admin.waitForURL(/\/admin\/collections\/posts\/\d+/)
+    const id = /posts\/(\d+)/.exec(admin.url())![1]!
+    await expect(admin.locator('#field-title').inputValue()).resolves.toBe(listedTitle)
+    postPath = `/posts/${id}`
+    const post = await content(postPath)
+    expect(post).toContain(listedTitle)
+    categoryPath = /href="(\/categories\/\d+)"/.exec(post)![1]!
+  })
+
+  test('a published edit is on the post, home and category pages and in the list view at their next load', async () => {
+    const title = `Compilers, edited in the browser ${Date.now()}`
+    await admin.fill('#field-title', title)
+    await save(admin, '#action-save')
+    expect(await content(postPath)).toContain(title)
+    expect(await content('/')).toContain(title)
+    expect(await content(categoryPath)).toContain(title)
+    await admin.goto(`${site.url}/admin/collections/posts?limit=50&sort=-views&where[or][0][and][0][title][like]=Compilers`)
+    await admin.locator('.table tbody tr .cell-title', { hasText: title }).waitFor()
+  })
+
+  test('a draft save does not reach the front end until it is published', async () => {
+    await admin.goto(`${site.url}/admin/collections/posts${postPath.slice('/posts'.length)}`)
+    const published = await admin.locator('#field-title').inputValue()
+    const draft = `Compilers, a draft ${Date.now()}`
+    await admin.fill('#field-title', draft)
+    await save(admin, '#action-save-draft')
+    for (const path of [postPath, '/', categoryPath]) {
+      const html = await content(path)
+      expect(html).toContain(published)
+      expect(html).not.toContain(draft)
+    }
+    await save(admin, '#action-save')
+    for (const path of [postPath, '/', categoryPath]) expect(await content(path)).toContain(draft)
+    await admin.screenshot({ path: `${screenshots}admin-edit.png`, fullPage: true })
+  })
+
+  test('front-end pages are served from KV on repeat', async () => {
+    for (const path of ['/', postPath, categoryPath]) {
+      await content(path)
+      const before = await stats()
+      await content(path)
+      const after = await stats()
+      // Every read the repeat made was a KV hit: none went to Postgres.
+      expect({ path, misses: after.misses - before.misses, bypasses: after.bypasses - before.bypasses }).toEqual({
+        path,
+        misses: 0,
+        bypasses: 0,
+      })
+      expect(after.hits - before.hits).toBeGreaterThan(0)
+    }
+    const page = await reader.newPage()
+    await page.goto(`${site.url}${postPath}`)
+    await page.screenshot({ path: `${screenshots}front-end-post.png`, fullPage: true })
+    await page.close()
+  })
+
+  test('every front-end page renders the same with the cache off', async () => {
+    for (const path of ['/', postPath, categoryPath]) {
+      const cached = await content(path)
+      const uncached = await content(`${path}?cache=off`)
+      expect(uncached).toBe(cached)
+    }
+  })
+})
