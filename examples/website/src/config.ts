@@ -6,6 +6,8 @@ import { buildConfig } from 'payload'
 
 /** Printed by `pnpm website`; the browser test logs in with it. A local demo's account, not a secret. */
 export const ADMIN_USER = { email: 'admin@example.com', password: 'kv-cache-admin' }
+/** A second editor, so that two people can open one document (Payload's document locking). */
+export const EDITOR_USER = { email: 'editor@example.com', password: 'kv-cache-editor' }
 
 const dirname = path.dirname(fileURLToPath(import.meta.url))
 

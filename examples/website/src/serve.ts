@@ -14,7 +14,8 @@ process.stdout.write(
   [
     '',
     `The magazine is on ${site.url} (next ${mode === 'production' ? 'start' : 'dev'}), its database reads cached in Miniflare's KV.`,
-    `  admin:       ${site.url}/admin  (email ${site.admin.email}, password ${site.admin.password})`,
+    `  admin:       ${site.url}/admin  (email ${site.admin.email}, password ${site.admin.password};`,
+    `               a second editor: ${site.editor.email}, password ${site.editor.password})`,
     `  front end:   ${site.url}/  (add ?cache=off to any page to render it without the cache)`,
     `  cache stats: ${site.url}/api/kv-cache-stats`,
     'Ctrl-C stops Next and Postgres.',

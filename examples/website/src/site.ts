@@ -10,7 +10,7 @@ import { postgresAdapter } from '@payloadcms/db-postgres'
 import { seed } from '@pkc-examples/magazine/seed'
 import { closePayload, startPostgres } from '@pkc/testkit'
 import { getPayload } from 'payload'
-import { ADMIN_USER, websiteConfig } from './config'
+import { ADMIN_USER, EDITOR_USER, websiteConfig } from './config'
 
 export interface WebsiteOptions {
   /**
@@ -26,6 +26,9 @@ export interface WebsiteOptions {
 export interface Website {
   url: string
   admin: typeof ADMIN_USER
+  editor: typeof EDITOR_USER
+  /** The site's database, for a test that writes behind the cache's back. */
+  databaseUri: string
   /** Milliseconds spent in each step (seed, build, start), for the test's wall-time report. */
   timings: Record<string, number>
   stop(): Promise<void>
@@ -60,6 +63,7 @@ export async function startWebsite(options: WebsiteOptions): Promise<Website> {
     const payload = await getPayload({ config: websiteConfig(postgresAdapter({ pool: { connectionString: databaseUri } })) })
     await seed(payload)
     await payload.create({ collection: 'users', data: { ...ADMIN_USER } })
+    await payload.create({ collection: 'users', data: { ...EDITOR_USER } })
     await closePayload(payload)
     lap('seed')
 
@@ -81,7 +85,7 @@ export async function startWebsite(options: WebsiteOptions): Promise<Website> {
     const url = `http://localhost:${port}`
     await waitForServer(url, app)
     lap('start')
-    return { url, admin: ADMIN_USER, timings, stop }
+    return { url, admin: ADMIN_USER, editor: EDITOR_USER, databaseUri, timings, stop }
   } catch (error) {
     await stop()
     throw error

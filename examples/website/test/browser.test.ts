@@ -2,9 +2,11 @@
  * The website in a real browser (Debian's chromium, driven by playwright-core): Payload's
  * admin and the front end through `next build` + `next start`, with payload-kv-cache on.
  * An editor logs in, filters and sorts the posts list, opens a post, publishes an edit and
- * saves a draft; the front end must show the published edit at its next load and never the
- * draft, serve its pages from KV on repeat, and render exactly what it renders with the
- * cache off. Screenshots go to test-results/screenshots (not committed).
+ * saves a draft, while a second editor finds the post locked; then a post is deleted. The
+ * front end must show the published edit at its next load and never the draft or the deleted
+ * post, serve its pages from KV on repeat, and render exactly what it renders with the cache
+ * off (a last test shows that comparison failing on a write made behind the cache).
+ * Screenshots go to test-results/screenshots (not committed).
  *
  * Kept out of `pnpm test` (it builds a Next app: see the README's *A Next.js site*): run it with
  * `pnpm test:website` from the repository root.
@@ -12,6 +14,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { existsSync, mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
+import pg from 'pg'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { startWebsite, type Website } from '../src/site.js'
 
@@ -28,6 +31,26 @@ const started = performance.now()
 
 type Stats = Record<'hits' | 'misses' | 'bypasses', number>
 const stats = async (): Promise<Stats> => ((await (await fetch(`${site.url}/api/kv-cache-stats`)).json()) as { stats: Stats }).stats
+
+/** The HTTP status of a front-end page, as the anonymous reader loads it. */
+async function status(path: string): Promise<number | undefined> {
+  const page = await reader.newPage()
+  try {
+    return (await page.goto(`${site.url}${path}`))?.status()
+  } finally {
+    await page.close()
+  }
+}
+
+/** Logs a browser context in through the admin's login form. */
+async function login(page: Page, user: { email: string; password: string }) {
+  await page.goto(`${site.url}/admin/login`)
+  await page.fill('#field-email', user.email)
+  await page.fill('#field-password', user.password)
+  await page.click('button[type="submit"]')
+  await page.waitForURL(`${site.url}/admin`)
+  await page.locator('span[title="Dashboard"]').waitFor()
+}
 
 /** The content region (`<main id="content">`) of a front-end page, as the anonymous reader loads it. */
 async function content(path: string): Promise<string> {
@@ -95,12 +118,7 @@ describe('the website, in Chromium, with the cache on', () => {
   let categoryPath = ''
 
   test('an editor logs in to the admin panel', async () => {
-    await admin.goto(`${site.url}/admin/login`)
-    await admin.fill('#field-email', site.admin.email)
-    await admin.fill('#field-password', site.admin.password)
-    await admin.click('button[type="submit"]')
-    await admin.waitForURL(`${site.url}/admin`)
-    await admin.locator('span[title="Dashboard"]').waitFor()
+    await login(admin, site.admin)
   })
 
   test('the posts list view filters and sorts', async () => {
@@ -159,6 +177,50 @@ describe('the website, in Chromium, with the cache on', () => {
     await admin.screenshot({ path: `${screenshots}admin-edit.png`, fullPage: true })
   })
 
+  test('two editors: a post one of them is editing is locked for the other', async () => {
+    const editing = await editor.newPage()
+    await editing.goto(`${site.url}/admin/collections/posts${postPath.slice('/posts'.length)}`)
+    await editing.fill('#field-title', `${await editing.locator('#field-title').inputValue()} (being edited)`)
+    // The admin records the lock through its form-state request a moment after the edit.
+    const id = postPath.slice('/posts/'.length)
+    for (let tries = 0; ; tries++) {
+      const locks = await editor.request.get(`${site.url}/api/payload-locked-documents?where[document.value][equals]=${id}`)
+      if (((await locks.json()) as { totalDocs: number }).totalDocs > 0) break
+      if (tries > 40) throw new Error('the admin never locked the post being edited')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    const second = await browser.newContext({ viewport: { width: 1400, height: 900 } })
+    try {
+      const other = await second.newPage()
+      await login(other, site.editor)
+      await other.goto(`${site.url}/admin/collections/posts/${id}`)
+      await other.locator('#document-locked-go-back').waitFor()
+      await other.screenshot({ path: `${screenshots}admin-locked.png` })
+    } finally {
+      await second.close()
+      // Closed without saving: nothing reaches the front end.
+      await editing.close()
+    }
+    expect(await content(postPath)).not.toContain('(being edited)')
+  })
+
+  test('a post deleted in the admin is gone from the front end at the next load', async () => {
+    // Another post of the same category, loaded (and so cached) before the delete.
+    const victim = /href="(\/posts\/(\d+))">([^<]+)<\/a>/g
+    const listed = [...(await content(categoryPath)).matchAll(victim)].find((match) => match[1] !== postPath)!
+    const [, path, id, title] = listed as unknown as [string, string, string, string]
+    expect(await content(path)).toContain(title)
+    expect(await content('/')).toContain(title)
+    await admin.goto(`${site.url}/admin/collections/posts/${id}`)
+    await admin.locator('.doc-controls__popup').click()
+    await admin.locator('.popup__content #action-delete').click()
+    await admin.locator('.delete-document #confirm-action').click()
+    await admin.waitForURL(/\/admin\/collections\/posts(\?.*)?$/)
+    expect(await status(path)).toBe(404)
+    expect(await content('/')).not.toContain(title)
+    expect(await content(categoryPath)).not.toContain(title)
+  })
+
   test('front-end pages are served from KV on repeat', async () => {
     for (const path of ['/', postPath, categoryPath]) {
       await content(path)
@@ -185,5 +247,26 @@ describe('the website, in Chromium, with the cache on', () => {
       const uncached = await content(`${path}?cache=off`)
       expect(uncached).toBe(cached)
     }
+  })
+
+  test('the comparison with the cache off catches a write the cache was not told about', async () => {
+    // What the two assertions above would see if the cache skipped an invalidation: a write
+    // made behind Payload's back (raw SQL) leaves the cached page stale, and its content
+    // region no longer equals the uncached render.
+    const before = await content(postPath)
+    const client = new pg.Client({ connectionString: site.databaseUri })
+    await client.connect()
+    try {
+      await client.query(`UPDATE posts_locales SET title = 'Changed behind the cache' WHERE _parent_id = $1 AND _locale = 'en'`, [
+        Number(postPath.slice('/posts/'.length)),
+      ])
+    } finally {
+      await client.end()
+    }
+    const cached = await content(postPath)
+    const uncached = await content(`${postPath}?cache=off`)
+    expect(cached).toBe(before)
+    expect(uncached).toContain('Changed behind the cache')
+    expect(uncached).not.toBe(cached)
   })
 })
