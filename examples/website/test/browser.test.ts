@@ -1,15 +1,16 @@
 /**
  * The website in a real browser (Debian's chromium, driven by playwright-core): Payload's
  * admin and the front end through `next build` + `next start`, with payload-kv-cache on.
- * An editor logs in, filters and sorts the posts list, opens a post, publishes an edit and
- * saves a draft, while a second editor finds the post locked; then a post is deleted. The
- * front end must show the published edit at its next load and never the draft or the deleted
- * post, serve its pages from KV on repeat, and render exactly what it renders with the cache
- * off (a last test shows that comparison failing on a write made behind the cache).
+ * An editor logs in, filters and sorts the posts list, opens a post, publishes an edit,
+ * saves a draft and restores a version, while a second editor finds the post locked; then a
+ * post is deleted. The front end must show the published edit at its next load and never
+ * the draft or the deleted post, serve its pages from KV on repeat, and render exactly what
+ * it renders with the cache off (a last test shows that comparison failing on a write made
+ * behind the cache).
  * Screenshots go to test-results/screenshots (not committed).
  *
- * Kept out of `pnpm test` (it builds a Next app: see the README's *A Next.js site*): run it with
- * `pnpm test:website` from the repository root.
+ * Kept out of `pnpm test` (it builds a Next app, which would take both cores from the suite):
+ * `pnpm test:website` from the repository root runs it, and `.ci/run` after the suite.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { existsSync, mkdirSync } from 'node:fs'
@@ -116,6 +117,8 @@ afterAll(async () => {
 describe('the website, in Chromium, with the cache on', () => {
   let postPath = ''
   let categoryPath = ''
+  /** The title the first published edit gave the post, restored from its version later. */
+  let editedTitle = ''
 
   test('an editor logs in to the admin panel', async () => {
     await login(admin, site.admin)
@@ -152,6 +155,7 @@ describe('the website, in Chromium, with the cache on', () => {
 
   test('a published edit is on the post, home and category pages and in the list view at their next load', async () => {
     const title = `Compilers, edited in the browser ${Date.now()}`
+    editedTitle = title
     await admin.fill('#field-title', title)
     await save(admin, '#action-save')
     expect(await content(postPath)).toContain(title)
@@ -175,6 +179,22 @@ describe('the website, in Chromium, with the cache on', () => {
     await save(admin, '#action-save')
     for (const path of [postPath, '/', categoryPath]) expect(await content(path)).toContain(draft)
     await admin.screenshot({ path: `${screenshots}admin-edit.png`, fullPage: true })
+  })
+
+  test('restoring a version publishes it: the front end shows it at the next load', async () => {
+    const id = postPath.slice('/posts/'.length)
+    const query = `where[parent][equals]=${id}&where[version.title][equals]=${encodeURIComponent(editedTitle)}&sort=-updatedAt&limit=1`
+    const versions = (await (await editor.request.get(`${site.url}/api/posts/versions?${query}`)).json()) as { docs: Array<{ id: number }> }
+    const version = versions.docs[0]
+    expect(version).toBeDefined()
+    expect(await content(postPath)).not.toContain(editedTitle)
+    await admin.goto(`${site.url}/admin/collections/posts/${id}/versions/${version!.id}`)
+    // The button restores as published (`?draft=false`); its menu offers "Restore as draft".
+    await admin.locator('.restore-version__restore-as-draft-button').click()
+    await admin.locator('button:has-text("Confirm")').click()
+    await admin.waitForURL(`${site.url}/admin/collections/posts/${id}`)
+    await expect(admin.locator('#field-title').inputValue()).resolves.toBe(editedTitle)
+    for (const path of [postPath, '/', categoryPath]) expect(await content(path)).toContain(editedTitle)
   })
 
   test('two editors: a post one of them is editing is locked for the other', async () => {
