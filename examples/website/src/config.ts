@@ -38,7 +38,13 @@ export function websiteConfig(db: DatabaseAdapterObj) {
     admin: { user: users.slug, importMap: { baseDir: dirname } },
     collections: [
       users,
-      ...magazineCollections().map((collection) => ({ ...collection, admin: { ...collection.admin, ...listViews[collection.slug] } })),
+      ...magazineCollections().map((collection) => ({
+        ...collection,
+        admin: { ...collection.admin, ...listViews[collection.slug] },
+        // Posts autosave drafts as an editor types (as most Payload sites' editors work), and
+        // keep the Save Draft button; the magazine's other examples save drafts only when asked.
+        ...(collection.slug === 'posts' ? { versions: { drafts: { autosave: { interval: 500, showSaveDraftButton: true } } } } : {}),
+      })),
     ],
     globals: magazineGlobals(),
     localization: { locales: ['en', 'de'], defaultLocale: 'en', fallback: true },

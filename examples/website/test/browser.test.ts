@@ -2,8 +2,8 @@
  * The website in a real browser (Debian's chromium, driven by playwright-core): Payload's
  * admin and the front end through `next build` + `next start`, with payload-kv-cache on.
  * An editor logs in, filters and sorts the posts list, opens a post, publishes an edit,
- * saves a draft and restores a version, while a second editor finds the post locked; then a
- * post is deleted. The front end must show the published edit at its next load and never
+ * saves a draft, lets autosave keep another and restores a version; a second editor finds a
+ * document the first is editing locked; then a post is deleted. The front end must show the published edit at its next load and never
  * the draft or the deleted post, serve its pages from KV on repeat, and render exactly what
  * it renders with the cache off (a last test shows that comparison failing on a write made
  * behind the cache).
@@ -181,9 +181,32 @@ describe('the website, in Chromium, with the cache on', () => {
     await admin.screenshot({ path: `${screenshots}admin-edit.png`, fullPage: true })
   })
 
+  test('autosave keeps an edit as a draft, off the front end until it is published', async () => {
+    const id = postPath.slice('/posts/'.length)
+    await admin.goto(`${site.url}/admin/collections/posts/${id}`)
+    const published = await admin.locator('#field-title').inputValue()
+    const typed = `Compilers, autosaved ${Date.now()}`
+    await admin.fill('#field-title', typed)
+    // No click: autosave writes a draft version within its interval.
+    const query = `where[parent][equals]=${id}&where[version.title][equals]=${encodeURIComponent(typed)}&where[version._status][equals]=draft`
+    for (let tries = 0; ; tries++) {
+      const versions = await editor.request.get(`${site.url}/api/posts/versions?${query}`)
+      if (((await versions.json()) as { totalDocs: number }).totalDocs > 0) break
+      if (tries > 40) throw new Error('autosave never saved the edit')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    for (const path of [postPath, '/', categoryPath]) {
+      const html = await content(path)
+      expect(html).toContain(published)
+      expect(html).not.toContain(typed)
+    }
+    await save(admin, '#action-save')
+    for (const path of [postPath, '/', categoryPath]) expect(await content(path)).toContain(typed)
+  })
+
   test('restoring a version publishes it: the front end shows it at the next load', async () => {
     const id = postPath.slice('/posts/'.length)
-    const query = `where[parent][equals]=${id}&where[version.title][equals]=${encodeURIComponent(editedTitle)}&sort=-updatedAt&limit=1`
+    const query = `where[parent][equals]=${id}&where[version._status][equals]=published&where[version.title][equals]=${encodeURIComponent(editedTitle)}&sort=-updatedAt&limit=1`
     const versions = (await (await editor.request.get(`${site.url}/api/posts/versions?${query}`)).json()) as { docs: Array<{ id: number }> }
     const version = versions.docs[0]
     expect(version).toBeDefined()
@@ -197,23 +220,30 @@ describe('the website, in Chromium, with the cache on', () => {
     for (const path of [postPath, '/', categoryPath]) expect(await content(path)).toContain(editedTitle)
   })
 
-  test('two editors: a post one of them is editing is locked for the other', async () => {
+  test('two editors: a document one of them is editing is locked for the other', async () => {
+    // An author, not the post: posts autosave, and Payload releases an editor's lock at each
+    // save (autosaves included) until the next change takes it again.
+    const post = (await (await editor.request.get(`${site.url}/api/posts${postPath.slice('/posts'.length)}?depth=0`)).json()) as {
+      author: number
+    }
+    const id = post.author
     const editing = await editor.newPage()
-    await editing.goto(`${site.url}/admin/collections/posts${postPath.slice('/posts'.length)}`)
-    await editing.fill('#field-title', `${await editing.locator('#field-title').inputValue()} (being edited)`)
+    await editing.goto(`${site.url}/admin/collections/authors/${id}`)
+    await editing.fill('#field-name', `${await editing.locator('#field-name').inputValue()} (being edited)`)
     // The admin records the lock through its form-state request a moment after the edit.
-    const id = postPath.slice('/posts/'.length)
     for (let tries = 0; ; tries++) {
-      const locks = await editor.request.get(`${site.url}/api/payload-locked-documents?where[document.value][equals]=${id}`)
+      const locks = await editor.request.get(
+        `${site.url}/api/payload-locked-documents?where[document.relationTo][equals]=authors&where[document.value][equals]=${id}`,
+      )
       if (((await locks.json()) as { totalDocs: number }).totalDocs > 0) break
-      if (tries > 40) throw new Error('the admin never locked the post being edited')
+      if (tries > 40) throw new Error('the admin never locked the author being edited')
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
     const second = await browser.newContext({ viewport: { width: 1400, height: 900 } })
     try {
       const other = await second.newPage()
       await login(other, site.editor)
-      await other.goto(`${site.url}/admin/collections/posts/${id}`)
+      await other.goto(`${site.url}/admin/collections/authors/${id}`)
       await other.locator('#document-locked-go-back').waitFor()
       await other.screenshot({ path: `${screenshots}admin-locked.png` })
     } finally {
