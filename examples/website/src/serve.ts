@@ -31,3 +31,9 @@ const shutdown = () => {
 }
 process.on('SIGINT', shutdown)
 process.on('SIGTERM', shutdown)
+// Next gone on its own (a crash, a kill): stop Postgres too rather than leave it running.
+void site.exited.then((code) => {
+  if (stopping) return
+  process.stdout.write(`next exited (${code}); stopping Postgres\n`)
+  shutdown()
+})

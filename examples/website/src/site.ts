@@ -31,6 +31,8 @@ export interface Website {
   databaseUri: string
   /** Milliseconds spent in each step (seed, build, start), for the test's wall-time report. */
   timings: Record<string, number>
+  /** Resolves with Next's exit code if the server stops on its own (a crash, a kill). */
+  exited: Promise<number | null>
   stop(): Promise<void>
 }
 
@@ -82,10 +84,11 @@ export async function startWebsite(options: WebsiteOptions): Promise<Website> {
       lap('build')
     }
     const app = next([mode === 'dev' ? 'dev' : 'start', '--port', String(port)])
+    const exited = new Promise<number | null>((resolve) => app.once('exit', resolve))
     const url = `http://localhost:${port}`
     await waitForServer(url, app)
     lap('start')
-    return { url, admin: ADMIN_USER, editor: EDITOR_USER, databaseUri, timings, stop }
+    return { url, admin: ADMIN_USER, editor: EDITOR_USER, databaseUri, timings, exited, stop }
   } catch (error) {
     await stop()
     throw error
