@@ -19,6 +19,11 @@ export interface WebsiteOptions {
    */
   mode: 'dev' | 'production' | 'start'
   port: number
+  /**
+   * Create the admin and editor users (default). The browser test passes false and creates
+   * the first user through the admin's create-first-user form, as a new site's owner does.
+   */
+  seedUsers?: boolean
   /** Progress lines: the database, the seed, Next's output. */
   log?: (line: string) => void
 }
@@ -40,7 +45,7 @@ const appDir = fileURLToPath(new URL('..', import.meta.url))
 const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next')
 
 export async function startWebsite(options: WebsiteOptions): Promise<Website> {
-  const { mode, port, log = () => undefined } = options
+  const { mode, port, seedUsers = true, log = () => undefined } = options
   const timings: Record<string, number> = {}
   let step = performance.now()
   const lap = (name: string) => {
@@ -64,8 +69,10 @@ export async function startWebsite(options: WebsiteOptions): Promise<Website> {
     // runs in production mode, where Payload does not push the schema. Next's KV starts empty.
     const payload = await getPayload({ config: websiteConfig(postgresAdapter({ pool: { connectionString: databaseUri } })) })
     await seed(payload)
-    await payload.create({ collection: 'users', data: { ...ADMIN_USER } })
-    await payload.create({ collection: 'users', data: { ...EDITOR_USER } })
+    if (seedUsers) {
+      await payload.create({ collection: 'users', data: { ...ADMIN_USER } })
+      await payload.create({ collection: 'users', data: { ...EDITOR_USER } })
+    }
     await closePayload(payload)
     lap('seed')
 

@@ -1,12 +1,13 @@
 /**
  * The website in a real browser (Debian's chromium, driven by playwright-core): Payload's
  * admin and the front end through `next build` + `next start`, with payload-kv-cache on.
- * An editor logs in, filters and sorts the posts list, opens a post, publishes an edit,
- * saves a draft, lets autosave keep another and restores a version; a second editor finds a
- * document the first is editing locked; then a post is deleted. The front end must show the published edit at its next load and never
- * the draft or the deleted post, serve its pages from KV on repeat, and render exactly what
- * it renders with the cache off (a last test shows that comparison failing on a write made
- * behind the cache).
+ * The first user is created through the admin and logs in, filters and sorts the posts list,
+ * opens a post, publishes an edit, saves a draft, lets autosave keep another and restores a
+ * version; a second editor finds a document the first is editing locked; then a post is
+ * deleted. The front end must show the published edit at its next load and never the draft
+ * or the deleted post, serve its pages from KV on repeat, and render exactly what it renders
+ * with the cache off (a last test shows that comparison failing on a write made behind the
+ * cache).
  * Screenshots go to test-results/screenshots (not committed).
  *
  * Kept out of `pnpm test` (it builds a Next app, which would take both cores from the suite):
@@ -96,7 +97,11 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
   mkdirSync(screenshots, { recursive: true })
   // PKC_WEBSITE_REUSE_BUILD=1 serves the build a previous run left in .next (while working on the test).
-  site = await startWebsite({ mode: process.env.PKC_WEBSITE_REUSE_BUILD === '1' ? 'start' : 'production', port: await freePort() })
+  site = await startWebsite({
+    mode: process.env.PKC_WEBSITE_REUSE_BUILD === '1' ? 'start' : 'production',
+    port: await freePort(),
+    seedUsers: false,
+  })
   browser = await chromium.launch({ executablePath: CHROMIUM })
   editor = await browser.newContext({ viewport: { width: 1400, height: 900 } })
   reader = await browser.newContext()
@@ -120,7 +125,20 @@ describe('the website, in Chromium, with the cache on', () => {
   /** The title the first published edit gave the post, restored from its version later. */
   let editedTitle = ''
 
-  test('an editor logs in to the admin panel', async () => {
+  test('the first user is created through the admin and logs in; a second editor is added', async () => {
+    // No user yet: the admin sends its first visitor to create one, and logs them in.
+    await admin.goto(`${site.url}/admin`)
+    await admin.waitForURL(/\/admin\/create-first-user/)
+    await admin.fill('#field-email', site.admin.email)
+    await admin.fill('#field-password', site.admin.password)
+    await admin.fill('#field-confirm-password', site.admin.password)
+    await admin.click('.form-submit > button')
+    await admin.waitForURL(`${site.url}/admin`)
+    await admin.locator('span[title="Dashboard"]').waitFor()
+    // The second editor, created by the first through the REST API with the admin's session.
+    const created = await editor.request.post(`${site.url}/api/users`, { data: site.editor })
+    expect(created.status()).toBe(201)
+    await editor.clearCookies()
     await login(admin, site.admin)
   })
 
