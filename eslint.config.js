@@ -5,7 +5,7 @@ import prettier from 'eslint-config-prettier/flat'
 import tseslint from 'typescript-eslint'
 
 export default defineConfig(
-  { ignores: ['**/dist/', '**/node_modules/', '**/.wrangler/', '**/coverage/'] },
+  { ignores: ['**/dist/', '**/node_modules/', '**/.wrangler/', '**/coverage/', '**/.next/', '**/next-env.d.ts'] },
   eslint.configs.recommended,
   // Type-aware: floating and misused promises, awaits of non-thenables, unsafe `any` flows.
   tseslint.configs.recommendedTypeChecked,

@@ -19,6 +19,9 @@ const config: Config = {
     project('example-cloudflare-d1', 'examples/cloudflare-d1'),
     project('example-mongodb', 'examples/mongodb'),
     project('bench', 'packages/bench'),
+    // The website's browser test builds a Next.js app and drives Chromium, minutes on two
+    // cores: `pnpm test:website` runs it (README, *A Next.js site*), `pnpm test` does not.
+    ...(process.env.PKC_WEBSITE_TEST === '1' ? [project('example-website', 'examples/website')] : []),
   ],
   testTimeout: 120_000,
   // Jest's default leaves a core idle; much of a test's time is spent waiting on Postgres,

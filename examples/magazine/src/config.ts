@@ -61,3 +61,6 @@ export function siteConfig(db: DatabaseAdapterObj) {
     logger: { options: { level: 'warn' } },
   })
 }
+
+/** The magazine's collections and globals, for a site that builds its own config around them (examples/website adds its admin users). */
+export { collections as magazineCollections, globals as magazineGlobals }
