@@ -1,14 +1,14 @@
-import { UncacheableArgumentError } from './canonical.js'
 import { decodeEnvelope, encodeBody, envelopeText } from './codec.js'
 import { controlFor } from './context.js'
+import { entryKeyFor } from './entry-key.js'
 import type { EngineContext } from './engine.js'
 import type { ReadEvent } from './events.js'
 import { elapsedSince, shortKey, timerStart } from './events.js'
 import type { Args, FillDecision, ReadTicket } from './invalidation/strategy.js'
 import type { Scope } from './keys.js'
-import { argumentsDigest, byteLength, digest, entryKey, KV_MAX_KEY_BYTES, toScope } from './keys.js'
+import { byteLength, toScope } from './keys.js'
 import { KV_LIMITS } from './kv.js'
-import type { ReadOperation, ScopeRef } from './operations.js'
+import type { ReadOperation } from './operations.js'
 import { scopeOfCall } from './operations.js'
 import type { CacheControl } from './options.js'
 import type { InnerAdapter } from './schema.js'
@@ -21,8 +21,6 @@ export type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
 /** The read outcomes counted once the database has answered. */
 type MissOutcome = 'misses' | 'stale' | 'malformed'
 
-/** Payload's default `readReplicasAfterWriteInterval`: how long a replica may lag a write. */
-const DEFAULT_REPLICA_WINDOW_MS = 2000
 /** Misses coalesced at once per isolate; past it, misses simply go to the database. */
 const MAX_FLIGHTS = 1000
 
@@ -56,7 +54,7 @@ export class ReadPath {
     const strategy = ctx.strategy
     const dependencies = strategy.dependencies(operation, ref, scope, args)
     if (strategy.unsettled(dependencies)) return this.bypass(call, 'pending', scope, operation, started)
-    const key = this.keyFor(operation, ref, scope, args)
+    const key = entryKeyFor(ctx, operation, ref, scope, args)
     if (key === undefined) return this.bypass(call, 'unkeyable', scope, operation, started)
 
     const ticket = strategy.beginRead(operation, scope, dependencies, key)
@@ -179,7 +177,7 @@ export class ReadPath {
     }
     // With read replicas, a read soon after a write may have come from a replica that has not
     // caught up; filled under the new stamp, its old row would outlive replication.
-    const replicaWindow = this.replicaWindowMs()
+    const replicaWindow = ctx.schema().replicaWindowMs()
     if (replicaWindow > 0) {
       const youngest = Math.max(ctx.strategy.youngestWrite(ticket, values), decision.youngestWrite ?? -Infinity)
       if (ctx.clock() - youngest < replicaWindow) {
@@ -214,55 +212,6 @@ export class ReadPath {
     } finally {
       clearTimeout(timer)
     }
-  }
-
-  /**
-   * Drizzle adapters with `readReplicas` keep the primary in `primaryDrizzle` and send reads
-   * to the primary for `readReplicasAfterWriteInterval` after a write in the same isolate:
-   * Payload's own estimate of replication lag, which we take for every isolate. D1 with
-   * `readReplicas: 'first-primary'` reads through a Sessions API session that is consistent
-   * only with itself, so another isolate's write may not have reached the replica it reads;
-   * D1 publishes no bound on that lag, and we take Payload's Postgres default for it.
-   */
-  private replicaWindowMs(): number {
-    const inner = this.ctx.inner as { primaryDrizzle?: unknown; readReplicasAfterWriteInterval?: unknown; readReplicas?: unknown }
-    if (inner.readReplicas === 'first-primary') return DEFAULT_REPLICA_WINDOW_MS
-    if (!inner.primaryDrizzle) return 0
-    const interval = inner.readReplicasAfterWriteInterval
-    return typeof interval === 'number' && interval > 0 ? interval : DEFAULT_REPLICA_WINDOW_MS
-  }
-
-  private keyFor(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): string | undefined {
-    const { options } = this.ctx
-    let defaultDigest: string
-    try {
-      defaultDigest = argumentsDigest(this.ctx.schema().keyNamespace, operation, args)
-    } catch (error) {
-      if (error instanceof UncacheableArgumentError) return undefined
-      throw error
-    }
-    let keyDigest = defaultDigest
-    if (options.key) {
-      try {
-        const { req: _req, ...rest } = args
-        const custom = options.key({ operation, kind: ref.kind, slug: ref.slug, args: rest, defaultDigest })
-        if (typeof custom !== 'string' || custom.length === 0)
-          throw new Error(`returned ${typeof custom === 'string' ? 'an empty string' : typeof custom}`)
-        keyDigest = custom
-      } catch (error) {
-        this.ctx.report(
-          'key',
-          `the \`key\` option threw or ${error instanceof Error ? error.message : String(error)}; using the default key`,
-        )
-      }
-    }
-    let key = entryKey(options.prefix, scope, operation, keyDigest)
-    if (key.length * 3 > KV_MAX_KEY_BYTES && byteLength(key) > KV_MAX_KEY_BYTES) {
-      if (keyDigest !== defaultDigest) key = entryKey(options.prefix, scope, operation, digest(keyDigest))
-      // A slug so long that even a digest does not fit: this scope is not cached.
-      if (byteLength(key) > KV_MAX_KEY_BYTES) return undefined
-    }
-    return key
   }
 
   /** The entry for a result, and its encoded body; undefined (and counted) when it cannot be cached. */

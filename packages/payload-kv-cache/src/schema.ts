@@ -8,6 +8,9 @@ import type { ResolvedOptions } from './options.js'
 import { ReadPaths } from './paths.js'
 import { CachePolicy } from './policy.js'
 
+/** Payload's default `readReplicasAfterWriteInterval`: how long a replica may lag a write. */
+const DEFAULT_REPLICA_WINDOW_MS = 2000
+
 /** What the engine needs of the inner adapter instance. */
 export interface InnerAdapter {
   name?: string
@@ -55,6 +58,22 @@ export class Schema {
   readsMayLag(): boolean {
     const inner = this.inner as { primaryDrizzle?: unknown; readReplicas?: unknown }
     return Boolean(inner.primaryDrizzle) || inner.readReplicas === 'first-primary'
+  }
+
+  /**
+   * Drizzle adapters with `readReplicas` keep the primary in `primaryDrizzle` and send reads
+   * to the primary for `readReplicasAfterWriteInterval` after a write in the same isolate:
+   * Payload's own estimate of replication lag, which we take for every isolate. D1 with
+   * `readReplicas: 'first-primary'` reads through a Sessions API session that is consistent
+   * only with itself, so another isolate's write may not have reached the replica it reads;
+   * D1 publishes no bound on that lag, and we take Payload's Postgres default for it.
+   */
+  replicaWindowMs(): number {
+    const inner = this.inner as { primaryDrizzle?: unknown; readReplicasAfterWriteInterval?: unknown; readReplicas?: unknown }
+    if (inner.readReplicas === 'first-primary') return DEFAULT_REPLICA_WINDOW_MS
+    if (!inner.primaryDrizzle) return 0
+    const interval = inner.readReplicasAfterWriteInterval
+    return typeof interval === 'number' && interval > 0 ? interval : DEFAULT_REPLICA_WINDOW_MS
   }
 
   /** Drizzle adapters (Postgres, SQLite, D1) keep relationships as foreign keys; Mongo does not. */
