@@ -46,6 +46,10 @@ export interface EditorialResult {
   all: ReadTally
   /** The second half of the requests: the steady state, once first reads stop mattering. */
   secondHalf: ReadTally
+  /** GETs of a URL already requested in this run: what a site up long enough sees (no first reads). */
+  repeats: ReadTally
+  /** Repeat GETs whose uncached answer differs from the last uncached answer to that URL: the data really changed. */
+  changed: ReadTally
   pages: Record<PageType, ReadTally>
   /** Different URLs among the GETs: each one's first read must reach the database. */
   distinctPaths: number
@@ -83,6 +87,8 @@ export async function runEditorial(
     writes: 0,
     all: tally(),
     secondHalf: tally(),
+    repeats: tally(),
+    changed: tally(),
     pages: Object.fromEntries(PAGE_TYPES.map((page) => [page, tally()])) as Record<PageType, ReadTally>,
     distinctPaths: 0,
     writeKinds: {},
@@ -93,6 +99,8 @@ export async function runEditorial(
     seconds: 0,
   }
   const paths = new Set<string>()
+  /** The last uncached answer to each URL. */
+  const last = new Map<string, unknown>()
   const started = performance.now()
   const tick = Math.max(1, Math.ceil(requests / 4))
   for (let i = 0; i < requests; i++) {
@@ -106,6 +114,11 @@ export async function runEditorial(
       result.writeDb.writes += answer.dbWrites
     } else {
       const { plain, cached } = await target.get(step.path)
+      if (paths.has(step.path)) {
+        add(result.repeats, plain, cached)
+        if (!isDeepStrictEqual(last.get(step.path), plain.body)) add(result.changed, plain, cached)
+      }
+      last.set(step.path, plain.body)
       paths.add(step.path)
       result.gets++
       add(result.all, plain, cached)
