@@ -160,7 +160,9 @@ export class CacheEngine implements EngineContext {
             clock: this.clock,
             prefix: options.prefix,
             documentStamps: options.documentStamps,
-            listPrecision: options.listPrecision,
+            // A custom `key` may give calls with different dependencies one entry: then only
+            // the collection-wide ones (the same for every list) keep them sharing it.
+            listPrecision: options.listPrecision && !options.key,
             // The inner adapter itself: the database's answer, never a cached one; no joins,
             // no locale (every locale of a localized field).
             readRow: async (slug, id, req) =>

@@ -119,7 +119,8 @@ export const OPTION_SPEC = {
       'depends on the fields it filters and sorts on, on creates and deletes, and (a `find`) on the documents it returned,',
       'so an edit that cannot change a list leaves it cached (see *Consistency, in plain words*).',
       'Costs one database read (the row before the write) per single-document update;',
-      '`false` makes every write to a collection invalidate its lists.',
+      '`false` makes every write to a collection invalidate its lists, and so does a custom `key`',
+      '(calls it gives one entry must depend on the same stamps).',
     ),
   ),
   purgeBudget: valued(

@@ -79,7 +79,7 @@ export interface KVCacheOptions {
    * own collection's rows only depends on the fields it filters and sorts on, on creates and
    * deletes, and (a `find`) on the documents it returned, so an edit that cannot change a
    * list leaves it cached. Costs one database read (the row before the write) per
-   * single-document update. Default true.
+   * single-document update. Off with a custom `key`. Default true.
    */
   listPrecision?: boolean
   /**

@@ -148,11 +148,12 @@ export class ReadPath {
     if (decision instanceof Promise) {
       // A list's members are checked after the query (invalidation/members.ts): in the
       // background, so the caller does not wait for that KV read.
+      // One unit of background work, the put included: what `waitUntil` gets outlives it.
       const deciding = decision
-        .then((settled) => this.fillWith(settled, encoded, now, ttl, ticket, values, scope, operation, key, endFlight))
+        .then((settled) => this.fillWith(settled, encoded, now, ttl, ticket, values, scope, operation, key, endFlight, false))
         .catch(() => endFlight())
       ctx.background.run(() => deciding)
-    } else this.fillWith(decision, encoded, now, ttl, ticket, values, scope, operation, key, endFlight)
+    } else void this.fillWith(decision, encoded, now, ttl, ticket, values, scope, operation, key, endFlight)
     return result
   }
 
@@ -168,7 +169,8 @@ export class ReadPath {
     operation: ReadOperation,
     key: string,
     endFlight: () => void,
-  ): void {
+    background = true,
+  ): Promise<void> | undefined {
     const { ctx } = this
     if ('skip' in decision) {
       this.fillSkipped(decision.skip, scope, operation, key)
@@ -193,7 +195,7 @@ export class ReadPath {
       endFlight()
       return
     }
-    this.store(key, text, ttl, scope, operation, endFlight)
+    return this.store(key, text, ttl, scope, operation, endFlight, background)
   }
 
   /** The first caller's result, as a copy of its own; undefined if it does not come in time. */
@@ -239,8 +241,19 @@ export class ReadPath {
     return { text, body, signature }
   }
 
-  /** Writes the entry in the background; `landed` runs once the put is done (or failed). */
-  private store(key: string, text: string, ttl: number, scope: Scope, operation: ReadOperation, landed: () => void): void {
+  /**
+   * Writes the entry in the background (or, `background` false, leaves the returned put to a
+   * caller already in it); `landed` runs once the put is done (or failed).
+   */
+  private store(
+    key: string,
+    text: string,
+    ttl: number,
+    scope: Scope,
+    operation: ReadOperation,
+    landed: () => void,
+    background = true,
+  ): Promise<void> {
     const { ctx } = this
     const expirationTtl = Math.max(KV_LIMITS.minExpirationTtl, Math.ceil(ttl))
     const running = (async (): Promise<void> => {
@@ -251,7 +264,8 @@ export class ReadPath {
       if (ctx.events.enabled) ctx.events.emit({ type: 'fill', scope, operation, key: shortKey(key), ms: elapsedSince(started) })
     })().finally(landed)
     ctx.strategy.trackFill(running)
-    ctx.background.run(() => running)
+    if (background) ctx.background.run(() => running)
+    return running
   }
 
   private bypass(call: () => unknown, reason: BypassReason, scope: Scope, operation: ReadOperation, started: number): unknown {

@@ -45,9 +45,10 @@ describe('document stamps: which reads and writes name one document', () => {
 
   it('writes name their document from the arguments where they can, else from the result', () => {
     expect(idOfWriteArgs('updateOne', { id: 4 })).toBe(4)
-    // The adapters use `where` over `id` when both are given.
-    expect(idOfWriteArgs('updateOne', { id: 4, where: { id: { equals: 5 } } })).toBe(5)
-    expect(idOfWriteArgs('updateOne', { id: 4, where: { title: { equals: 'x' } } })).toBeUndefined()
+    // The adapters (drizzle's and MongoDB's updateOne) use `id` over `where` when both are given.
+    expect(idOfWriteArgs('updateOne', { id: 4, where: { id: { equals: 5 } } })).toBe(4)
+    expect(idOfWriteArgs('updateOne', { id: 4, where: { title: { equals: 'x' } } })).toBe(4)
+    expect(idOfWriteArgs('updateOne', { where: { title: { equals: 'x' } } })).toBeUndefined()
     expect(idOfWriteArgs('deleteOne', { where: { id: { equals: 'a' } } })).toBe('a')
     expect(idOfWriteArgs('create', { data: { id: 9 } })).toBeUndefined()
     expect(idOfWriteResult({ id: 9, title: 'x' })).toBe(9)

@@ -42,7 +42,9 @@ describe('prefix and keys', () => {
     expect(mine).toEqual(all.filter((name) => name.startsWith(`${prefix}:`)))
     for (const name of mine) {
       expect(name).toMatch(
-        new RegExp(`^${prefix}:((c|g):[a-z-]+:[A-Za-z]+:[A-Za-z0-9_-]+|stamp:([0-9]+:)?(\\*|(c|g):[a-z-]+(#\\*|#=[0-9]+)?))$`),
+        new RegExp(
+          `^${prefix}:((c|g):[a-z-]+:[A-Za-z]+:[A-Za-z0-9_-]+|stamp:([0-9]+:)?(\\*|(c|g):[a-z-]+(#\\*|#=[0-9]+|#\\+|#\\.[A-Za-z0-9_]+)?))$`,
+        ),
       )
     }
     expect(mine).toContain(`${prefix}:stamp:*`)
