@@ -69,24 +69,30 @@ export async function postgresPair(
   }
 }
 
+/**
+ * One GET to a Node server of the pair: its answer, the database reads it caused (counted
+ * beneath the cache) and, for the cached instance, its hits and lookups. One request per
+ * instance in flight, so the counter deltas belong to it.
+ */
+export async function answer(base: string, counter: CallCounter, payload: Payload, path: string): Promise<Answer> {
+  const reads = counter.reads
+  const before = payload.db.kvCache?.stats()
+  const response = await fetch(base + path)
+  const body: unknown = await response.json()
+  const after = payload.db.kvCache?.stats()
+  return {
+    status: response.status,
+    body,
+    dbReads: counter.reads - reads,
+    hits: before && after ? after.hits - before.hits : 0,
+    lookups: before && after ? lookupsOf(after) - lookupsOf(before) : 0,
+  }
+}
+
 /** The pair behind two local HTTP servers, as a LoadTarget. */
 export async function postgresTarget(pair: PostgresPair): Promise<LoadTarget & { close(): Promise<void> }> {
   const plainServer = await serve(Promise.resolve(pair.plain.config), pair.keys.plain)
   const cachedServer = await serve(Promise.resolve(pair.cached.config), pair.keys.cached)
-  const answer = async (base: string, counter: CallCounter, payload: Payload, path: string): Promise<Answer> => {
-    const reads = counter.reads
-    const before = payload.db.kvCache?.stats()
-    const response = await fetch(base + path)
-    const body: unknown = await response.json()
-    const after = payload.db.kvCache?.stats()
-    return {
-      status: response.status,
-      body,
-      dbReads: counter.reads - reads,
-      hits: before && after ? after.hits - before.hits : 0,
-      lookups: before && after ? lookupsOf(after) - lookupsOf(before) : 0,
-    }
-  }
   return {
     get: async (path) => {
       // One request per instance in flight: the counter deltas then belong to it.

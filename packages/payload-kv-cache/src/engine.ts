@@ -49,41 +49,6 @@ export interface EngineContext {
 const REPORT_INTERVAL_MS = 10_000
 
 /**
- * Postgres reads committed rows: between an update's before image and its write another
- * transaction could commit a change to the row, which the comparison would then miss (list
- * precision, invalidation/lists.ts). `SELECT ... FOR UPDATE` in the write's transaction holds
- * the row until it ends. SQLite takes its write lock at BEGIN, MongoDB fails a conflicting
- * transaction, and D1 has no transactions: nothing to do there. False when the row's table or
- * the transaction cannot be found: the caller then trusts no comparison.
- */
-async function lockRow(inner: InnerAdapter, slug: string, id: string | number, req: unknown): Promise<boolean> {
-  if (inner.name !== 'postgres' || typeof inner.execute !== 'function') return true
-  const transactionID = await (req as { transactionID?: unknown } | undefined)?.transactionID
-  const session = typeof transactionID === 'string' || typeof transactionID === 'number' ? inner.sessions?.[transactionID] : undefined
-  const tx = (session as { db?: unknown } | undefined)?.db
-  const tables = inner.tableNameMap
-  const table: unknown = tables instanceof Map ? tables.get(snakeCase(slug)) : undefined
-  if (!tx || typeof table !== 'string') return false
-  const literal = typeof id === 'number' ? (Number.isSafeInteger(id) ? String(id) : undefined) : `'${id.replace(/'/g, "''")}'`
-  if (literal === undefined) return false
-  const schema = typeof inner.schemaName === 'string' && inner.schemaName ? `"${inner.schemaName.replace(/"/g, '""')}".` : ''
-  await (inner.execute as Method).call(inner, {
-    drizzle: tx,
-    raw: `SELECT 1 FROM ${schema}"${table.replace(/"/g, '""')}" WHERE "id" = ${literal} FOR UPDATE`,
-  })
-  return true
-}
-
-/** The key drizzle's `tableNameMap` has for a slug (its `to-snake-case`): `blogPosts`, `blog-posts` → `blog_posts`. */
-function snakeCase(slug: string): string {
-  return slug
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .replace(/[^A-Za-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .toLowerCase()
-}
-
-/**
  * One adapter instance's cache (ARCHITECTURE.md): builds the parts and routes the wrapper's
  * calls to the read path, the write path and the strategy.
  */
@@ -163,11 +128,6 @@ export class CacheEngine implements EngineContext {
             // A custom `key` may give calls with different dependencies one entry: then only
             // the collection-wide ones (the same for every list) keep them sharing it.
             listPrecision: options.listPrecision && !options.key,
-            // The inner adapter itself: the database's answer, never a cached one; no joins,
-            // no locale (every locale of a localized field).
-            readRow: async (slug, id, req) =>
-              (inner.findOne as Method).call(inner, { collection: slug, where: { id: { equals: id } }, req, joins: false }),
-            lockRow: (slug, id, req) => lockRow(inner, slug, id, req),
           })
     this.reads = new ReadPath(this)
     this.writes = new WritePath(this)

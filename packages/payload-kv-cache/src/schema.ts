@@ -76,6 +76,21 @@ export class Schema {
     return typeof interval === 'number' && interval > 0 ? interval : DEFAULT_REPLICA_WINDOW_MS
   }
 
+  /**
+   * A row as the database has it, within the transaction `req` carries: the inner adapter
+   * itself (never a cached answer), no joins, no locale (every locale of a localized field).
+   * List precision's before image (invalidation/stamp-writes.ts).
+   */
+  readRow(slug: string, id: DocumentID, req: unknown): Promise<unknown> {
+    const findOne = this.inner.findOne as (args: Record<string, unknown>) => Promise<unknown>
+    return findOne.call(this.inner, { collection: slug, where: { id: { equals: id } }, req, joins: false })
+  }
+
+  /** Locks the row until `req`'s transaction ends where the database needs it (see `lockRow`); false if it could not. */
+  lockRow(slug: string, id: DocumentID, req: unknown): Promise<boolean> {
+    return lockRow(this.inner, slug, id, req)
+  }
+
   /** Drizzle adapters (Postgres, SQLite, D1) keep relationships as foreign keys; Mongo does not. */
   hasForeignKeys(): boolean {
     return this.inner.drizzle !== undefined && this.inner.drizzle !== null
@@ -97,4 +112,39 @@ export class Schema {
     }
     return [...out]
   }
+}
+
+/**
+ * Postgres reads committed rows: between an update's before image and its write another
+ * transaction could commit a change to the row, which the comparison would then miss (list
+ * precision, invalidation/lists.ts). `SELECT ... FOR UPDATE` in the write's transaction holds
+ * the row until it ends. SQLite takes its write lock at BEGIN, MongoDB fails a conflicting
+ * transaction, and D1 has no transactions: nothing to do there. False when the row's table or
+ * the transaction cannot be found: the caller then trusts no comparison.
+ */
+async function lockRow(inner: InnerAdapter, slug: string, id: DocumentID, req: unknown): Promise<boolean> {
+  if (inner.name !== 'postgres' || typeof inner.execute !== 'function') return true
+  const transactionID = await (req as { transactionID?: unknown } | undefined)?.transactionID
+  const session = typeof transactionID === 'string' || typeof transactionID === 'number' ? inner.sessions?.[transactionID] : undefined
+  const tx = (session as { db?: unknown } | undefined)?.db
+  const tables = inner.tableNameMap
+  const table: unknown = tables instanceof Map ? tables.get(snakeCase(slug)) : undefined
+  if (!tx || typeof table !== 'string') return false
+  const literal = typeof id === 'number' ? (Number.isSafeInteger(id) ? String(id) : undefined) : `'${id.replace(/'/g, "''")}'`
+  if (literal === undefined) return false
+  const schema = typeof inner.schemaName === 'string' && inner.schemaName ? `"${inner.schemaName.replace(/"/g, '""')}".` : ''
+  await (inner.execute as (args: Record<string, unknown>) => Promise<unknown>).call(inner, {
+    drizzle: tx,
+    raw: `SELECT 1 FROM ${schema}"${table.replace(/"/g, '""')}" WHERE "id" = ${literal} FOR UPDATE`,
+  })
+  return true
+}
+
+/** The key drizzle's `tableNameMap` has for a slug (its `to-snake-case`): `blogPosts`, `blog-posts` → `blog_posts`. */
+function snakeCase(slug: string): string {
+  return slug
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .toLowerCase()
 }

@@ -10,15 +10,15 @@
 import { postgresAdapter } from '@payloadcms/db-postgres'
 import { serve } from '@pkc-examples/magazine'
 import type { PostgresServer } from '@pkc/testkit'
-import { closePayload, lookupsOf } from '@pkc/testkit'
+import { closePayload } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import { getPayload } from 'payload'
 import type { KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
 import type { CallCounter } from '../adapters.js'
 import { counted } from '../adapters.js'
-import type { Answer } from '../load.js'
 import { phasedKV } from '../phased-kv.js'
+import { answer } from '../postgres-target.js'
 import { editorialConfig } from './config.js'
 import type { EditorialTarget } from './run.js'
 import { seedEditorial } from './seed.js'
@@ -60,20 +60,6 @@ export async function editorialPostgres(
   const plainServer = await serve(Promise.resolve(plain.config), keys.plain)
   const cachedServer = await serve(Promise.resolve(cached.config), keys.cached)
 
-  const answer = async (base: string, counter: CallCounter, payload: Payload, path: string): Promise<Answer> => {
-    const reads = counter.reads
-    const before = payload.db.kvCache?.stats()
-    const response = await fetch(base + path)
-    const body: unknown = await response.json()
-    const after = payload.db.kvCache?.stats()
-    return {
-      status: response.status,
-      body,
-      dbReads: counter.reads - reads,
-      hits: before && after ? after.hits - before.hits : 0,
-      lookups: before && after ? lookupsOf(after) - lookupsOf(before) : 0,
-    }
-  }
   return {
     ids,
     cached,

@@ -22,8 +22,12 @@ import { STAMP_SLOTS } from './stamp-tokens.js'
  * join reads other collections' rows, and keeps to the collection stamps as before.
  */
 
-/** The list reads that can be precise. `queryDrafts` reads the versions table, which version writes change without naming a document. */
-export const PRECISE_LIST_OPERATIONS: ReadonlySet<string> = new Set(['find', 'count', 'findDistinct'])
+/**
+ * The reads that list a collection: each is made precise or counted as a fallback.
+ * `queryDrafts` reads the versions table, which version writes change without naming a
+ * document: always a fallback.
+ */
+export const LIST_OPERATIONS: ReadonlySet<string> = new Set(['find', 'count', 'findDistinct', 'queryDrafts'])
 
 /** Why a list read keeps to its collection's stamp; each reason is counted (`breakdown()`, `listFallbacks*`). */
 export type ListFallbackReason = 'traversal' | 'field' | 'pageSize' | 'versions'
@@ -49,7 +53,7 @@ export function planList(
   traversal: ReadTraversal,
   hasCreatedAt: boolean,
 ): ListPlan {
-  if (!PRECISE_LIST_OPERATIONS.has(operation)) return { fallback: 'versions' }
+  if (operation === 'queryDrafts') return { fallback: 'versions' }
   if (!traversal.ownRowsOnly) return { fallback: 'traversal' }
   if (!traversal.understood) return { fallback: 'field' }
   const fields = new Set(traversal.fields)

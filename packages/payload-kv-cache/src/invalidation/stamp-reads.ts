@@ -1,5 +1,5 @@
 import type { Scope } from '../keys.js'
-import { burstHorizon, CLOCK_SKEW_MS, slotKeys, tokenTime } from './stamp-tokens.js'
+import { burstHorizon, CLOCK_SKEW_MS, localTokenTime, slotKeys, tokenTime } from './stamp-tokens.js'
 
 /** How long KV's location caches may keep serving an older value (Cloudflare: about 60 s). */
 const PROPAGATION_WINDOW_MS = 60_000
@@ -89,8 +89,7 @@ export class StampReads {
       const at = tokenTime(values.get(key))
       if (at > youngest) youngest = at
       if (this.pendingByKey.size === 0) continue
-      // Local tokens read `local-<token>` (stamps.ts).
-      const local = tokenTime(this.pendingByKey.get(key)?.slice('local-'.length))
+      const local = localTokenTime(this.pendingByKey.get(key))
       if (local > youngest) youngest = local
     }
     return youngest
@@ -105,8 +104,7 @@ export class StampReads {
       const seen = values.get(key)
       const own = seen != null && this.recent.get(key)?.token === seen
       if (tokenTime(seen) > (own ? since : since - CLOCK_SKEW_MS)) return true
-      const local = this.pendingByKey.get(key)
-      if (local !== undefined && tokenTime(local.slice('local-'.length)) > since) return true
+      if (localTokenTime(this.pendingByKey.get(key)) > since) return true
     }
     return false
   }

@@ -5,7 +5,7 @@ import type { CounterName, Counters } from '../stats.js'
 import type { SafeKV } from '../store.js'
 import { bulkStamp, documentStamp, membershipStamp, pinnedID } from './documents.js'
 import type { ListFallbackReason } from './lists.js'
-import { memberRoom, planList } from './lists.js'
+import { LIST_OPERATIONS, memberRoom, planList } from './lists.js'
 import type { KnownMembers } from './members.js'
 import { ListMembers } from './members.js'
 import type { Purger } from './purge.js'
@@ -43,9 +43,6 @@ const FALLBACK_COUNTERS: Readonly<Record<ListFallbackReason, CounterName>> = {
   versions: 'listFallbacksVersions',
 }
 
-/** Reads that list a collection: precise or counted as a fallback. */
-const LIST_READS: ReadonlySet<string> = new Set(['find', 'count', 'findDistinct', 'queryDrafts'])
-
 /**
  * The default strategy: an entry is valid while the stamps it was filled under are current
  * (stamps.ts). With `documentStamps` a read pinned to one id depends on its document's stamp
@@ -81,8 +78,6 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
       counters: options.counters,
       documentStamps: options.documentStamps,
       listPrecision: options.listPrecision,
-      readRow: options.readRow,
-      lockRow: options.lockRow,
     })
     this.members = new ListMembers(options.kv, this.stamps.reads, options.prefix, options.schema, (scopes) =>
       this.stamps.isUnsettled(scopes),
@@ -102,7 +97,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
       const id = ownRowsOnly ? this.schema().canonicalID(scope, pinnedID(args.where)) : undefined
       return id === undefined ? scopes : [bulkStamp(scope), documentStamp(scope, id)]
     }
-    if (!this.listPrecision || !LIST_READS.has(operation)) return paths.dependenciesOfCall(operation, scope, args)
+    if (!this.listPrecision || !LIST_OPERATIONS.has(operation)) return paths.dependenciesOfCall(operation, scope, args)
     const traversal = paths.traversal(operation, scope, args)
     const plan = planList(operation, scope, args, traversal, paths.hasStoredField(scope, 'createdAt'))
     if ('fallback' in plan) {

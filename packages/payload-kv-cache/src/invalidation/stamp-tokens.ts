@@ -45,6 +45,19 @@ export function newToken(now: number, burstUntil?: number): string {
   return burstUntil === undefined ? token : `${token}!${Math.ceil(burstUntil).toString(36)}`
 }
 
+/**
+ * A token only this isolate reads under while its bump waits for a put (stamps.ts): never
+ * written to KV, and told apart from every token that is.
+ */
+export function localToken(now: number): string {
+  return `local-${newToken(now)}`
+}
+
+/** When a local token was made; -Infinity for none. */
+export function localTokenTime(token: string | undefined): number {
+  return token === undefined ? -Infinity : tokenTime(token.slice('local-'.length))
+}
+
 /** The horizon a burst token carries; undefined for any other value. */
 export function burstHorizon(token: string | null | undefined): number | undefined {
   if (!token) return undefined

@@ -23,10 +23,6 @@ export interface StampWritesOptions {
   counters: Counters
   documentStamps: boolean
   listPrecision: boolean
-  /** Reads a row as the database has it, within the write's transaction (`req`): the before image. */
-  readRow: (slug: string, id: DocumentID, req: unknown) => Promise<unknown>
-  /** Locks the row in the write's transaction where the database needs it; false if it could not. */
-  lockRow: (slug: string, id: DocumentID, req: unknown) => Promise<boolean>
 }
 
 function hasKeys(value: unknown): boolean {
@@ -45,8 +41,6 @@ export class StampWrites {
   private readonly counters: Counters
   private readonly documentStamps: boolean
   private readonly listPrecision: boolean
-  private readonly readRow: StampWritesOptions['readRow']
-  private readonly lockRow: StampWritesOptions['lockRow']
   private readonly overlaps = new OverlappingUpdates()
   /** Writes that changed documents, by collection (`*`: a flush): what a precise `find`'s flight key carries. */
   private readonly documentWrites = new Map<string, number>()
@@ -56,8 +50,6 @@ export class StampWrites {
     this.counters = options.counters
     this.documentStamps = options.documentStamps
     this.listPrecision = options.documentStamps && options.listPrecision
-    this.readRow = options.readRow
-    this.lockRow = options.lockRow
   }
 
   get size(): number {
@@ -158,8 +150,8 @@ export class StampWrites {
           this.counters.count('beforeImages', scope, 'updateOne')
           // Locked until the write's commit where the database would let another transaction
           // change the row in between (Postgres reads committed rows).
-          if (inTransaction && !(await this.lockRow(slug, id, args.req))) return
-          image = await this.readRow(slug, id, args.req)
+          if (inTransaction && !(await this.schema().lockRow(slug, id, args.req))) return
+          image = await this.schema().readRow(slug, id, args.req)
           trusted = true
         } catch {
           this.counters.count('beforeImagesFailed', scope, 'updateOne')

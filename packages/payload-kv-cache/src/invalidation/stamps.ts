@@ -11,7 +11,7 @@ import { RefCounts } from '../refcounts.js'
 import type { Scope } from '../keys.js'
 import { StampReads } from './stamp-reads.js'
 import type { StampScope } from './stamp-tokens.js'
-import { CLOCK_SKEW_MS, isDocumentStamp, newToken, slotKeys, STAMP_WRITE_INTERVAL_MS } from './stamp-tokens.js'
+import { CLOCK_SKEW_MS, isDocumentStamp, localToken, newToken, slotKeys, STAMP_WRITE_INTERVAL_MS } from './stamp-tokens.js'
 import type { EventSink } from '../events.js'
 import { elapsedSince, timerStart } from '../events.js'
 import type { Counters } from '../stats.js'
@@ -304,7 +304,7 @@ export class Stamps {
     }
     state.dirty = true
     // A new local token for every bump: fills made under the previous one predate this write.
-    state.pending = `local-${newToken(this.clock())}`
+    state.pending = localToken(this.clock())
     if (!this.retrying.has(scope)) this.reads.setLocal(state.keys[0]!, state.pending)
     const now = this.clock()
     // A writer that overslept its wake-up was cancelled with its request (Workers end

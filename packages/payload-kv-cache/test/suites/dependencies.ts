@@ -7,7 +7,7 @@ import { DOCUMENT_STAMPS_PER_SECOND } from '../../src/invalidation/stamps.js'
 import type { Seed } from '../support/seed.js'
 import { seed } from '../support/seed.js'
 import type { CallLog } from '../support/spy.js'
-import { spyOnDatabase } from '../support/spy.js'
+import { readUntilHit, spyOnDatabase } from '../support/spy.js'
 
 /** Reads of A that change when B is written. */
 export function dependencySuite(env: TestEnv): void {
@@ -28,18 +28,7 @@ export function dependencySuite(env: TestEnv): void {
       log = spyOnDatabase(pair.cached)
     })
 
-    /** Read through the cache until it is a hit, then return it. */
-    async function warm<T>(read: (p: Payload) => Promise<T>): Promise<T> {
-      // The previous test's write may still have a trailing stamp write due: until it lands
-      // this isolate bypasses (and does not fill) the scope.
-      await pair.cache.settled()
-      await read(pair.cached)
-      await pair.cache.settled()
-      log.reset()
-      const hit = await read(pair.cached)
-      expect(log.reads).toEqual([])
-      return hit
-    }
+    const warm = <T>(read: (p: Payload) => Promise<T>): Promise<T> => readUntilHit(pair, log, read)
 
     /** After a write the read does not depend on: still served from KV (stamps), still true. */
     async function expectStillServed<T>(read: (p: Payload) => Promise<T>, before: T): Promise<void> {

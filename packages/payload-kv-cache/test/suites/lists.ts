@@ -9,7 +9,7 @@ import type { TestEnv } from '../support/env.js'
 import type { Seed } from '../support/seed.js'
 import { seed } from '../support/seed.js'
 import type { CallLog } from '../support/spy.js'
-import { spyOnDatabase } from '../support/spy.js'
+import { readUntilHit, spyOnDatabase } from '../support/spy.js'
 
 let prefixes = 0
 
@@ -38,16 +38,7 @@ export function listSuite(env: TestEnv): void {
       p.find({ collection: 'posts', depth: 0, limit: 5, sort: 'title', locale, where: { views: { greater_than_equal: 2 } } })
     const published = (p: Payload) => p.count({ collection: 'posts', where: { _status: { equals: 'published' } } })
 
-    /** Read until it is a hit; returns it. */
-    async function warm<T>(read: (p: Payload) => Promise<T>): Promise<T> {
-      await pair.cache.settled()
-      await read(pair.cached)
-      await pair.cache.settled()
-      log.reset()
-      const hit = await read(pair.cached)
-      expect(log.reads).toEqual([])
-      return hit
-    }
+    const warm = <T>(read: (p: Payload) => Promise<T>): Promise<T> => readUntilHit(pair, log, read)
 
     /** After an edit the read does not depend on: served from KV, and still what the database says. */
     async function expectServed<T>(read: (p: Payload) => Promise<T>, before: T): Promise<void> {

@@ -7,7 +7,7 @@ import type { TestEnv } from '../support/env.js'
 import type { Seed } from '../support/seed.js'
 import { seed } from '../support/seed.js'
 import type { CallLog } from '../support/spy.js'
-import { spyOnDatabase } from '../support/spy.js'
+import { readUntilHit, spyOnDatabase } from '../support/spy.js'
 import { unwrapAdapter } from '../../src/index.js'
 
 /** README guarantee 4: nothing inside an uncommitted transaction is visible through the cache. */
@@ -32,15 +32,7 @@ export function transactionSuite(env: TestEnv): void {
     }
     const readPost = (p: Payload, req?: Partial<PayloadRequest>) =>
       p.findByID({ collection: 'posts', id: data.posts[2]!.id, depth: 0, req })
-    const warm = async () => {
-      await pair.cache.settled()
-      await readPost(pair.cached)
-      await pair.cache.settled()
-      log.reset()
-      const hit = await readPost(pair.cached)
-      expect(log.reads).toEqual([])
-      return hit
-    }
+    const warm = () => readUntilHit(pair, log, (p) => readPost(p))
 
     it('reads inside a transaction are neither served from nor written to KV', async () => {
       await warm()

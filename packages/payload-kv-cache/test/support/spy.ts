@@ -1,4 +1,4 @@
-import { jest } from '@jest/globals'
+import { expect, jest } from '@jest/globals'
 import type { Payload } from 'payload'
 import { READ_OPERATIONS, unwrapAdapter, WRITE_OPERATIONS } from '../../src/index.js'
 
@@ -47,4 +47,23 @@ export function spyOnDatabase(payload: Payload): CallLog {
     }
   }
   return log
+}
+
+/**
+ * Reads through the cached Payload until the read is a hit (nothing reached the database) and
+ * returns it. Settles first: a previous write's trailing stamp write makes this isolate bypass
+ * (and not fill) its scope until it lands.
+ */
+export async function readUntilHit<T>(
+  pair: { cached: Payload; cache: { settled(): Promise<void> } },
+  log: CallLog,
+  read: (p: Payload) => Promise<T>,
+): Promise<T> {
+  await pair.cache.settled()
+  await read(pair.cached)
+  await pair.cache.settled()
+  log.reset()
+  const hit = await read(pair.cached)
+  expect(log.reads).toEqual([])
+  return hit
 }
