@@ -3,6 +3,7 @@ import { DependencyGraph } from './dependencies.js'
 import { schemaFingerprint } from './fingerprint.js'
 import type { DocumentID, IDKind } from './invalidation/documents.js'
 import { canonicalID, customIDKinds } from './invalidation/documents.js'
+import { Partitions } from './invalidation/partitions.js'
 import type { Scope } from './keys.js'
 import type { ResolvedOptions } from './options.js'
 import { ReadPaths } from './paths.js'
@@ -28,6 +29,7 @@ export class Schema {
   readonly graph: DependencyGraph
   readonly paths: ReadPaths
   readonly policy: CachePolicy
+  readonly partitions: Partitions
   readonly keyNamespace: string
   private readonly customIDs: Map<string, IDKind>
 
@@ -40,15 +42,19 @@ export class Schema {
     this.graph = new DependencyGraph(config)
     this.paths = new ReadPaths(config)
     this.customIDs = customIDKinds(config)
+    // Drizzle's SQL compares strings exactly; MongoDB's adapter may apply a collation.
+    this.partitions = new Partitions(config, { idKind: (scope) => this.idKind(scope), exactStrings: this.hasForeignKeys() })
     this.keyNamespace = `${inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
   }
 
   /** The id if it is the one spelling the database returns for its row (documents.ts). */
   canonicalID(scope: Scope, id: DocumentID | undefined): DocumentID | undefined {
-    const slug = scope.slice(2)
-    const kind =
-      this.customIDs.get(slug) ?? ((this.inner as { defaultIDType?: unknown }).defaultIDType === 'number' ? 'number' : 'generated')
-    return canonicalID(id, kind)
+    return canonicalID(id, this.idKind(scope))
+  }
+
+  /** How the database compares a collection's ids (documents.ts, IDKind). */
+  idKind(scope: Scope): IDKind {
+    return this.customIDs.get(scope.slice(2)) ?? ((this.inner as { defaultIDType?: unknown }).defaultIDType === 'number' ? 'number' : 'generated')
   }
 
   /**

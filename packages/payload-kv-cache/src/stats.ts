@@ -67,6 +67,8 @@ export interface ReasonCounters {
   fillSkipsMembers: number
   /** List reads (`find`, `count`, `findDistinct`) made precise: they survive edits that cannot change them (README, Consistency). */
   listsPrecise: number
+  /** Of the precise lists, those that depend on the partition of a value their `where` requires (`category = X`): creates, deletes and moves elsewhere leave them be. */
+  listsByValue: number
   /** List reads kept to the collection stamp: a path follows a relationship or join into other rows. */
   listFallbacksTraversal: number
   /** List reads kept to the collection stamp: a path starts at a virtual field, a join or a name the config does not have. */
@@ -81,6 +83,8 @@ export interface ReasonCounters {
   beforeImagesFailed: number
   /** Updates that bumped membership (every list of the collection) instead of field stamps: no before image, overlapping updates, too many fields changed, or a write that threw. */
   membershipBumps: number
+  /** Writes that bumped every partitioned list of the collection (its unknown partition stamp): an upsert, a delete or update whose before image is not trusted, or a value the partitions cannot spell. */
+  unknownPartitionBumps: number
   /** Bypassed: the collection, global or operation is not cached (default exclusion or options). */
   bypassesExcluded: number
   /** Bypassed: the read ran inside a live transaction. */
@@ -172,6 +176,7 @@ function emptyDetailedStats(): DetailedStats {
     fillSkipsReplica: 0,
     fillSkipsMembers: 0,
     listsPrecise: 0,
+    listsByValue: 0,
     listFallbacksTraversal: 0,
     listFallbacksField: 0,
     listFallbacksPageSize: 0,
@@ -179,6 +184,7 @@ function emptyDetailedStats(): DetailedStats {
     beforeImages: 0,
     beforeImagesFailed: 0,
     membershipBumps: 0,
+    unknownPartitionBumps: 0,
     bypassesExcluded: 0,
     bypassesTransaction: 0,
     bypassesRequested: 0,

@@ -36,6 +36,43 @@ export function membershipStamp(scope: Scope): Scope {
   return `${scope}#+` as Scope
 }
 
+/**
+ * Bumped when a document holding `value` in `field` is created, deleted, or changed in a
+ * field lists key on (partitions.ts): what a list requiring `field = value` depends on
+ * instead of the membership stamp.
+ */
+export function partitionStamp(scope: Scope, field: string, value: string): Scope {
+  return `${scope}#+${field}=${value}` as Scope
+}
+
+/**
+ * Bumped by a write that changes which documents exist or match but cannot say in which
+ * partitions (an upsert, an update whose before image is not trusted): every partitioned
+ * list of the collection depends on it (partitions.ts).
+ */
+export function unknownPartitionStamp(scope: Scope): Scope {
+  return `${scope}#+?` as Scope
+}
+
+export type StampKind = 'collection' | 'document' | 'bulk' | 'membership' | 'partition' | 'unknownPartition' | 'field' | 'all'
+
+/**
+ * What a stamp is, from its spelling: the part after the scope's `#` (a slug never holds
+ * one; a document id or a partition value after it may).
+ */
+export function stampKind(stamp: string): StampKind {
+  if (stamp === '*') return 'all'
+  const at = stamp.indexOf('#')
+  if (at < 0) return 'collection'
+  const rest = stamp.slice(at + 1)
+  if (rest.startsWith('=')) return 'document'
+  if (rest === '*') return 'bulk'
+  if (rest === '+') return 'membership'
+  if (rest === '+?') return 'unknownPartition'
+  if (rest.startsWith('+')) return 'partition'
+  return 'field'
+}
+
 /** Bumped when a write changes the stored value of one top-level field (invalidation/lists.ts). */
 export function fieldStamp(scope: Scope, field: string): Scope {
   return `${scope}#.${field}` as Scope

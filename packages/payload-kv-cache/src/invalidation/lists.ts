@@ -2,7 +2,8 @@ import { strictlyEqual } from '../equality.js'
 import type { Scope } from '../keys.js'
 import { KV_LIMITS } from '../kv.js'
 import type { ReadTraversal } from '../paths.js'
-import { bulkStamp, fieldStamp, membershipStamp } from './documents.js'
+import { bulkStamp, fieldStamp, membershipStamp, ownerOfStamp, partitionStamp, stampKind, unknownPartitionStamp } from './documents.js'
+import type { Partitions } from './partitions.js'
 import { STAMP_SLOTS } from './stamp-tokens.js'
 
 /*
@@ -33,8 +34,11 @@ export const LIST_OPERATIONS: ReadonlySet<string> = new Set(['find', 'count', 'f
 export type ListFallbackReason = 'traversal' | 'field' | 'pageSize' | 'versions'
 
 export type ListPlan =
-  /** `members`: most documents whose stamps the entry carries (0: none, a count or distinct values). */
-  { scopes: Scope[]; members: number } | { fallback: ListFallbackReason }
+  /**
+   * `members`: most documents whose stamps the entry carries (0: none, a count or distinct
+   * values); `byValue`: it depends on a value partition (partitions.ts) instead of membership.
+   */
+  { scopes: Scope[]; members: number; byValue: boolean } | { fallback: ListFallbackReason }
 
 /**
  * Changed fields one write may bump one by one; past it, the write bumps the membership stamp
@@ -45,6 +49,9 @@ export const MAX_FIELD_BUMPS = 8
 /**
  * The stamps a list read depends on, or why it cannot be precise. A `find` must name a page
  * size whose members' stamps fit in one bulk `get` beside the entry and its other stamps.
+ * A `where` that requires a partition value depends on that partition's stamps instead of
+ * membership, and needs no stamp of the fields a change of which bumps partitions
+ * (partitions.ts).
  */
 export function planList(
   operation: string,
@@ -52,6 +59,7 @@ export function planList(
   args: Record<string, unknown>,
   traversal: ReadTraversal,
   hasCreatedAt: boolean,
+  partitions: Partitions,
 ): ListPlan {
   if (operation === 'queryDrafts') return { fallback: 'versions' }
   if (!traversal.ownRowsOnly) return { fallback: 'traversal' }
@@ -59,12 +67,23 @@ export function planList(
   const fields = new Set(traversal.fields)
   // Without a unique order the adapters add `createdAt` (or `id`) as the last sort key.
   if (operation !== 'count' && hasCreatedAt) fields.add('createdAt')
-  const scopes: Scope[] = [bulkStamp(scope), membershipStamp(scope), ...[...fields].sort().map((field) => fieldStamp(scope, field))]
-  if (operation !== 'find') return { scopes, members: 0 }
+  const partition = partitions.choose(scope, args.where)
+  const membership = partition
+    ? [unknownPartitionStamp(scope), ...partition.values.map((value) => partitionStamp(scope, partition.field, value))]
+    : [membershipStamp(scope)]
+  const own = [...fields].filter((field) => !partition || !partitions.keys(scope, field)).sort()
+  const scopes: Scope[] = [bulkStamp(scope), ...membership, ...own.map((field) => fieldStamp(scope, field))]
+  const byValue = partition !== undefined
+  if (operation !== 'find') return { scopes, members: 0, byValue }
   const limit = args.limit
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0) return { fallback: 'pageSize' }
   if (limit > memberRoom(STAMP_SLOTS * (1 + scopes.length))) return { fallback: 'pageSize' }
-  return { scopes, members: limit }
+  return { scopes, members: limit, byValue }
+}
+
+/** Whether a list's dependencies are those of a precise list (it then carries members if a `find`). */
+export function isPreciseList(scope: Scope, dependencies: readonly Scope[]): boolean {
+  return dependencies.includes(membershipStamp(scope)) || dependencies.includes(unknownPartitionStamp(scope))
 }
 
 /** Documents whose stamps fit in one bulk `get` beside the entry and `stampKeys` other stamp keys (the global stamp's included). */
@@ -123,12 +142,13 @@ export class OverlappingUpdates {
   touch(scopes: readonly string[]): void {
     if (this.running.size === 0) return
     for (const scope of scopes) {
-      if (scope.includes('#=')) {
+      const kind = stampKind(scope)
+      if (kind === 'document') {
         const record = this.running.get(scope)
         if (record) record.started++
-      } else if (scope.endsWith('#*') || scope === '*') {
+      } else if (kind === 'bulk' || kind === 'all') {
         // The bulk stamp (`*`: everything): every document of the collection may have changed.
-        const owner = scope === '*' ? '' : `${scope.slice(0, -2)}#=`
+        const owner = kind === 'all' ? '' : `${ownerOfStamp(scope)}#=`
         for (const [document, record] of this.running) if (document.startsWith(owner)) record.started++
       }
     }

@@ -3,9 +3,9 @@ import type { ReadOperation, ScopeRef } from '../operations.js'
 import type { Schema } from '../schema.js'
 import type { CounterName, Counters } from '../stats.js'
 import type { SafeKV } from '../store.js'
-import { bulkStamp, documentStamp, membershipStamp, pinnedID } from './documents.js'
+import { bulkStamp, documentStamp, pinnedID } from './documents.js'
 import type { ListFallbackReason } from './lists.js'
-import { LIST_OPERATIONS, memberRoom, planList } from './lists.js'
+import { isPreciseList, LIST_OPERATIONS, memberRoom, planList } from './lists.js'
 import type { KnownMembers } from './members.js'
 import { ListMembers } from './members.js'
 import type { Purger } from './purge.js'
@@ -99,12 +99,13 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     }
     if (!this.listPrecision || !LIST_OPERATIONS.has(operation)) return paths.dependenciesOfCall(operation, scope, args)
     const traversal = paths.traversal(operation, scope, args)
-    const plan = planList(operation, scope, args, traversal, paths.hasStoredField(scope, 'createdAt'))
+    const plan = planList(operation, scope, args, traversal, paths.hasStoredField(scope, 'createdAt'), this.schema().partitions)
     if ('fallback' in plan) {
       this.counters.count(FALLBACK_COUNTERS[plan.fallback], scope, operation)
       return traversal.scopes
     }
     this.counters.count('listsPrecise', scope, operation)
+    if (plan.byValue) this.counters.count('listsByValue', scope, operation)
     return plan.scopes
   }
 
@@ -114,8 +115,8 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
 
   beginRead(operation: ReadOperation, scope: Scope, dependencies: readonly Scope[], key: string): StampTicket {
     const stampKeys = this.stamps.reads.keysFor(dependencies)
-    // Only a precise `find` (its dependencies hold the membership stamp) has members.
-    if (operation !== 'find' || !this.listPrecision || !dependencies.includes(membershipStamp(scope)))
+    // Only a precise `find` has members.
+    if (operation !== 'find' || !this.listPrecision || !isPreciseList(scope, dependencies))
       return { dependencies, keys: stampKeys, stampKeys, epoch: 0 }
     const known = this.members.known(key)
     return {

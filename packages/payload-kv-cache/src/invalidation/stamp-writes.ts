@@ -12,9 +12,12 @@ import {
   membershipStamp,
   ownerOfStamp,
   SINGLE_DOCUMENT_WRITES,
+  stampKind,
+  unknownPartitionStamp,
   VERSION_WRITES,
 } from './documents.js'
 import { changedFields, MAX_FIELD_BUMPS, OverlappingUpdates } from './lists.js'
+import { MAX_PARTITION_BUMPS } from './partitions.js'
 import type { StampScope } from './stamps.js'
 import type { Args, WriteScopes } from './strategy.js'
 
@@ -27,6 +30,11 @@ export interface StampWritesOptions {
 
 function hasKeys(value: unknown): boolean {
   return value !== null && typeof value === 'object' && Object.keys(value).length > 0
+}
+
+/** Whether a write's result is its document's whole row: no `select`, returned, the id it wrote. */
+function isWhole(args: Args, result: unknown, id: DocumentID): boolean {
+  return !hasKeys(args.select) && args.returning !== false && String(idOfWriteResult(result)) === String(id)
 }
 
 /**
@@ -101,18 +109,30 @@ export class StampWrites {
       }
       after = documents
       if (!this.listPrecision || !this.hasPreciseLists(schema, scope)) continue
-      if (operation !== 'updateOne') {
-        // A create, a delete, an upsert (which may create): which documents exist changes.
-        scopes.push(membershipStamp(scope))
+      const partitioned = schema.partitions.has(scope)
+      if (operation === 'updateOne') {
+        if (named === undefined) {
+          after = (result, threw) => [...documents(result, threw), ...this.unsure(scope, operation, partitioned)]
+          continue
+        }
+        const changes = this.fieldChanges(scope, named, args, partitioned)
+        before = changes.before
+        after = (result, threw) => [...documents(result, threw), ...changes.after(result, threw)]
         continue
       }
-      if (named === undefined) {
-        after = (result, threw) => [...documents(result, threw), membershipStamp(scope)]
-        continue
-      }
-      const fields = this.fieldChanges(scope, named, args)
-      before = fields.before
-      after = (result, threw) => [...documents(result, threw), ...fields.after(result, threw)]
+      // A create, a delete, an upsert (which may create): which documents exist changes.
+      scopes.push(membershipStamp(scope))
+      if (!partitioned) continue
+      if (operation === 'create') {
+        after = (result, threw) => [...documents(result, threw), ...(threw ? [] : this.created(scope, operation, args, result))]
+      } else if (operation === 'deleteOne' && named !== undefined) {
+        const image = this.image(scope, named, args, operation)
+        before = image.before
+        after = (result, threw) => {
+          const row = image.end()
+          return [...documents(result, threw), ...(threw || !row ? this.unsure(scope, operation, true, false) : this.partitionsOf(scope, operation, [row.row]))]
+        }
+      } else scopes.push(...this.unsure(scope, operation, true, false))
     }
     return { scopes, before, after }
   }
@@ -129,14 +149,47 @@ export class StampWrites {
   /**
    * An update of a named document bumps the stamps of the fields whose stored value it
    * changed: the row read just before the write (in its transaction) against the row the
-   * write returned. Anything that leaves that unsure bumps membership instead.
+   * write returned; and if a field lists key on changed, the partitions the document was in
+   * and is in (partitions.ts). Anything that leaves that unsure bumps membership instead.
    */
   private fieldChanges(
     scope: Scope,
     id: DocumentID,
     args: Args,
+    partitioned: boolean,
   ): { before: (inTransaction: boolean) => Promise<void>; after: WriteScopes['after'] } {
-    let image: unknown
+    const image = this.image(scope, id, args, 'updateOne')
+    return {
+      before: image.before,
+      after: (result, threw) => {
+        const before = image.end()
+        // A `select` or `returning: false` leaves fields out of the result (MongoDB projects
+        // `restoreVersion`'s select); a different id means a custom id was changed.
+        const whole = !threw && isWhole(args, result, id)
+        const schema = this.schema()
+        const changed = before && whole ? changedFields(before.row, result, schema.paths.storedFields(scope)) : undefined
+        if (changed === undefined || changed.length > MAX_FIELD_BUMPS) return this.unsure(scope, 'updateOne', partitioned)
+        const out: StampScope[] = changed.map((field) => fieldStamp(scope, field))
+        if (partitioned && schema.partitions.moves(scope, changed)) out.push(...this.partitionsOf(scope, 'updateOne', [before!.row, result]))
+        return out
+      },
+    }
+  }
+
+  /**
+   * The row as it is just before a write to it, for the write to compare with or to name
+   * the partitions it leaves: read in the write's transaction, locked there first where the
+   * database would let another transaction change it in between (Postgres reads committed
+   * rows). `end` answers it once the write is over, unless it cannot be trusted: another
+   * write to the document ran in between in this isolate, or it came from a replica.
+   */
+  private image(
+    scope: Scope,
+    id: DocumentID,
+    args: Args,
+    operation: string,
+  ): { before: (inTransaction: boolean) => Promise<void>; end: () => { row: unknown } | undefined } {
+    let row: unknown
     let trusted = false
     let end: (() => boolean) | undefined
     const slug = scope.slice(2)
@@ -147,30 +200,53 @@ export class StampWrites {
         // (README, Read replicas): the comparison would miss what that write changed.
         if (!inTransaction && this.schema().readsMayLag()) return
         try {
-          this.counters.count('beforeImages', scope, 'updateOne')
-          // Locked until the write's commit where the database would let another transaction
-          // change the row in between (Postgres reads committed rows).
+          this.counters.count('beforeImages', scope, operation)
           if (inTransaction && !(await this.schema().lockRow(slug, id, args.req))) return
-          image = await this.schema().readRow(slug, id, args.req)
+          row = await this.schema().readRow(slug, id, args.req)
           trusted = true
         } catch {
-          this.counters.count('beforeImagesFailed', scope, 'updateOne')
+          this.counters.count('beforeImagesFailed', scope, operation)
         }
       },
-      after: (result, threw) => {
+      end: () => {
         const overlapped = end ? end() : true
-        // A `select` or `returning: false` leaves fields out of the result (MongoDB projects
-        // `restoreVersion`'s select); a different id means a custom id was changed.
-        const whole = !hasKeys(args.select) && args.returning !== false && String(idOfWriteResult(result)) === String(id)
-        const changed =
-          threw || !trusted || overlapped || !whole ? undefined : changedFields(image, result, this.schema().paths.storedFields(scope))
-        if (changed === undefined || changed.length > MAX_FIELD_BUMPS) {
-          this.counters.count('membershipBumps', scope, 'updateOne')
-          return [membershipStamp(scope)]
-        }
-        return changed.map((field) => fieldStamp(scope, field))
+        return trusted && !overlapped ? { row } : undefined
       },
     }
+  }
+
+  /** A created document's partitions, from the row the create returned. */
+  private created(scope: Scope, operation: string, args: Args, result: unknown): StampScope[] {
+    const id = idOfWriteResult(result)
+    return id !== undefined && isWhole(args, result, id) ? this.partitionsOf(scope, operation, [result]) : this.unsure(scope, operation, true, false)
+  }
+
+  /** The partition stamps of these rows of one document; every partitioned list when one cannot be spelt or there are too many. */
+  private partitionsOf(scope: Scope, operation: string, rows: unknown[]): StampScope[] {
+    const out = new Set<StampScope>()
+    for (const row of rows) {
+      const stamps = this.schema().partitions.stampsOf(scope, row)
+      if (stamps === undefined) return this.unsure(scope, operation, true, false)
+      for (const stamp of stamps) out.add(stamp)
+    }
+    return out.size > MAX_PARTITION_BUMPS ? this.unsure(scope, operation, true, false) : [...out]
+  }
+
+  /**
+   * A write that changes which documents match without saying where: membership (unless the
+   * caller bumps it already) and, where lists are partitioned, every partition.
+   */
+  private unsure(scope: Scope, operation: string, partitioned: boolean, membership = true): StampScope[] {
+    const out: StampScope[] = []
+    if (membership) {
+      this.counters.count('membershipBumps', scope, operation)
+      out.push(membershipStamp(scope))
+    }
+    if (partitioned) {
+      this.counters.count('unknownPartitionBumps', scope, operation)
+      out.push(unknownPartitionStamp(scope))
+    }
+    return out
   }
 
   /**
@@ -181,8 +257,9 @@ export class StampWrites {
     if (!this.listPrecision) return
     this.overlaps.touch(scopes)
     for (const scope of scopes) {
-      if (scope !== '*' && !scope.includes('#=') && !scope.endsWith('#*')) continue
-      const owner = scope === '*' ? '*' : ownerOfStamp(scope)
+      const kind = stampKind(scope)
+      if (kind !== 'all' && kind !== 'document' && kind !== 'bulk') continue
+      const owner = kind === 'all' ? '*' : ownerOfStamp(scope)
       // Bounded by the config's collections.
       this.documentWrites.set(owner, (this.documentWrites.get(owner) ?? 0) + 1)
     }

@@ -6,12 +6,11 @@
  * stamp-reads.ts.
  */
 import type { BackgroundWork } from '../background.js'
-import { bulkStamp, ownerOfStamp } from './documents.js'
 import { RefCounts } from '../refcounts.js'
 import type { Scope } from '../keys.js'
 import { StampReads } from './stamp-reads.js'
 import type { StampScope } from './stamp-tokens.js'
-import { CLOCK_SKEW_MS, isDocumentStamp, localToken, newToken, slotKeys, STAMP_WRITE_INTERVAL_MS } from './stamp-tokens.js'
+import { CLOCK_SKEW_MS, foldedStamp, localToken, newToken, slotKeys, STAMP_WRITE_INTERVAL_MS } from './stamp-tokens.js'
 import type { EventSink } from '../events.js'
 import { elapsedSince, timerStart } from '../events.js'
 import type { Counters } from '../stats.js'
@@ -22,7 +21,7 @@ export type { StampScope } from './stamp-tokens.js'
 /** Waits before the retries of a stamp write whose every free slot failed. */
 const RETRY_BACKOFF_MS = [1000, 2000, 4000]
 const MAX_IDLE_SCOPES = 1000
-/** Failed stamps remembered one by one; past it, documents' failures fold into their collections'. */
+/** Failed stamps remembered one by one; past it, documents' and partitions' failures fold into their collections' (foldedStamp). */
 const MAX_FAILED = 1000
 /**
  * Document stamps one collection may put per second; past it, the rest of that second's
@@ -163,18 +162,19 @@ export class Stamps {
   }
 
   /**
-   * Collection stamps are bounded by the config; document stamps by nothing, so in a long
-   * outage their failures are folded into their collections' bulk stamps, which every read
-   * of those documents also checks: this isolate keeps bypassing them, and the bulk stamp's
+   * Collection stamps are bounded by the config; document and partition stamps by nothing,
+   * so in a long outage their failures are folded into their collections' bulk or unknown
+   * partition stamps, which every read depending on them also checks: this isolate keeps bypassing them, and the bulk stamp's
    * retry invalidates them everywhere once KV is back.
    */
   private markFailed(scope: StampScope): void {
     this.failed.set(scope, this.clock())
     if (this.failed.size <= MAX_FAILED) return
     for (const failed of [...this.failed.keys()]) {
-      if (!isDocumentStamp(failed)) continue
+      const folded = foldedStamp(failed)
+      if (folded === undefined) continue
       this.failed.delete(failed)
-      this.failed.set(bulkStamp(ownerOfStamp(failed) as Scope), this.clock())
+      this.failed.set(folded, this.clock())
     }
   }
 
@@ -250,23 +250,23 @@ export class Stamps {
 
   /**
    * Past `DOCUMENT_STAMPS_PER_SECOND` for a collection, document stamps become the
-   * collection's bulk stamp.
+   * collection's bulk stamp, and partition stamps its unknown partition stamp.
    */
   private fold(scopes: Iterable<StampScope>): StampScope[] {
     const out = new Set<StampScope>()
     const now = this.clock()
     for (const scope of scopes) {
-      if (!isDocumentStamp(scope)) {
+      const folded = foldedStamp(scope)
+      if (folded === undefined) {
         out.add(scope)
         continue
       }
-      const owner = ownerOfStamp(scope) as Scope
-      let window = this.documentBumps.get(owner)
-      if (!window || now - window.start >= STAMP_WRITE_INTERVAL_MS) this.documentBumps.set(owner, (window = { start: now, count: 0 }))
+      let window = this.documentBumps.get(folded)
+      if (!window || now - window.start >= STAMP_WRITE_INTERVAL_MS) this.documentBumps.set(folded, (window = { start: now, count: 0 }))
       if (window.count < DOCUMENT_STAMPS_PER_SECOND) {
         window.count++
         out.add(scope)
-      } else out.add(bulkStamp(owner))
+      } else out.add(folded)
     }
     return [...out]
   }

@@ -106,6 +106,70 @@ export function listSuite(env: TestEnv): void {
       expect((await expectFresh(published)).totalDocs).toBe(before.totalDocs)
     })
 
+    it('lists and counts that require an author survive creates, deletes and moves in other authors’ partitions, and see those in their own', async () => {
+      const [ada, grace, linus] = data.authors.map((author) => author.id) as [number | string, number | string, number | string]
+      const byAda = (p: Payload) => p.find({ collection: 'posts', depth: 0, limit: 10, sort: '-publishedOn', where: { author: { equals: ada } } })
+      const adaPublished = (p: Payload) =>
+        p.count({ collection: 'posts', where: { and: [{ author: { equals: ada } }, { _status: { equals: 'published' } }] } })
+      // As REST passes it: the id as text.
+      const adaAsText = (p: Payload) => p.count({ collection: 'posts', where: { author: { in: [String(ada)] } } })
+      const reads = [byAda, adaPublished, adaAsText] as const
+      const warmAll = async () => {
+        const out: unknown[] = []
+        for (const read of reads) out.push(await warm(read as (p: Payload) => Promise<unknown>))
+        return out
+      }
+      const servedAll = async (before: unknown[]) => {
+        for (const [i, read] of reads.entries()) await expectServed(read as (p: Payload) => Promise<unknown>, before[i])
+      }
+      const byValue = pair.cache.breakdown().totals.listsByValue
+      let before = await warmAll()
+      expect(pair.cache.breakdown().totals.listsByValue).toBeGreaterThan(byValue)
+
+      // Elsewhere: created, moved between two other authors, deleted.
+      const other = await pair.cached.create({ collection: 'posts', data: { title: 'Grace’s', author: grace, _status: 'published' } })
+      await servedAll(before)
+      await pair.cached.update({ collection: 'posts', id: other.id, data: { author: linus } })
+      await servedAll(before)
+      await pair.cached.delete({ collection: 'posts', id: other.id })
+      await servedAll(before)
+
+      // Into Ada's partition by a move, then a draft of hers published, then out by a delete.
+      const mine = await pair.cached.create({ collection: 'posts', data: { title: 'Soon Ada’s', author: grace, _status: 'published' } })
+      await servedAll(before)
+      await pair.cached.update({ collection: 'posts', id: mine.id, data: { author: ada } })
+      expect((await expectFresh(byAda)).docs.map((doc) => doc.id)).toContain(mine.id)
+      expect((await expectFresh(adaPublished)).totalDocs).toBe((before[1] as { totalDocs: number }).totalDocs + 1)
+      expect((await expectFresh(adaAsText)).totalDocs).toBe((before[2] as { totalDocs: number }).totalDocs + 1)
+      before = await warmAll()
+      // The seed gives post i author i % 3, and leaves posts 6 and 7 drafts: 6 is Ada's.
+      const draft = await pair.plain.findByID({ collection: 'posts', id: post(6), depth: 0 })
+      expect([draft.author, draft._status]).toStrictEqual([ada, 'draft'])
+      await pair.cached.update({ collection: 'posts', id: post(6), data: { _status: 'published' } })
+      expect((await expectFresh(adaPublished)).totalDocs).toBe((before[1] as { totalDocs: number }).totalDocs + 1)
+      await warmAll()
+      await pair.cached.delete({ collection: 'posts', id: mine.id })
+      expect((await expectFresh(byAda)).docs.map((doc) => doc.id)).not.toContain(mine.id)
+      await expectFresh(adaPublished)
+      await expectFresh(adaAsText)
+    })
+
+    it('overlapping updates that move a post into a partition bump every partitioned list', async () => {
+      const ada = data.authors[0]!.id
+      // The seed gives post i author i % 3: post 5 is Linus's.
+      const linusPost = 5
+      expect((await pair.plain.findByID({ collection: 'posts', id: post(linusPost), depth: 0 })).author).toBe(data.authors[2]!.id)
+      const adaCount = (p: Payload) => p.count({ collection: 'posts', where: { author: { equals: ada } } })
+      const before = await warm(adaCount)
+      const unknown = pair.cache.breakdown().totals.unknownPartitionBumps
+      // Straight to the adapter: Payload's own updates would queue on SQLite's write lock.
+      const update = (body: string) =>
+        pair.cached.db.updateOne({ collection: 'posts', id: post(linusPost), data: { author: ada, body }, req: {} })
+      await Promise.all([update('first'), update('second')])
+      expect(pair.cache.breakdown().totals.unknownPartitionBumps).toBeGreaterThan(unknown)
+      expect((await expectFresh(adaCount)).totalDocs).toBe(before.totalDocs + 1)
+    })
+
     it('findDistinct depends on its field: an edit elsewhere leaves it, an edit of the field is seen', async () => {
       if (missingFeatures(env.kind).findDistinct) return
       const distinct = (p: Payload) => p.findDistinct({ collection: 'posts', field: 'views', sort: 'views', limit: 20 })

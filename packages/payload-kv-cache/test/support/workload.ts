@@ -43,6 +43,10 @@ export function workload(seedValue: number, data: Seed, options: { findDistinct?
       { or: [{ views: { equals: int(5) } }, { 'meta.score': { greater_than: int(10) } }] },
       { _status: { equals: pick(['draft', 'published']) } },
       { categories: { in: [pick(categories)] } },
+      // Value partitions (invalidation/partitions.ts): an id, spelt as REST passes it too, and an `in` beside a second requirement.
+      { author: { equals: pick(authors) } },
+      { author: { equals: String(pick(authors)) } },
+      { and: [{ author: { in: [pick(authors), pick(authors)] } }, { _status: { equals: 'published' } }] },
     ])
 
   const ops: Array<[number, () => WorkloadOp]> = [

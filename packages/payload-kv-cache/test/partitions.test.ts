@@ -1,0 +1,116 @@
+import { describe, expect, it } from '@jest/globals'
+import type { IDKind } from '../src/invalidation/documents.js'
+import { Partitions } from '../src/invalidation/partitions.js'
+import type { Scope } from '../src/keys.js'
+
+/*
+ * Value partitions (src/invalidation/partitions.ts): which `where` requires a partition value,
+ * and one spelling per value on both sides, so that a list and the write that changes it
+ * always name the same stamp. The suites (test/suites/lists.ts) prove it through Payload.
+ */
+
+const config = {
+  collections: [
+    {
+      slug: 'posts',
+      fields: [
+        { name: 'title', type: 'text', localized: true },
+        { name: 'slug', type: 'text', index: true },
+        { name: 'body', type: 'textarea' },
+        { name: 'views', type: 'number' },
+        { name: 'publishedAt', type: 'date', index: true },
+        { name: 'author', type: 'relationship', relationTo: 'authors' },
+        { name: 'editors', type: 'relationship', relationTo: 'authors', hasMany: true },
+        { name: 'related', type: 'relationship', relationTo: ['posts', 'pages'] },
+        { name: 'tags', type: 'select', hasMany: true, options: ['a', 'b'] },
+        { name: 'kind', type: 'select', options: ['news', 'review'] },
+        { name: 'shout', type: 'text', virtual: true },
+        { type: 'row', fields: [{ name: 'section', type: 'relationship', relationTo: 'sections' }] },
+        { name: '_status', type: 'select', options: ['draft', 'published'], index: true },
+        { name: 'updatedAt', type: 'date', index: true },
+        { name: 'createdAt', type: 'date', index: true },
+      ],
+    },
+    { slug: 'authors', fields: [{ name: 'name', type: 'text' }] },
+    { slug: 'sections', fields: [{ name: 'name', type: 'text' }] },
+    { slug: 'plain', fields: [{ name: 'body', type: 'textarea' }] },
+  ],
+}
+
+const posts: Scope = 'c:posts'
+const kinds: Record<string, IDKind> = { 'c:authors': 'number', 'c:sections': 'generated' }
+const partitions = (exactStrings = true) => new Partitions(config, { idKind: (scope) => kinds[scope] ?? 'number', exactStrings })
+
+describe('value partitions', () => {
+  it('takes an equals or a short in, at the top or in an and at any depth, never in an or', () => {
+    const p = partitions()
+    expect(p.choose(posts, { author: { equals: 3 } })).toStrictEqual({ field: 'author', values: ['3'] })
+    expect(p.choose(posts, { and: [{ views: { gt: 1 } }, { AND: [{ author: { in: [4, 3, 4] } }] }] })).toStrictEqual({
+      field: 'author',
+      values: ['3', '4'],
+    })
+    expect(p.choose(posts, { or: [{ author: { equals: 3 } }, { views: { equals: 1 } }] })).toBeUndefined()
+    expect(p.choose(posts, { and: [{ or: [{ author: { equals: 3 } }] }] })).toBeUndefined()
+    expect(p.choose(posts, { author: { in: [1, 2, 3, 4, 5] } })).toBeUndefined()
+    expect(p.choose(posts, { author: { in: [] } })).toBeUndefined()
+    expect(p.choose(posts, { author: { not_equals: 3 } })).toBeUndefined()
+    expect(p.choose(posts, undefined)).toBeUndefined()
+  })
+
+  it('prefers fewer values, then an id to a string: `_status` splits a collection in two', () => {
+    const p = partitions()
+    expect(p.choose(posts, { _status: { equals: 'published' }, author: { equals: 1 } })?.field).toBe('author')
+    expect(p.choose(posts, { _status: { equals: 'published' }, author: { in: [1, 2] } })?.field).toBe('_status')
+    expect(p.choose(posts, { kind: { equals: 'news' }, slug: { equals: 'x' } })?.field).toBe('kind')
+  })
+
+  it('only stored scalars compared exactly: not localized, hasMany, polymorphic, virtual, numbers or dates', () => {
+    const p = partitions()
+    for (const field of ['title', 'editors', 'related', 'tags', 'shout', 'views', 'publishedAt', 'body', 'id'])
+      expect(p.choose(posts, { [field]: { equals: 'x' } })).toBeUndefined()
+    expect(p.choose(posts, { section: { equals: '0123456789abcdef01234567' } })?.field).toBe('section')
+    expect(p.has('c:plain')).toBe(false)
+    // Under MongoDB's collations two spellings may match one document: strings are not partitions there.
+    expect(partitions(false).choose(posts, { kind: { equals: 'news' } })).toBeUndefined()
+    expect(partitions(false).choose(posts, { author: { equals: 1 } })?.field).toBe('author')
+  })
+
+  it('spells a value the way the database holds it equal, on both sides', () => {
+    const p = partitions()
+    // A number id from REST's text: the same stamp as the stored number.
+    expect(p.choose(posts, { author: { equals: '12' } })?.values).toStrictEqual(['12'])
+    expect(p.stampsOf(posts, { author: 12 })).toStrictEqual(['c:posts#+author=12'])
+    // Text SQL would cast to the same number under another spelling: no partition.
+    for (const text of ['012', '12.0', ' 12', '-0', '1e3', '']) expect(p.choose(posts, { author: { equals: text } })).toBeUndefined()
+    // A uuid or ObjectId only in the lower-case form the database returns.
+    expect(p.choose(posts, { section: { equals: '0123456789ABCDEF01234567' } })).toBeUndefined()
+    expect(p.choose(posts, { author: { equals: null } })).toBeUndefined()
+    expect(p.choose(posts, { author: { equals: { id: 1 } } })).toBeUndefined()
+    // Too long, or holding `#`, no read names it and no write bumps it.
+    expect(p.choose(posts, { slug: { equals: 'x'.repeat(101) } })).toBeUndefined()
+    expect(p.choose(posts, { slug: { equals: 'a#b' } })).toBeUndefined()
+    expect(p.stampsOf(posts, { slug: 'a#b', kind: 'news' })).toStrictEqual(['c:posts#+kind=news'])
+  })
+
+  it('names every partition a stored row is in, and none when a value has a shape it cannot spell', () => {
+    const p = partitions()
+    // No section: in no partition of it.
+    expect(p.stampsOf(posts, { author: 1, kind: 'news', slug: 'hello', section: null, _status: 'draft', views: 3 })).toStrictEqual([
+      'c:posts#+slug=hello',
+      'c:posts#+author=1',
+      'c:posts#+kind=news',
+      'c:posts#+_status=draft',
+    ])
+    expect(p.stampsOf(posts, { author: { id: 1, name: 'Ada' } })).toBeUndefined()
+    expect(p.stampsOf(posts, null)).toBeUndefined()
+    expect(p.stampsOf('c:plain', { body: 'x' })).toStrictEqual([])
+  })
+
+  it('keys lists on partition fields and indexed fields, but not on updatedAt, which every save changes', () => {
+    const p = partitions()
+    for (const field of ['author', 'kind', 'slug', 'publishedAt', '_status', 'createdAt', 'section']) expect(p.keys(posts, field)).toBe(true)
+    for (const field of ['updatedAt', 'body', 'views', 'title', 'shout']) expect(p.keys(posts, field)).toBe(false)
+    expect(p.moves(posts, ['body', 'updatedAt'])).toBe(false)
+    expect(p.moves(posts, ['body', 'publishedAt'])).toBe(true)
+  })
+})
