@@ -54,7 +54,10 @@ export class Schema {
 
   /** How the database compares a collection's ids (documents.ts, IDKind). */
   idKind(scope: Scope): IDKind {
-    return this.customIDs.get(scope.slice(2)) ?? ((this.inner as { defaultIDType?: unknown }).defaultIDType === 'number' ? 'number' : 'generated')
+    return (
+      this.customIDs.get(scope.slice(2)) ??
+      ((this.inner as { defaultIDType?: unknown }).defaultIDType === 'number' ? 'number' : 'generated')
+    )
   }
 
   /**

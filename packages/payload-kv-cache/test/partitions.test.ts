@@ -108,7 +108,8 @@ describe('value partitions', () => {
 
   it('keys lists on partition fields and indexed fields, but not on updatedAt, which every save changes', () => {
     const p = partitions()
-    for (const field of ['author', 'kind', 'slug', 'publishedAt', '_status', 'createdAt', 'section']) expect(p.keys(posts, field)).toBe(true)
+    for (const field of ['author', 'kind', 'slug', 'publishedAt', '_status', 'createdAt', 'section'])
+      expect(p.keys(posts, field)).toBe(true)
     for (const field of ['updatedAt', 'body', 'views', 'title', 'shout']) expect(p.keys(posts, field)).toBe(false)
     expect(p.moves(posts, ['body', 'updatedAt'])).toBe(false)
     expect(p.moves(posts, ['body', 'publishedAt'])).toBe(true)

@@ -130,7 +130,10 @@ export class StampWrites {
         before = image.before
         after = (result, threw) => {
           const row = image.end()
-          return [...documents(result, threw), ...(threw || !row ? this.unsure(scope, operation, true, false) : this.partitionsOf(scope, operation, [row.row]))]
+          return [
+            ...documents(result, threw),
+            ...(threw || !row ? this.unsure(scope, operation, true, false) : this.partitionsOf(scope, operation, [row.row])),
+          ]
         }
       } else scopes.push(...this.unsure(scope, operation, true, false))
     }
@@ -170,7 +173,8 @@ export class StampWrites {
         const changed = before && whole ? changedFields(before.row, result, schema.paths.storedFields(scope)) : undefined
         if (changed === undefined || changed.length > MAX_FIELD_BUMPS) return this.unsure(scope, 'updateOne', partitioned)
         const out: StampScope[] = changed.map((field) => fieldStamp(scope, field))
-        if (partitioned && schema.partitions.moves(scope, changed)) out.push(...this.partitionsOf(scope, 'updateOne', [before!.row, result]))
+        if (partitioned && schema.partitions.moves(scope, changed))
+          out.push(...this.partitionsOf(scope, 'updateOne', [before!.row, result]))
         return out
       },
     }
@@ -218,7 +222,9 @@ export class StampWrites {
   /** A created document's partitions, from the row the create returned. */
   private created(scope: Scope, operation: string, args: Args, result: unknown): StampScope[] {
     const id = idOfWriteResult(result)
-    return id !== undefined && isWhole(args, result, id) ? this.partitionsOf(scope, operation, [result]) : this.unsure(scope, operation, true, false)
+    return id !== undefined && isWhole(args, result, id)
+      ? this.partitionsOf(scope, operation, [result])
+      : this.unsure(scope, operation, true, false)
   }
 
   /** The partition stamps of these rows of one document; every partitioned list when one cannot be spelt or there are too many. */

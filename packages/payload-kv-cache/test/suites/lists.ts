@@ -108,7 +108,8 @@ export function listSuite(env: TestEnv): void {
 
     it('lists and counts that require an author survive creates, deletes and moves in other authors’ partitions, and see those in their own', async () => {
       const [ada, grace, linus] = data.authors.map((author) => author.id) as [number | string, number | string, number | string]
-      const byAda = (p: Payload) => p.find({ collection: 'posts', depth: 0, limit: 10, sort: '-publishedOn', where: { author: { equals: ada } } })
+      const byAda = (p: Payload) =>
+        p.find({ collection: 'posts', depth: 0, limit: 10, sort: '-publishedOn', where: { author: { equals: ada } } })
       const adaPublished = (p: Payload) =>
         p.count({ collection: 'posts', where: { and: [{ author: { equals: ada } }, { _status: { equals: 'published' } }] } })
       // As REST passes it: the id as text.
