@@ -32,13 +32,18 @@ export class SafeKV {
     private readonly onError: (error: unknown, what: string) => void,
   ) {}
 
-  /** One bulk get per 100 keys, all in parallel; how it failed when any part did (the read path counts failures per scope). */
+  /**
+   * One bulk get per 100 keys, all in parallel; how it failed when any part did (the read path
+   * counts failures per scope). Read with KV's shortest edge cache time (README, guarantee 1):
+   * the stamps in it bound how long another location serves what a write replaced, and one
+   * bulk get takes one `cacheTtl` for all its keys, the entry's too.
+   */
   async getEntries(keys: readonly string[]): Promise<Map<string, string | null> | KVFailure> {
     try {
       const kv = this.getKV()
       const parts: Promise<Map<string, string | null>>[] = []
       for (let i = 0; i < keys.length; i += KV_LIMITS.maxBulkGetKeys)
-        parts.push(kv.get(keys.slice(i, i + KV_LIMITS.maxBulkGetKeys), 'text'))
+        parts.push(kv.get(keys.slice(i, i + KV_LIMITS.maxBulkGetKeys), { type: 'text', cacheTtl: KV_LIMITS.minCacheTtl }))
       const maps = await this.withTimeout(Promise.all(parts))
       // A binding that answers a bulk get with anything but a Map is failing, not empty.
       if (!maps.every((map) => map instanceof Map)) throw new TypeError('KV bulk get did not return a Map')

@@ -50,12 +50,16 @@ describe('one write per second per key, and lagging locations', () => {
   async function twoLocations(
     wrap: (kv: KVNamespaceLike) => KVNamespaceLike = (kv) => kv,
     lagMs = LAG_MS,
+    options?: { edgeCache?: boolean },
   ): Promise<[Isolate, Isolate, string]> {
     clock = new ManualClock(Date.now())
     edge = edgeKV(env.kv(), clock.now)
     const prefix = `lim${prefixes++}`
     const start = async (location: string): Promise<Isolate> => {
-      const adapter = withKVCache(database.adapter(), withTestHooks({ kv: wrap(edge.location(location, lagMs)), prefix }, { clock }))
+      const adapter = withKVCache(
+        database.adapter(),
+        withTestHooks({ kv: wrap(edge.location(location, lagMs, options)), prefix }, { clock }),
+      )
       const isolate = { payload: await startPayload(adapter), adapter }
       isolates.push(isolate)
       return isolate
@@ -77,6 +81,26 @@ describe('one write per second per key, and lagging locations', () => {
   async function settle(...list: Isolate[]): Promise<void> {
     await clock.until(Promise.all(list.map((isolate) => isolate.adapter.kvCache.settled())))
   }
+
+  it('a location that cached the stamps before a write elsewhere shows it within 30 s (the stamps are read with KV’s shortest cacheTtl), not 60', async () => {
+    const [a, b] = await twoLocations(undefined, 0, { edgeCache: true })
+    const note = await plain.create({ collection: 'notes', data: { text: 'before' } })
+    await readNote(a.payload, note.id)
+    await settle(a)
+    // B fetches the entry and the stamps, and keeps them in its location cache.
+    const fetchedAt = clock.now()
+    const hits = b.adapter.kvCache.stats().hits
+    expect((await readNote(b.payload, note.id)).text).toBe('before')
+    expect(b.adapter.kvCache.stats().hits).toBe(hits + 1)
+    await a.payload.update({ collection: 'notes', id: note.id, data: { text: 'after' } })
+    await settle(a)
+    // Within the edge cache time B still answers from its copy: the window the README states.
+    await clock.advance(20_000)
+    expect((await readNote(b.payload, note.id)).text).toBe('before')
+    await clock.advance(fetchedAt + 31_000 - clock.now())
+    expect(await readNote(b.payload, note.id)).toStrictEqual(await readNote(plain, note.id))
+    expect((await readNote(b.payload, note.id)).text).toBe('after')
+  })
 
   it('a burst of 50 writes to one collection in one second: the writer never reads stale, the other location is stale only while KV lags, and the stamps stay within KV’s limits', async () => {
     const [a, b, prefix] = await twoLocations()

@@ -15,8 +15,13 @@ export class KVRateLimitError extends Error {
 }
 
 export interface Edge {
-  /** A view of the namespace from one location: sees other locations' writes `lagMs` late. */
-  location(name: string, lagMs: number): KVNamespaceLike
+  /**
+   * A view of the namespace from one location: sees other locations' writes `lagMs` late.
+   * With `edgeCache`, the location also keeps what a read fetched (a value or a miss) and
+   * answers it again for as long as the read's `cacheTtl` asked (60 s by default), as KV's
+   * location caches do; its own writes replace its copy at once.
+   */
+  location(name: string, lagMs: number, options?: { edgeCache?: boolean }): KVNamespaceLike
   /** Accepted writes per key, from every location. */
   writes(key: string): number
   /** Writes to `key` refused with a 429. */
@@ -40,11 +45,21 @@ export function edgeKV(real: KVNamespaceLike, now: () => number): Edge {
     writes: (key) => accepted.get(key) ?? 0,
     rejectedFor: (key) => rejected.get(key) ?? 0,
     rejected: (which = () => true) => [...rejected].reduce((sum, [key, n]) => (which(key) ? sum + n : sum), 0),
-    location(name, lagMs) {
+    location(name, lagMs, options = {}) {
+      const cached = new Map<string, { value: string | null; at: number }>()
       const record = (key: string, value: string | null): void => {
         const writes = history.get(key) ?? []
         writes.push({ at: now(), value, location: name })
         history.set(key, writes)
+        if (options.edgeCache) cached.set(key, { value, at: now() })
+      }
+      const throughCache = (key: string, fresh: string | null, cacheTtl: number): string | null => {
+        if (!options.edgeCache) return visible(key, fresh)
+        const copy = cached.get(key)
+        if (copy && now() - copy.at < cacheTtl * 1000) return copy.value
+        const value = visible(key, fresh)
+        cached.set(key, { value, at: now() })
+        return value
       }
       const visible = (key: string, fresh: string | null): string | null => {
         const writes = history.get(key)
@@ -57,12 +72,14 @@ export function edgeKV(real: KVNamespaceLike, now: () => number): Edge {
       }
       return {
         async get(key: string | string[], type?: unknown) {
+          const asked = type !== null && typeof type === 'object' ? (type as { cacheTtl?: number }).cacheTtl : undefined
+          const cacheTtl = asked ?? 60
           if (Array.isArray(key)) {
             const map = await real.get(key, 'text')
-            for (const k of key) map.set(k, visible(k, map.get(k) ?? null))
+            for (const k of key) map.set(k, throughCache(k, map.get(k) ?? null, cacheTtl))
             return map
           }
-          return visible(key, await real.get(key, type as 'text'))
+          return throughCache(key, await real.get(key, 'text'), cacheTtl)
         },
         async put(key, value, options) {
           const last = history.get(key)?.at(-1)
