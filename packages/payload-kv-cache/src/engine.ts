@@ -4,6 +4,7 @@ import type { ConfigLike } from './dependencies.js'
 import { EventSink } from './events.js'
 import { PrefixStrategy } from './invalidation/prefix-strategy.js'
 import { Purger } from './invalidation/purge.js'
+import { StrongStamps } from './invalidation/strong-stamps.js'
 import { StampStrategy } from './invalidation/stamp-strategy.js'
 import type { StampScope } from './invalidation/stamps.js'
 import { Stamps } from './invalidation/stamps.js'
@@ -128,6 +129,11 @@ export class CacheEngine implements EngineContext {
             // A custom `key` may give calls with different dependencies one entry: then only
             // the collection-wide ones (the same for every list) keep them sharing it.
             listPrecision: options.listPrecision && !options.key,
+            strongStamps:
+              options.strongStamps &&
+              new StrongStamps(options.strongStamps, options.kvTimeoutMs, this.counters, options.sleep, (message) =>
+                this.report('strong', message),
+              ),
           })
     this.reads = new ReadPath(this)
     this.writes = new WritePath(this)

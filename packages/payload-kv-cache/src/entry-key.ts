@@ -10,7 +10,14 @@ import type { ReadOperation, ScopeRef } from './operations.js'
  * its arguments, or the user's `key` option (a failing one falls back to the default, logged),
  * within KV's 512-byte key limit. Undefined when the read cannot be keyed.
  */
-export function entryKeyFor(ctx: EngineContext, operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): string | undefined {
+export function entryKeyFor(
+  ctx: EngineContext,
+  operation: ReadOperation,
+  ref: ScopeRef,
+  scope: Scope,
+  args: Args,
+  strong = false,
+): string | undefined {
   const { options } = ctx
   let defaultDigest: string
   try {
@@ -31,6 +38,9 @@ export function entryKeyFor(ctx: EngineContext, operation: ReadOperation, ref: S
       ctx.report('key', `the \`key\` option threw or ${error instanceof Error ? error.message : String(error)}; using the default key`)
     }
   }
+  // A strong read's entry carries Durable Object tokens in its stamps: kept apart from the
+  // eventual entry of the same call, which would otherwise replace it on every other read.
+  if (strong) keyDigest = `${keyDigest}~strong`
   let key = entryKey(options.prefix, scope, operation, keyDigest)
   if (key.length * 3 > KV_MAX_KEY_BYTES && byteLength(key) > KV_MAX_KEY_BYTES) {
     if (keyDigest !== defaultDigest) key = entryKey(options.prefix, scope, operation, digest(keyDigest))

@@ -2,9 +2,19 @@ import './augment.js'
 export { unwrapAdapter, withKVCache } from './wrapper.js'
 export type { WithKVCache } from './wrapper.js'
 export type { KVCacheHandle } from './handle.js'
-export type { AuditOptions, CacheControl, KVCacheOptions, KeyInput, OperationSetting, OperationSettings, ScopeSetting } from './options.js'
+export type {
+  AuditOptions,
+  CacheControl,
+  Consistency,
+  KVCacheOptions,
+  KeyInput,
+  OperationSetting,
+  OperationSettings,
+  ScopeSetting,
+} from './options.js'
+export type { DurableObjectNamespaceLike } from './invalidation/strong-stamps.js'
 export { KVCacheConfigError } from './options.js'
-export type { KVNamespaceLike, KVListResult } from './kv.js'
+export type { KVGetOptions, KVNamespaceLike, KVListResult } from './kv.js'
 export type { BypassReason, CacheStats, CacheStatsBreakdown, DetailedStats, FillSkipReason, ReasonCounters } from './stats.js'
 export type {
   AuditEvent,

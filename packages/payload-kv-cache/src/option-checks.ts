@@ -6,6 +6,8 @@
 import type { KVNamespaceLike } from './kv.js'
 import { isKVNamespace } from './kv.js'
 import { READ_OPERATIONS } from './operations.js'
+import type { DurableObjectNamespaceLike } from './invalidation/strong-stamps.js'
+import { isDurableObjectNamespace } from './invalidation/strong-stamps.js'
 import type { AuditOptions, OperationSettings, ScopeSetting } from './options.js'
 
 export class KVCacheConfigError extends Error {
@@ -91,9 +93,16 @@ export function scopes(option: 'collections' | 'globals'): Check<Record<string, 
       if (setting === null || typeof setting !== 'object') {
         throw new KVCacheConfigError(`${option}.${slug}`, 'must be true, false or { ttl, operations }', 'For example `{ ttl: 60 }`.')
       }
-      const { ttl, operations: perOperation } = setting as { ttl?: unknown; operations?: unknown }
+      const { ttl, operations: perOperation, consistency } = setting as { ttl?: unknown; operations?: unknown; consistency?: unknown }
       if (ttl !== undefined) seconds(`${option}.${slug}.ttl`)(ttl)
       if (perOperation !== undefined) operations(`${option}.${slug}.operations`)(perOperation)
+      if (consistency !== undefined && consistency !== 'eventual' && consistency !== 'strong') {
+        throw new KVCacheConfigError(
+          `${option}.${slug}.consistency`,
+          `must be 'eventual' or 'strong' (got ${describe(consistency)})`,
+          "For example `{ consistency: 'strong' }` (README, Strong consistency).",
+        )
+      }
     }
     return value as Record<string, ScopeSetting>
   }
@@ -148,4 +157,29 @@ export function audit(value: unknown): AuditOptions | false {
     throw new KVCacheConfigError('audit.sampleRate', `must be a number from 0 to 1 (got ${describe(sampleRate)})`, AUDIT_EXAMPLE)
   }
   return { sampleRate }
+}
+
+export type StrongStampsOption = DurableObjectNamespaceLike | (() => DurableObjectNamespaceLike)
+
+/** The Durable Object namespace binding of `KVCacheStamps`, or a function returning it. */
+export function strongStampsBinding(value: unknown): StrongStampsOption {
+  if (typeof value !== 'function' && !isDurableObjectNamespace(value)) {
+    throw new KVCacheConfigError(
+      'strongStamps',
+      `is not a Durable Object namespace (got ${describe(value)}: it needs idFromName and get)`,
+      "Bind the `KVCacheStamps` class (`export { KVCacheStamps } from 'payload-kv-cache/durable-object'`) and pass the binding, e.g. `strongStamps: env.KV_CACHE_STAMPS`.",
+    )
+  }
+  return value as StrongStampsOption
+}
+
+/** Its getter; a function's result is checked on each use (a broken binding becomes a database read, see strong-stamps.ts). */
+export function strongStampsGetter(value: StrongStampsOption | undefined): (() => DurableObjectNamespaceLike) | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') return () => value
+  return () => {
+    const namespace = value()
+    if (!isDurableObjectNamespace(namespace)) throw new TypeError('strongStamps returned no Durable Object namespace')
+    return namespace
+  }
 }

@@ -59,7 +59,7 @@ export const OPTION_SPEC = {
   collections: valued<Record<string, ScopeSetting>>(
     {},
     check.scopes('collections'),
-    'Per collection: `false`, `true` (opt a default exclusion in), or `{ ttl, operations }`. Unknown slugs fail at start-up.',
+    "Per collection: `false`, `true` (opt a default exclusion in), or `{ ttl, operations, consistency }` (`consistency: 'strong'`, see *Strong consistency*). Unknown slugs fail at start-up.",
     'all on, see below',
   ),
   globals: valued<Record<string, ScopeSetting>>(
@@ -123,6 +123,15 @@ export const OPTION_SPEC = {
       '(calls it gives one entry must depend on the same stamps).',
     ),
   ),
+  strongStamps: {
+    shown: 'none',
+    meaning: lines(
+      "The Durable Object binding of `KVCacheStamps` (`payload-kv-cache/durable-object`): keeps the stamps of scopes with `consistency: 'strong'`,",
+      'whose reads then see every committed write in every location (see *Strong consistency*).',
+    ),
+    check: check.strongStampsBinding,
+    resolve: check.strongStampsGetter,
+  },
   purgeBudget: valued(
     500,
     check.checkThat<number>(

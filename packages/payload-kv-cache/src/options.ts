@@ -5,6 +5,7 @@
  * option-spec.ts fails to compile when the two disagree.
  */
 import type { CacheEvent } from './events.js'
+import type { DurableObjectNamespaceLike } from './invalidation/strong-stamps.js'
 import type { KVNamespaceLike } from './kv.js'
 import { isKVNamespace } from './kv.js'
 import { describe, KVCacheConfigError } from './option-checks.js'
@@ -19,8 +20,15 @@ export type OperationSetting = boolean | { ttl?: number }
 
 export type OperationSettings = Partial<Record<ReadOperation, OperationSetting>>
 
+/**
+ * How soon a committed write is seen in other locations: `'eventual'` within KV's window
+ * (README, guarantee 1), `'strong'` by the next read everywhere (stamps in a Durable Object,
+ * `strongStamps`).
+ */
+export type Consistency = 'eventual' | 'strong'
+
 /** Per collection or global: `false` never caches it, `true` opts a default exclusion in. */
-export type ScopeSetting = boolean | { ttl?: number; operations?: OperationSettings }
+export type ScopeSetting = boolean | { ttl?: number; operations?: OperationSettings; consistency?: Consistency }
 
 /** What a custom `key` function receives. */
 export interface KeyInput {
@@ -42,6 +50,8 @@ export interface CacheControl {
   refresh?: boolean
   /** TTL in seconds for entries filled by this request. */
   ttl?: number
+  /** `'strong'`: this request's reads see every committed write, as strong scopes' do (needs `strongStamps`). */
+  consistency?: Consistency
 }
 
 export interface KVCacheOptions {
@@ -82,6 +92,12 @@ export interface KVCacheOptions {
    * single-document update. Off with a custom `key`. Default true.
    */
   listPrecision?: boolean
+  /**
+   * The Durable Object namespace binding of `KVCacheStamps` (`payload-kv-cache/durable-object`),
+   * or a function returning it: where the stamps of strong scopes are kept (README, Strong
+   * consistency). With it every write also bumps its scopes there. Stamp strategy only.
+   */
+  strongStamps?: DurableObjectNamespaceLike | (() => DurableObjectNamespaceLike)
   /**
    * KV operations (list pages and deletes) one invalidation makes before the caller goes on;
    * the rest finish in the background (through `waitUntil`). Workers allow 1,000 KV
@@ -191,12 +207,36 @@ export function resolveOptions(input: KVNamespaceLike | KVCacheOptions | undefin
     resolved[name] = spec.resolve(value === undefined ? undefined : spec.check(value))
   }
   const fromSpec = resolved as FromSpec
+  checkStrongScopes(fromSpec)
   const { clock, random } = checkTestHooks((options as { [TEST_HOOKS]?: unknown })[TEST_HOOKS])
   return {
     ...fromSpec,
     clock: clock === undefined ? Date.now : typeof clock === 'function' ? clock : () => clock.now(),
     sleep: clock !== undefined && typeof clock === 'object' ? (ms) => clock.sleep(ms) : realSleep,
     audit: fromSpec.audit && { sampleRate: fromSpec.audit.sampleRate, random: random ?? Math.random },
+  }
+}
+
+/** A strong scope needs the Durable Object, and the stamp strategy that keeps stamps in it. */
+function checkStrongScopes(options: FromSpec): void {
+  for (const option of ['collections', 'globals'] as const) {
+    for (const [slug, setting] of Object.entries(options[option])) {
+      if (typeof setting !== 'object' || setting.consistency !== 'strong') continue
+      if (!options.strongStamps) {
+        throw new KVCacheConfigError(
+          `${option}.${slug}.consistency`,
+          "is 'strong' but no `strongStamps` binding is given",
+          "Bind the Durable Object (`export { KVCacheStamps } from 'payload-kv-cache/durable-object'` and a `durable_objects` binding in wrangler.jsonc) and pass it: `strongStamps: env.KV_CACHE_STAMPS` (README, Strong consistency).",
+        )
+      }
+    }
+  }
+  if (options.strongStamps && options.invalidation === 'prefix') {
+    throw new KVCacheConfigError(
+      'strongStamps',
+      "needs the stamp strategy (`invalidation: 'prefix'` keeps no stamps)",
+      "Remove `invalidation: 'prefix'`, or remove `strongStamps`.",
+    )
   }
 }
 

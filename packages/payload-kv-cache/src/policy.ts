@@ -72,6 +72,12 @@ export class CachePolicy {
     return this.known.has(scope) && this.scopeSetting(scope) !== false
   }
 
+  /** Whether reads of this scope are strong (`consistency: 'strong'`; README, Strong consistency). */
+  isStrong(scope: Scope): boolean {
+    const setting = this.scopeSetting(scope)
+    return typeof setting === 'object' && setting.consistency === 'strong'
+  }
+
   private scopeSetting(scope: Scope): ScopeSetting | undefined {
     const slug = scope.slice(2)
     const table = scope.startsWith('c:') ? this.options.collections : this.options.globals

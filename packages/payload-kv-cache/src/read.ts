@@ -52,12 +52,16 @@ export class ReadPath {
     if (control?.bypass) return this.bypass(call, 'requested', scope, operation, started)
     if ((await ctx.transactions.live(args.req)) !== null) return this.bypass(call, 'transaction', scope, operation, started)
     const strategy = ctx.strategy
-    const dependencies = strategy.dependencies(operation, ref, scope, args)
+    // README, Strong consistency: asked for by the scope or the request; without the Durable
+    // Object it cannot be kept, so the database answers.
+    const strong = control?.consistency === 'strong' || ctx.schema().policy.isStrong(scope)
+    if (strong && !strategy.strong) return this.bypass(call, 'strong', scope, operation, started)
+    const dependencies = strategy.dependencies(operation, ref, scope, args, strong)
     if (strategy.unsettled(dependencies)) return this.bypass(call, 'pending', scope, operation, started)
-    const key = entryKeyFor(ctx, operation, ref, scope, args)
+    const key = entryKeyFor(ctx, operation, ref, scope, args, strong)
     if (key === undefined) return this.bypass(call, 'unkeyable', scope, operation, started)
 
-    const ticket = strategy.beginRead(operation, scope, dependencies, key)
+    const ticket = strategy.beginRead(operation, scope, dependencies, key, strong)
     // Before the fetch: a write in this isolate from here on makes an audit of this hit moot.
     const auditEpoch = ctx.auditor ? ctx.auditor.epochOf(dependencies) : 0
     const values = await ctx.kv.getEntries([key, ...ticket.keys])
@@ -65,7 +69,8 @@ export class ReadPath {
       this.kvFailed(values, 'get', scope, operation, key, started)
       return call()
     }
-    const judgement = strategy.judge(ticket, values)
+    let judgement = strategy.judge(ticket, values)
+    if (judgement instanceof Promise) judgement = await judgement
     if ('bypass' in judgement) return this.bypass(call, judgement.bypass, scope, operation, started)
     const { signature } = judgement
     const raw = values.get(key)

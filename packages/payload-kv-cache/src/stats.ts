@@ -97,6 +97,14 @@ export interface ReasonCounters {
   bypassesBurst: number
   /** Bypassed: the arguments cannot be keyed (a value the canonical form refuses, a key over 512 bytes). */
   bypassesUnkeyable: number
+  /** Bypassed: a strong read whose Durable Object failed or was slower than `kvTimeoutMs`, or asked for with no `strongStamps` binding. */
+  bypassesStrong: number
+  /** Durable Object calls made to read strong stamps: one per collection or global a strong read depends on. */
+  strongReads: number
+  /** Durable Object calls made to bump stamps after writes (retries included). */
+  strongBumps: number
+  /** Bumps given up after their retries: other locations see that write within KV's window instead. */
+  strongFailures: number
 }
 
 /** Every counter: `stats()`'s plus the reasons. */
@@ -105,7 +113,7 @@ export type DetailedStats = CacheStats & ReasonCounters
 export type CounterName = keyof DetailedStats
 
 /** Why a read went straight to the database; each reason has its own `bypasses*` counter. */
-export type BypassReason = 'excluded' | 'transaction' | 'requested' | 'pending' | 'burst' | 'unkeyable'
+export type BypassReason = 'excluded' | 'transaction' | 'requested' | 'pending' | 'burst' | 'unkeyable' | 'strong'
 
 /** Why a result was not written to KV; each reason has its own `fillSkips*` counter. */
 export type FillSkipReason = 'tooLarge' | 'uncacheable' | 'race' | 'replica' | 'members'
@@ -117,6 +125,7 @@ export const BYPASS_COUNTERS: Readonly<Record<BypassReason, CounterName>> = {
   pending: 'bypassesPending',
   burst: 'bypassesBurst',
   unkeyable: 'bypassesUnkeyable',
+  strong: 'bypassesStrong',
 }
 
 export const FILL_SKIP_COUNTERS: Readonly<Record<FillSkipReason, CounterName>> = {
@@ -191,6 +200,10 @@ function emptyDetailedStats(): DetailedStats {
     bypassesPending: 0,
     bypassesBurst: 0,
     bypassesUnkeyable: 0,
+    bypassesStrong: 0,
+    strongReads: 0,
+    strongBumps: 0,
+    strongFailures: 0,
   }
 }
 

@@ -113,6 +113,18 @@ describe('withKVCache options, checked at call time', () => {
     ['kvTimeoutMs: 0', () => ({ kv, kvTimeoutMs: 0 }), 'kvTimeoutMs'],
     ['kvTimeoutMs: -1', () => ({ kv, kvTimeoutMs: -1 }), 'kvTimeoutMs'],
     ["kvTimeoutMs: '50'", () => ({ kv, kvTimeoutMs: '50' }), 'kvTimeoutMs'],
+    ['strongStamps: a KV namespace', () => ({ kv, strongStamps: kv }), 'strongStamps'],
+    [
+      "collections.prices.consistency: 'strong' without strongStamps",
+      () => ({ kv, collections: { prices: { consistency: 'strong' } } }),
+      'collections.prices.consistency',
+    ],
+    ["globals.stock.consistency: 'always'", () => ({ kv, globals: { stock: { consistency: 'always' } } }), 'globals.stock.consistency'],
+    [
+      "strongStamps with invalidation: 'prefix'",
+      () => ({ kv, invalidation: 'prefix', strongStamps: { idFromName: () => 'x', get: () => ({}) } }),
+      'strongStamps',
+    ],
     // The clock is a test hook, not an option: given as one, it is refused like any unknown name.
     ['clock given as an option', () => ({ kv, clock: () => 0 }), 'clock'],
     ['clock: a number', () => withTestHooks({ kv }, { clock: 5 } as unknown as TestHooks), 'clock'],

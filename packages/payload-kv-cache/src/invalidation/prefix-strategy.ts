@@ -21,6 +21,7 @@ const PURGE_RETRY_INTERVAL_MS = 1000
  */
 export class PrefixStrategy implements InvalidationStrategy {
   readonly kind = 'prefix'
+  readonly strong = false
   private readonly holds = new RefCounts<StampScope>()
   /** Writes started per scope in this isolate. */
   private readonly writeEpochs = new Map<StampScope, number>()

@@ -12,6 +12,7 @@ import type { Purger } from './purge.js'
 import type { StampWritesOptions } from './stamp-writes.js'
 import { StampWrites } from './stamp-writes.js'
 import type { StampScope, Stamps } from './stamps.js'
+import type { StrongStamps } from './strong-stamps.js'
 import type { Args, FillDecision, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
 
 /** A stamp strategy read: a precise `find` also carries what it needs to check its members (members.ts). */
@@ -30,10 +31,17 @@ interface StampTicket extends ReadTicket {
 
 export interface StampStrategyOptions extends StampWritesOptions {
   stamps: Stamps
+  /** The Durable Object client, with `strongStamps` (strong-stamps.ts). */
+  strongStamps?: StrongStamps
   purger: Purger
   kv: SafeKV
   clock: () => number
   prefix: string
+}
+
+/** The collections, globals and `*` among stamps: what the Durable Objects keep (strong reads depend on nothing finer). */
+function wholeScopes(scopes: readonly StampScope[]): StampScope[] {
+  return scopes.filter((scope) => scope === '*' || !scope.includes('#'))
 }
 
 const FALLBACK_COUNTERS: Readonly<Record<ListFallbackReason, CounterName>> = {
@@ -53,6 +61,8 @@ const FALLBACK_COUNTERS: Readonly<Record<ListFallbackReason, CounterName>> = {
  */
 export class StampStrategy implements InvalidationStrategy<StampTicket> {
   readonly kind = 'stamp'
+  readonly strong: boolean
+  private readonly strongStamps: StrongStamps | undefined
   private readonly stamps: Stamps
   private readonly purger: Purger
   private readonly schema: () => Schema
@@ -66,6 +76,8 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
 
   constructor(options: StampStrategyOptions) {
     this.stamps = options.stamps
+    this.strongStamps = options.strongStamps
+    this.strong = options.strongStamps !== undefined
     this.purger = options.purger
     this.schema = options.schema
     this.counters = options.counters
@@ -89,9 +101,11 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
    * depends on that document's stamp and the collection's bulk stamp. A list of the
    * collection's own rows depends on what lists.ts names.
    */
-  dependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): Scope[] {
+  dependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args, strong: boolean): Scope[] {
     const { paths } = this.schema()
-    if (ref.kind !== 'collection' || !this.documentStamps) return paths.dependenciesOfCall(operation, scope, args)
+    // A strong read's stamps are its collections' and globals' (one Durable Object each):
+    // no document, field or member stamps, so no member race to close there.
+    if (strong || ref.kind !== 'collection' || !this.documentStamps) return paths.dependenciesOfCall(operation, scope, args)
     if (operation === 'findOne') {
       const { scopes, ownRowsOnly } = paths.traversal(operation, scope, args)
       const id = ownRowsOnly ? this.schema().canonicalID(scope, pinnedID(args.where)) : undefined
@@ -113,8 +127,12 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     return this.stamps.isUnsettled(dependencies)
   }
 
-  beginRead(operation: ReadOperation, scope: Scope, dependencies: readonly Scope[], key: string): StampTicket {
+  beginRead(operation: ReadOperation, scope: Scope, dependencies: readonly Scope[], key: string, strong: boolean): StampTicket {
     const stampKeys = this.stamps.reads.keysFor(dependencies)
+    if (strong && this.strongStamps) {
+      // Asked now, answered beside the KV lookup; `*` is the flush stamp every read checks.
+      return { dependencies, keys: stampKeys, stampKeys, epoch: 0, strong: this.strongStamps.read([...dependencies, '*']) }
+    }
     // Only a precise `find` has members.
     if (operation !== 'find' || !this.listPrecision || !isPreciseList(scope, dependencies))
       return { dependencies, keys: stampKeys, stampKeys, epoch: 0 }
@@ -129,7 +147,18 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     }
   }
 
-  judge(ticket: StampTicket, values: Map<string, string | null>): Judgement {
+  judge(ticket: StampTicket, values: Map<string, string | null>): Judgement | Promise<Judgement> {
+    const judgement = this.judgeKV(ticket, values)
+    if (!ticket.strong) return judgement
+    // Both must be current: the KV stamps keep a strong read no worse than an eventual one
+    // should a Durable Object bump have been given up on (strong-stamps.ts).
+    return ticket.strong.then((tokens): Judgement => {
+      if (tokens === undefined) return { bypass: 'strong' }
+      return 'bypass' in judgement ? judgement : { signature: `${judgement.signature}|${tokens}` }
+    })
+  }
+
+  private judgeKV(ticket: StampTicket, values: Map<string, string | null>): Judgement {
     if (this.stamps.reads.contradictsRecentWrites(ticket.keys, values)) return { bypass: 'pending' }
     if (this.stamps.reads.burstOpen(ticket.keys, values)) return { bypass: 'burst' }
     // Read before the database call: a fill that races a write lands under the old tokens.
@@ -182,7 +211,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
 
   async invalidateAfterWrite(scopes: readonly StampScope[], release: () => void): Promise<void> {
     try {
-      await this.stamps.bump(scopes)
+      await Promise.all([this.stamps.bump(scopes), this.strongStamps?.bump(wholeScopes(scopes))])
     } finally {
       // Landed (a commit comes this way too): updates of its documents that began before are
       // compared with a row this write may have changed since.
@@ -191,8 +220,8 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     }
   }
 
-  invalidate(scopes: readonly StampScope[]): Promise<void> {
-    return this.stamps.bumpAndWait(scopes)
+  async invalidate(scopes: readonly StampScope[]): Promise<void> {
+    await Promise.all([this.stamps.bumpAndWait(scopes), this.strongStamps?.bump(wholeScopes(scopes))])
   }
 
   /** Frees KV storage; the caller has bumped the stamps first, so an entry the listing misses is dead anyway. */

@@ -24,10 +24,12 @@ export interface ReadTicket {
    * write to a member never joins a call that read the old row (README guarantee 2).
    */
   readonly flight?: string
+  /** A strong read (README, Strong consistency): its Durable Object tokens, asked for with the KV lookup. */
+  readonly strong?: Promise<string | undefined>
 }
 
 /** After the lookup: go to the database without caching, or the signature an entry must carry. */
-export type Judgement = { bypass: 'pending' | 'burst' } | { signature: string }
+export type Judgement = { bypass: 'pending' | 'burst' | 'strong' } | { signature: string }
 
 /**
  * After the database answered: the stamps to store the entry under (and when the youngest
@@ -53,15 +55,18 @@ export interface WriteScopes {
  */
 export interface InvalidationStrategy<Ticket extends ReadTicket = ReadTicket> {
   readonly kind: 'stamp' | 'prefix'
+  /** Whether it can serve strong reads (a `strongStamps` binding; stamp strategy only). */
+  readonly strong: boolean
 
   // Reads
-  /** The scopes a read depends on. */
-  dependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args): Scope[]
+  /** The scopes a read depends on; a strong read's are whole collections and globals. */
+  dependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args, strong: boolean): Scope[]
   /** True while this isolate cannot tell which entries of these scopes are current. */
   unsettled(dependencies: readonly Scope[]): boolean
   /** The read of the entry at `key`, about to be looked up. */
-  beginRead(operation: ReadOperation, scope: Scope, dependencies: readonly Scope[], key: string): Ticket
-  judge(ticket: Ticket, values: Map<string, string | null>): Judgement
+  beginRead(operation: ReadOperation, scope: Scope, dependencies: readonly Scope[], key: string, strong: boolean): Ticket
+  /** A strong read's answer waits for its Durable Object tokens (the promise). */
+  judge(ticket: Ticket, values: Map<string, string | null>): Judgement | Promise<Judgement>
   /**
    * Whether an entry filled at `filledAt` under `stamps` may be served now. A list entry whose
    * members this isolate has not seen yet costs one more bulk `get` (the promise).
