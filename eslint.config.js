@@ -43,6 +43,14 @@ export default defineConfig(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
+  {
+    // CommonJS outside every tsconfig (the Jest resolver of `pnpm test:payload-latest`, which
+    // Jest loads with `require`): linted without type information.
+    files: ['**/*.cjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // Formatting is Prettier's: switch off every rule that would fight it.
   prettier,
 )

@@ -10,6 +10,8 @@ function project(displayName: string, directory: string): NonNullable<Config['pr
     extensionsToTreatAsEsm: ['.ts'],
     moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
     transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }] },
+    // `pnpm test:payload-latest`: `payload` and `@payloadcms/*` from a scratch install of a newer Payload.
+    ...(process.env.PKC_PAYLOAD_DIR ? { resolver: '<rootDir>/../../packages/payload-kv-cache/scripts/payload-resolver.cjs' } : {}),
   }
 }
 

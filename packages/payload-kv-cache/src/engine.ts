@@ -169,6 +169,11 @@ export class CacheEngine implements EngineContext {
     return this.writes.flush(method, callArgs, operation)
   }
 
+  /** A method the operation table does not name: forwarded, then everything is invalidated. */
+  unknown(method: Method, callArgs: unknown[], operation: string): unknown {
+    return this.writes.unknown(method, callArgs, operation)
+  }
+
   /** For the handle: resolves once the scopes are invalidated everywhere this isolate can tell. */
   invalidate(scopes: Iterable<StampScope>, operation = 'invalidate'): Promise<void> {
     return this.writes.invalidate(scopes, operation)

@@ -35,6 +35,11 @@ export const DELETE_OPERATIONS: ReadonlySet<string> = new Set(['deleteOne', 'del
 
 export const TRANSACTION_OPERATIONS = ['beginTransaction', 'commitTransaction', 'rollbackTransaction'] as const
 
+/**
+ * Writes the wrapper cannot scope: migrations, raw SQL, dropping the database, and drizzle's
+ * row helpers `insert` and `deleteWhere` (by table name; Payload's own calls reach them through
+ * `this`, which the wrapper never sees, so only a caller outside the adapter is counted).
+ */
 export const FLUSH_OPERATIONS = [
   'migrate',
   'migrateDown',
@@ -43,33 +48,37 @@ export const FLUSH_OPERATIONS = [
   'migrateReset',
   'execute',
   'dropDatabase',
+  'insert',
+  'deleteWhere',
 ] as const
 
 /**
- * Methods known to need nothing from the cache. Any other function is still forwarded, but
- * logged once, because a new Payload version may have added a read or write we should know.
+ * Methods known to need nothing from the cache (README, Limits: unknown adapter methods), each
+ * checked on the adapters' sources: lifecycle (`init`, `connect`, `destroy`, their
+ * initialising promise), schema and migration files and the database or extensions they
+ * create (no row a read returns), drizzle's query builders, and reads the cache does not serve
+ * (`countDistinct`, `migrateStatus`). `lifecycle.test.ts` checks that every method of the real
+ * adapters is named here or in the table above. Any other function is an unknown method,
+ * which may write anything: it invalidates everything (`WritePath.unknown`).
  */
-export const PASS_OPERATIONS = new Set<string>([
+export const PASS_OPERATIONS: ReadonlySet<string> = new Set<string>([
   'init',
   'connect',
   'destroy',
-  'createMigration',
-  'migrateStatus',
-  'generateSchema',
-  'createDatabase',
-  'requireDriverCompatibility',
   'resolveInitializing',
   'rejectInitializing',
-  'getMigrationTemplate',
-  'defaultDrizzleSnapshot',
+  'createDatabase',
+  'createExtensions',
+  'createMigration',
+  'generateSchema',
+  'migrateStatus',
+  'requireDrizzleKit',
   'createJSONQuery',
   'convertPathToJSONTraversal',
   'countDistinct',
-  'deleteWhere',
-  'insert',
-  'findMany',
-  'fieldConstraints',
-  'deleteManyVersions',
+  // MongoDB's connection hooks, functions when the config gives them; its `connect` calls them.
+  'afterCreateConnection',
+  'afterOpenConnection',
 ])
 
 export type ReadOperation = (typeof READ_OPERATIONS)[number]
@@ -77,17 +86,23 @@ export type WriteOperation = (typeof WRITE_OPERATIONS)[number]
 export type TransactionOperation = (typeof TRANSACTION_OPERATIONS)[number]
 export type FlushOperation = (typeof FLUSH_OPERATIONS)[number]
 
-export type OperationKind = 'read' | 'write' | 'transaction' | 'flush'
+/**
+ * How the wrapper treats a method: a read it caches, a write it invalidates for, a transaction
+ * boundary, a write of everything (`flush`), one it forwards as it is (`pass`), or one it does
+ * not know (`unknown`: forwarded, then everything is invalidated).
+ */
+export type OperationKind = 'read' | 'write' | 'transaction' | 'flush' | 'pass' | 'unknown'
 
 const KINDS = new Map<string, OperationKind>([
   ...READ_OPERATIONS.map((name) => [name, 'read'] as const),
   ...WRITE_OPERATIONS.map((name) => [name, 'write'] as const),
   ...TRANSACTION_OPERATIONS.map((name) => [name, 'transaction'] as const),
   ...FLUSH_OPERATIONS.map((name) => [name, 'flush'] as const),
+  ...[...PASS_OPERATIONS].map((name) => [name, 'pass'] as const),
 ])
 
-export function kindOf(name: string): OperationKind | undefined {
-  return KINDS.get(name)
+export function kindOf(name: string): OperationKind {
+  return KINDS.get(name) ?? 'unknown'
 }
 
 export type ScopeRef = { kind: 'collection' | 'global'; slug: string }

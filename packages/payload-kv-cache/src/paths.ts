@@ -8,7 +8,8 @@ import type { Scope } from './keys.js'
 /**
  * What one read actually traverses (ARCHITECTURE.md, read path step 2): the scopes that
  * its `where`, `sort`, `joins` (with their own `where` and `sort`) and `findDistinct` field
- * reach through relationship, upload and join fields, resolved against the sanitized config.
+ * and `relatedAccess` reach through relationship, upload and join fields, resolved against
+ * the sanitized config.
  */
 
 type RawField = {
@@ -178,6 +179,7 @@ export class ReadPaths {
     // Without a sort the adapters use the collection's defaultSort.
     this.sort(scope, args.sort ?? shape.defaultSort, out, versions)
     if (operation === 'findDistinct' && typeof args.field === 'string') this.path(scope, args.field, out, versions)
+    if (operation === 'findDistinct') this.relatedAccess(scope, args.relatedAccess, out)
     if (!versions) this.joins(scope, shape, args.joins, args.select, out)
   }
 
@@ -199,6 +201,23 @@ export class ReadPaths {
       }
     }
     void scope
+  }
+
+  /**
+   * `findDistinct`'s `relatedAccess` (Payload 3.90+): the read access of each collection the
+   * distinct field's path reaches, a `where` on that collection's fields keyed by the
+   * relationship path (`{ author: { 'favourite.title': ... } }`). The adapter joins the related
+   * rows under it (MongoDB's `$lookup`), whatever the `where` names, so the relationship is
+   * followed, then the `where` is read beneath it as Payload's `prefixWherePaths` spells it.
+   * Payload also folds it into `where`, but the adapter reads it on its own: so does this.
+   */
+  private relatedAccess(scope: Scope, relatedAccess: unknown, out: Traversal): void {
+    if (relatedAccess === null || typeof relatedAccess !== 'object') return
+    for (const [path, where] of Object.entries(relatedAccess)) {
+      // An empty last segment: the related rows, not the relationship's own column.
+      this.path(scope, `${path}.`, out, false)
+      this.where(scope, beneath(path, where), out, false)
+    }
   }
 
   private where(scope: Scope, where: unknown, out: Traversal, versions: boolean, base = ''): void {
@@ -366,6 +385,15 @@ function merge(a: FieldNode | undefined, b: FieldNode): FieldNode {
   const rank = { relation: 3, join: 2, container: 1, leaf: 0 } as const
   const kind = rank[a.kind] >= rank[b.kind] ? a.kind : b.kind
   return { kind, targets: targets.length > 0 ? targets : undefined, children, virtual: a.virtual ?? b.virtual }
+}
+
+/** A `where` on a related collection's fields, as paths from the collection that relates to it. */
+function beneath(prefix: string, where: unknown): unknown {
+  if (where === null || typeof where !== 'object') return undefined
+  if (Array.isArray(where)) return where.map((part) => beneath(prefix, part))
+  return Object.fromEntries(
+    Object.entries(where).map(([key, value]) => (/^(and|or)$/i.test(key) ? [key, beneath(prefix, value)] : [`${prefix}.${key}`, value])),
+  )
 }
 
 function scopesOf(relationTo: string | string[] | undefined): Scope[] {

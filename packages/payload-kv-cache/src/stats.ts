@@ -22,6 +22,8 @@ export interface CacheStats {
   bypasses: number
   /** Scopes invalidated by writes (counted once per scope per write). */
   invalidations: number
+  /** Calls of adapter methods this version does not know (a newer Payload's, a custom adapter's): each invalidated everything. */
+  unknownCalls: number
   /** Stamp tokens written to KV. */
   stampWrites: number
   /** Bumps folded into a stamp write already due (KV takes one write per second per key). */
@@ -160,6 +162,7 @@ export function emptyStats(): CacheStats {
     fillSkips: 0,
     bypasses: 0,
     invalidations: 0,
+    unknownCalls: 0,
     stampWrites: 0,
     stampsCoalesced: 0,
     stampRetries: 0,

@@ -6,7 +6,7 @@ import type { KVCacheHandle } from './handle.js'
 import { Handle } from './handle.js'
 import type { KVNamespaceLike } from './kv.js'
 import type { ReadOperation, TransactionOperation } from './operations.js'
-import { kindOf, PASS_OPERATIONS } from './operations.js'
+import { kindOf } from './operations.js'
 import type { KVCacheOptions } from './options.js'
 import { resolveOptions } from './options.js'
 
@@ -58,7 +58,9 @@ export function withKVCache<T extends DatabaseAdapterResult>(adapter: T, options
  * A live view of the inner adapter (ARCHITECTURE.md, Wrapping). Nothing is copied: adapters reassign
  * their own methods and properties after init. Every method is called with `this === inner`,
  * so an adapter's calls to itself (`upsert` calling `this.updateOne`, `connect` running
- * `this.migrate`) are never intercepted a second time.
+ * `this.migrate`) are never intercepted a second time. Every function property called from
+ * outside is routed by its kind in the operation table; one the table does not name may be a
+ * write a newer Payload added, so it invalidates everything (README, Limits).
  */
 function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheHandle, logger: Logger | undefined): InnerAdapter {
   // One wrapper per inner function, so `db.find === db.find` and spies behave.
@@ -93,14 +95,16 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
     let wrapper = wrappers.get(fn)
     if (wrapper) return wrapper
     const kind = kindOf(name)
-    if (!kind && !PASS_OPERATIONS.has(name) && !logged.has(name)) {
+    if (kind === 'unknown' && !logged.has(name)) {
       logged.add(name)
-      logger?.debug?.(`payload-kv-cache: forwarding ${name}, which it does not know`)
+      logger?.warn?.(
+        `payload-kv-cache: the adapter method ${name} is not one this version knows; each call is forwarded, then invalidates everything (README, Limits)`,
+      )
     }
     wrapper = function (this: unknown, ...args: unknown[]) {
       if (name === 'init' && this !== inner) return reinit(fn, args)
       // Called by the adapter on itself (or by a spy we called): not ours to cache twice.
-      if (this === inner || !kind) return fn.apply(inner, args)
+      if (this === inner || kind === 'pass') return fn.apply(inner, args)
       switch (kind) {
         case 'read':
           return engine.read(name as ReadOperation, fn, (args[0] ?? {}) as Args)
@@ -110,6 +114,8 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
           return engine.transaction(name as TransactionOperation, fn, args)
         case 'flush':
           return engine.flush(fn, args, name)
+        case 'unknown':
+          return engine.unknown(fn, args, name)
       }
     }
     wrappers.set(fn, wrapper)
@@ -131,6 +137,8 @@ function wrapInstance(inner: InnerAdapter, engine: CacheEngine, handle: KVCacheH
       if (property === INNER) return target
       const value: unknown = Reflect.get(target, property, target)
       if (typeof property !== 'string' || typeof value !== 'function' || assigned.has(value)) return value
+      // Object.prototype's (`toString`, `hasOwnProperty`): no adapter method, nothing to route.
+      if (value === (Object.prototype as Record<string, unknown>)[property]) return value
       // Proxy invariant: a non-writable, non-configurable property must read as itself.
       const descriptor = Object.getOwnPropertyDescriptor(target, property)
       if (descriptor && !descriptor.configurable && !descriptor.writable) return value

@@ -95,6 +95,37 @@ export class WritePath {
     return this.invalidating(['*'], operation, () => method.apply(this.ctx.inner, callArgs))
   }
 
+  /**
+   * A method the operation table does not name (README, Limits): a newer Payload's or a custom
+   * adapter's, which may write rows the wrapper cannot name. It is forwarded and counted
+   * (`unknownCalls`), and taken as a flush: everything is invalidated once it returns, and
+   * again when each open transaction commits. A synchronous method keeps its synchronous
+   * result; its invalidation then lands in the background, and until it has, this isolate's
+   * reads bypass the cache (the hold), as after any write.
+   */
+  unknown(method: Method, callArgs: unknown[], operation: string): unknown {
+    const { ctx } = this
+    ctx.counters.count('unknownCalls', '*', operation)
+    let outcome: { value: unknown } | { error: unknown } | undefined
+    // `flush` runs this before its first await: a synchronous outcome is known on return.
+    const run = (): unknown => {
+      let value: unknown
+      try {
+        value = method.apply(ctx.inner, callArgs)
+      } catch (error) {
+        outcome = { error }
+        throw error
+      }
+      if (!isThenable(value)) outcome = { value }
+      return value
+    }
+    const flushed = this.flush(run, [], operation)
+    if (!outcome) return flushed
+    ctx.background.run(() => flushed)
+    if ('error' in outcome) throw outcome.error
+    return outcome.value
+  }
+
   /** For the handle: resolves once the scopes are invalidated everywhere this isolate can tell. */
   async invalidate(scopes: Iterable<StampScope>, operation = 'invalidate'): Promise<void> {
     const { strategy } = this.ctx
@@ -189,4 +220,10 @@ export class WritePath {
       if (events.enabled) events.emit({ type: 'invalidation', scope, operation, ms: 0 })
     }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  )
 }

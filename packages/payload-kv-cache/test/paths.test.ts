@@ -149,6 +149,31 @@ describe('precise read dependencies', () => {
     expect(deps('findDistinct', 'c:authors', { field: 'team.org.name', joins: false })).toEqual(['c:authors', 'c:orgs', 'c:teams'])
   })
 
+  it('findDistinct follows its relatedAccess (Payload 3.90+): the relationship it is keyed by, and the where beneath it', () => {
+    // Payload's shape: relationship paths of the distinct field, each a `where` on the related collection's fields.
+    const access = (relatedAccess: unknown) => deps('findDistinct', 'c:posts', { field: 'author.name', relatedAccess })
+    expect(access({ author: { 'team.org.name': { equals: 'x' } } })).toEqual(['c:authors', 'c:orgs', 'c:posts', 'c:teams'])
+    expect(access({ author: { or: [{ name: { equals: 'x' } }, { AND: [{ 'team.name': { exists: true } }] }] } })).toEqual([
+      'c:authors',
+      'c:posts',
+      'c:teams',
+    ])
+    // An empty `where` or one on the related ids still joins the related rows (`c:authors`: the virtual `authorName`).
+    expect(deps('findDistinct', 'c:posts', { field: 'title', relatedAccess: { 'meta.editor': {} } })).toEqual([
+      'c:authors',
+      'c:editors',
+      'c:posts',
+    ])
+    expect(deps('findDistinct', 'c:posts', { field: 'title', relatedAccess: { owner: { id: { in: [1] } } } })).toEqual([
+      'c:authors',
+      'c:posts',
+      'c:teams',
+    ])
+    // Other reads carry no such argument: one given to them is not theirs to follow.
+    expect(deps('find', 'c:plain', { relatedAccess: { ref: {} } })).toEqual(['c:plain'])
+    expect(deps('findDistinct', 'c:plain', { field: 'text', relatedAccess: { ref: {} } })).toEqual(['c:orgs', 'c:plain'])
+  })
+
   it('unknown scopes and paths depend on the scope alone', () => {
     expect(deps('find', 'c:unknown', { where: { 'x.y': { equals: 1 } } })).toEqual(['c:unknown'])
     expect(deps('find', 'c:plain', { where: { 'nope.deeper': { equals: 1 } } })).toEqual(['c:plain'])
@@ -299,5 +324,10 @@ describe('the fields a list read starts at (list precision)', () => {
     expect(list.traversal('find', 'c:items', { where: { 'owner.name': { equals: 'a' } } }).ownRowsOnly).toBe(false)
     expect(list.traversal('find', 'c:items', { where: { nothing: { equals: 'a' } } }).understood).toBe(false)
     expect(list.traversal('find', 'c:items', { where: { id: { in: [1, 2] } } })).toMatchObject({ fields: [], understood: true })
+  })
+
+  it('a findDistinct of its own field with a relatedAccess reads the related rows: not its own rows only', () => {
+    const traversal = list.traversal('findDistinct', 'c:items', { field: 'rank', relatedAccess: { owner: { name: { equals: 'a' } } } })
+    expect(traversal).toMatchObject({ scopes: ['c:items', 'c:people'], ownRowsOnly: false })
   })
 })

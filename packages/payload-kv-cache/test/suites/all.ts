@@ -5,6 +5,7 @@ import { dependencySuite } from './dependencies.js'
 import { differentialSuite } from './differential.js'
 import { draftSuite } from './drafts.js'
 import { listSuite } from './lists.js'
+import { methodSuite } from './methods.js'
 import { raceSuite } from './race.js'
 import { readSuite } from './reads.js'
 import { replicaSuite } from './replicas.js'
@@ -26,6 +27,7 @@ function strategySuites(env: TestEnv, options: { transactions: boolean }): void 
   // List precision is the stamp strategy's (README, Invalidation strategies).
   if (env.strategy === 'stamp') listSuite(env)
   draftSuite(env)
+  methodSuite(env)
   // MongoDB without a replica set has no transactions to track.
   if (options.transactions) transactionSuite(env)
   raceSuite(env)

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals'
 import { countingKV } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { Pair } from '../support/app.js'
+import { missingFeatures } from '../support/app.js'
 import type { TestEnv } from '../support/env.js'
 import { DOCUMENT_STAMPS_PER_SECOND } from '../../src/invalidation/stamps.js'
 import type { Seed } from '../support/seed.js'
@@ -107,6 +108,30 @@ export function dependencySuite(env: TestEnv): void {
       const after = await expectFresh(read)
       // Mongo keeps the reference to the deleted document; SQL's foreign key cascades.
       if (env.kind !== 'mongodb') expect(after.categories).toHaveLength(1)
+    })
+
+    it('findDistinct follows its relatedAccess (Payload 3.90+): renaming the category that access filters authors by is seen', async () => {
+      if (missingFeatures(env.kind).findDistinct) return
+      const category = await pair.cached.create({ collection: 'categories', data: { title: 'Favoured' } })
+      await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { favourite: category.id } })
+      // What Payload 3.90 passes when the authors' read access is `{ 'favourite.title': ... }`,
+      // less the copy it also folds into `where`: MongoDB's adapter reads `relatedAccess` on its
+      // own, so the dependency must come from it. (3.87.1's types do not name the argument.)
+      const args = {
+        collection: 'posts',
+        field: 'author.name',
+        sort: 'author.name',
+        limit: 10,
+        relatedAccess: { author: { 'favourite.title': { equals: 'Favoured' } } },
+      }
+      const read = (p: Payload) => p.db.findDistinct(args)
+      await warm(read)
+      await pair.cached.update({ collection: 'categories', id: category.id, data: { title: 'No longer favoured' } })
+      await pair.cache.settled()
+      log.reset()
+      await expectFresh(read)
+      expect(log.reads).toContain('findDistinct:posts')
+      await pair.cached.update({ collection: 'authors', id: data.authors[0]!.id, data: { favourite: null } })
     })
 
     it('a write to a related collection does not invalidate reads that do not traverse it', async () => {

@@ -9,6 +9,7 @@ import { createDatabase, startPair } from './app.js'
 import { skippingClock } from './clock.js'
 import type { D1Pool } from './d1.js'
 import { startD1 } from './d1.js'
+import { payloadUnderTest } from './payload-version.js'
 
 /** Cache options plus the test hooks (`clock`, `random`), which reach the cache through `withTestHooks`. */
 export interface PairOptions extends Omit<KVCacheOptions, 'kv'>, TestHooks {
@@ -43,6 +44,8 @@ export function useTestEnv(kind: DatabaseKind): TestEnv {
   const pairs: Pair[] = []
 
   beforeAll(async () => {
+    // `pnpm test:payload-latest`: say (and check) which Payload this file runs on.
+    if (process.env.PKC_PAYLOAD_DIR) console.log(await payloadUnderTest(process.env.PKC_PAYLOAD_DIR))
     kvServer = await startKV()
     if (kind === 'postgres') postgres = await startPostgres()
     if (kind === 'd1') d1 = await startD1()
