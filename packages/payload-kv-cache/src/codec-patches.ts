@@ -1,9 +1,11 @@
 /**
  * The values JSON cannot carry, as a sparse list of patches next to plain JSON text
  * (codec.ts). Encoding walks the result once to find them and to refuse what JSON would
- * change; only the objects on the way to such a value are copied (with a placeholder in its
- * place, so that key order survives), the rest goes to `JSON.stringify` as it is. Decoding is
- * `JSON.parse` and then one assignment per patch: no walk over the whole result on a hit.
+ * change, then hands the result itself to `JSON.stringify`: where JSON would drop or refuse a
+ * value (an `undefined` key, a `Date`, a `BigInt`) the walk writes a placeholder into the
+ * result, so that the key stays in its place among the others, and `restore` puts the value
+ * back before encodeBody returns. Decoding is `JSON.parse` and then one assignment per patch:
+ * no walk over the whole result on a hit.
  *
  * The list is `[keys, ops, values]`:
  * - `ops`: numbers in base64 VLQ (5 bits a character, as in source maps), per patch: its
@@ -43,8 +45,12 @@ const BIGINT = 6
 /** An object created with a null prototype (toStrictEqual tells it from `{}`). */
 const NULL_PROTO = 7
 
-/** What the JSON text holds where a patch goes, when JSON would drop or refuse the value. */
-const PLACEHOLDER = 0
+/**
+ * What the JSON text holds where a patch goes, when JSON would drop or refuse the value: -0,
+ * which JSON writes as `0`, and which the walk can tell from a result's own values because a
+ * result's own -0 is rare enough to look up (see `originalAt`).
+ */
+const PLACEHOLDER = -0
 
 const MAX_DEPTH = 200
 
@@ -52,16 +58,7 @@ const DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
 const DIGIT_OF = new Int8Array(128).fill(-1)
 for (let i = 0; i < DIGITS.length; i++) DIGIT_OF[DIGITS.charCodeAt(i)] = i
 
-/** Base64 VLQ of a non-negative integer: low 5 bits first, bit 6 says another digit follows. */
-function vlq(n: number): string {
-  let out = ''
-  do {
-    const low = n % 32
-    n = Math.floor(n / 32)
-    out += DIGITS[n > 0 ? low + 32 : low]
-  } while (n > 0)
-  return out
-}
+const DIGIT_CODES = Array.from(DIGITS, (digit) => digit.charCodeAt(0))
 
 type Segment = string | number
 
@@ -78,6 +75,12 @@ function keptAsIs(value: unknown): boolean {
   }
 }
 
+function slotsOf(originals: Map<object, Map<Segment, unknown>>, container: object): Map<Segment, unknown> {
+  let slots = originals.get(container)
+  if (slots === undefined) originals.set(container, (slots = new Map()))
+  return slots
+}
+
 function hasEnumerableKeys(object: object): boolean {
   for (const _ in object) return true
   return false
@@ -87,14 +90,18 @@ function hasEnumerableKeys(object: object): boolean {
 export type PatchList = [keys: string[], ops: string, values: Array<number | string | null>]
 
 /**
- * One walk over a result: `visit` returns what `JSON.stringify` should be given in its place
- * (the value itself unless something under it had to be replaced) and collects the patches.
+ * One walk over a result: collects the patches, and `visit` returns what `JSON.stringify`
+ * should be given in the value's place: the value itself, or the placeholder, which the
+ * container's loop writes into the result (`replace`) until `restore`.
  */
 export class PatchCollector {
   /** The path of the value being visited: its first `depth` segments. */
   private readonly path: Segment[] = []
-  private previous: Segment[] = []
-  private ops = ''
+  /** The previous patch's path, its first `previousLength` segments: the next one is coded against it. */
+  private readonly previous: Segment[] = []
+  private previousLength = 0
+  /** `ops` as character codes, made a string once at the end. */
+  private readonly digits: number[] = []
   private readonly keys: string[] = []
   private readonly keyIndex = new Map<string, number>()
   private readonly values: Array<number | string | null> = []
@@ -103,10 +110,19 @@ export class PatchCollector {
    * enumerable one): JSON.stringify writes own keys only, so then each key is checked.
    */
   private readonly inherited = hasEnumerableKeys(Object.prototype)
+  /** The slots `replace` wrote into: container, key, original value, and again. */
+  private readonly replaced: unknown[] = []
+  /** The same, by container: built only once a placeholder is met again (see `originalAt`). */
+  private originals: Map<object, Map<Segment, unknown>> | undefined
 
   /** The patch list, or undefined when plain JSON carries the result exactly. */
   list(): PatchList | undefined {
-    return this.ops === '' ? undefined : [this.keys, this.ops, this.values]
+    const { digits } = this
+    if (digits.length === 0) return undefined
+    let ops = ''
+    // In slices: a call takes only so many arguments.
+    for (let i = 0; i < digits.length; i += 8192) ops += String.fromCharCode(...digits.slice(i, i + 8192))
+    return [this.keys, ops, this.values]
   }
 
   visit(value: unknown, depth: number): unknown {
@@ -139,18 +155,19 @@ export class PatchCollector {
     if (depth > MAX_DEPTH) throw new UncacheableValueError('result nested too deeply (or circular)')
     const path = this.path
     if (Array.isArray(value)) {
-      let copy: unknown[] | undefined
       for (let i = 0; i < value.length; i++) {
         const item: unknown = value[i]
         if (keptAsIs(item)) continue
         // A hole would come back as undefined; Payload results have none, refuse rather than guess.
         if (item === undefined && !(i in value)) throw new UncacheableValueError('a sparse array in the result')
+        // (Past keptAsIs, a value equal to the placeholder is -0: ours, or the result's own.)
+        const original = item === PLACEHOLDER ? this.originalAt(value, i) : item
         path[depth] = i
-        const written = typeof item === 'object' ? this.container(item!, depth + 1) : this.visit(item, depth + 1)
-        // (NaN is the one value unequal to itself; it stays as it is.)
-        if (written !== item && written === written) (copy ??= value.slice())[i] = written
+        const written = typeof original === 'object' ? this.container(original!, depth + 1) : this.visit(original, depth + 1)
+        // (JSON writes undefined in an array as null: that slot stays as it is.)
+        if (written === PLACEHOLDER && item !== PLACEHOLDER && item !== undefined) this.replace(value, i, item)
       }
-      return copy ?? value
+      return value
     }
     const proto = Object.getPrototypeOf(value) as object | null
     if (proto !== Object.prototype) {
@@ -169,41 +186,91 @@ export class PatchCollector {
     }
     const record = value as Record<string, unknown>
     const inherited = this.inherited
-    let copy: Record<string, unknown> | undefined
     // for-in, not Object.keys: it allocates no array, which halves the walk (BENCHMARKS.md section 3).
     for (const key in record) {
       if (inherited && !Object.hasOwn(record, key)) continue
       const item = record[key]
       if (keptAsIs(item)) continue
+      const original = item === PLACEHOLDER ? this.originalAt(record, key) : item
       path[depth] = key
-      const written = typeof item === 'object' ? this.container(item!, depth + 1) : this.visit(item, depth + 1)
-      // The spread keeps the key order and makes an own `__proto__` key an own key of the copy,
-      // so the assignment below cannot reach Object.prototype's setter.
-      if (written !== item && written === written) (copy ??= { ...record })[key] = written
+      const written = typeof original === 'object' ? this.container(original!, depth + 1) : this.visit(original, depth + 1)
+      if (written === PLACEHOLDER && item !== PLACEHOLDER) this.replace(record, key, item)
     }
-    return copy ?? value
+    return value
+  }
+
+  /**
+   * Puts the placeholder where JSON would drop or refuse `original`, in the result itself:
+   * copying every object on the way down to it instead cost about a tenth of JSON.stringify's
+   * time more on the bench's pages of posts. `restore` puts the original back before
+   * encodeBody returns (synchronously: no other code runs meanwhile).
+   */
+  private replace(container: object, key: Segment, original: unknown): void {
+    const property = Object.getOwnPropertyDescriptor(container, key)
+    // A setter would run, a read-only property would throw. Neither is in a result from an
+    // adapter (Payload's hooks assign into it); such a result is served from the database.
+    if (property === undefined || !('value' in property) || !property.writable) {
+      throw new UncacheableValueError('a read-only or accessor property holding a value JSON cannot carry')
+    }
+    this.replaced.push(container, key, original)
+    if (this.originals !== undefined) slotsOf(this.originals, container).set(key, original)
+    ;(container as Record<Segment, unknown>)[key] = PLACEHOLDER
+  }
+
+  /**
+   * What a placeholder met in the walk stands for: the same object reached again (a shared
+   * reference) already has the placeholder written in. A -0 of the result's own is itself.
+   */
+  private originalAt(container: object, key: Segment): unknown {
+    if (this.replaced.length === 0) return PLACEHOLDER
+    if (this.originals === undefined) {
+      this.originals = new Map()
+      const replaced = this.replaced
+      for (let i = 0; i < replaced.length; i += 3) slotsOf(this.originals, replaced[i] as object).set(replaced[i + 1] as Segment, replaced[i + 2])
+    }
+    const slots = this.originals.get(container)
+    return slots !== undefined && slots.has(key) ? slots.get(key) : PLACEHOLDER
+  }
+
+  /** Puts back every value `replace` took out of the result. */
+  restore(): void {
+    const replaced = this.replaced
+    for (let i = replaced.length - 3; i >= 0; i -= 3) (replaced[i] as Record<Segment, unknown>)[replaced[i + 1] as Segment] = replaced[i + 2]
+    replaced.length = 0
   }
 
   private add(kind: number, depth: number): void {
     const { path, previous } = this
-    const limit = Math.min(depth, previous.length)
+    const before = this.previousLength
+    const limit = Math.min(depth, before)
     let common = 0
     while (common < limit && path[common] === previous[common]) common++
-    let ops = this.ops + DIGITS[kind]! + vlq(previous.length - common) + vlq(depth - common)
+    this.code(kind)
+    this.code(before - common)
+    this.code(depth - common)
     for (let i = common; i < depth; i++) {
       const segment = path[i]!
-      if (typeof segment === 'number') ops += vlq(2 * segment)
+      previous[i] = segment
+      if (typeof segment === 'number') this.code(2 * segment)
       else {
         let k = this.keyIndex.get(segment)
         if (k === undefined) {
           k = this.keys.push(segment) - 1
           this.keyIndex.set(segment, k)
         }
-        ops += vlq(2 * k + 1)
+        this.code(2 * k + 1)
       }
     }
-    this.ops = ops
-    this.previous = path.slice(0, depth)
+    this.previousLength = depth
+  }
+
+  /** Appends `n` to `ops` in base64 VLQ: low 5 bits first, bit 6 says another digit follows. */
+  private code(n: number): void {
+    while (n >= 32) {
+      this.digits.push(DIGIT_CODES[(n % 32) + 32]!)
+      n = Math.floor(n / 32)
+    }
+    this.digits.push(DIGIT_CODES[n]!)
   }
 }
 

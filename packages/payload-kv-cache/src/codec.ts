@@ -38,8 +38,14 @@ export function encodeEnvelope(stamps: string, filledAt: number, expiresAt: numb
  */
 export function encodeBody(result: unknown): string {
   const collector = new PatchCollector()
-  // Never undefined: undefined (and any other value JSON.stringify would skip) is replaced or refused.
-  const json = JSON.stringify(collector.visit(result, 0))
+  let json: string
+  try {
+    // Never undefined: undefined (and any other value JSON.stringify would skip) is replaced or refused.
+    json = JSON.stringify(collector.visit(result, 0))
+  } finally {
+    // The walk wrote placeholders into the result; the caller gets it back as it was.
+    collector.restore()
+  }
   const patches = collector.list()
   return patches === undefined ? `[${json}]` : `[${json},${JSON.stringify(patches)}]`
 }

@@ -124,6 +124,62 @@ describe('special values, everywhere', () => {
     expect('gone' in inner).toBe(true)
   })
 
+  it('puts back what it wrote into the result when the walk refuses it halfway', () => {
+    const value = { a: undefined, at: new Date(3), list: [1n], then: new Map(), z: undefined }
+    expect(() => encodeBody(value)).toThrow(UncacheableValueError)
+    expect(Object.keys(value)).toEqual(['a', 'at', 'list', 'then', 'z'])
+    expect(value.a).toBeUndefined()
+    expect(value.at).toStrictEqual(new Date(3))
+    expect(value.list).toStrictEqual([1n])
+  })
+
+  it('puts back what it wrote into the result when JSON.stringify throws', () => {
+    let reads = 0
+    // A getter that answers the walk with a number and JSON.stringify with a BigInt.
+    const value = {
+      a: undefined,
+      get sly() {
+        return reads++ === 0 ? 1 : 1n
+      },
+    }
+    expect(() => encodeBody(value)).toThrow()
+    expect(Object.getOwnPropertyDescriptor(value, 'a')).toEqual({ value: undefined, writable: true, enumerable: true, configurable: true })
+  })
+
+  it('refuses, untouched, a read-only or accessor property holding a value JSON cannot carry (it would write there)', () => {
+    const frozen = Object.freeze({ a: 1, gone: undefined })
+    expect(() => encodeBody({ frozen })).toThrow(UncacheableValueError)
+    expect(() => encodeBody([Object.freeze([new Date(1)])])).toThrow(UncacheableValueError)
+    let sets = 0
+    const accessor = {
+      get at() {
+        return new Date(2)
+      },
+      set at(_: unknown) {
+        sets++
+      },
+    }
+    expect(() => encodeBody(accessor)).toThrow(UncacheableValueError)
+    expect(sets).toBe(0)
+    // but a frozen object JSON carries as it is, and undefined in a frozen array (JSON writes null), are fine
+    expect(roundTrip(Object.freeze({ a: 1, b: [NaN] }))).toStrictEqual({ a: 1, b: [NaN] })
+    expect(roundTrip(Object.freeze([undefined, 1]))).toStrictEqual([undefined, 1])
+  })
+
+  it("tells the result's own -0 from its placeholder when an object is reached twice", () => {
+    const shared = { gone: undefined, own: -0, at: new Date(1) }
+    const value = [shared, shared, { again: shared, n: -0 }]
+    const decoded = roundTrip(value) as Array<Record<string, unknown>>
+    expect(decoded).toStrictEqual([
+      { gone: undefined, own: -0, at: new Date(1) },
+      { gone: undefined, own: -0, at: new Date(1) },
+      { again: { gone: undefined, own: -0, at: new Date(1) }, n: -0 },
+    ])
+    expect(Object.is(decoded[1]!.own, -0)).toBe(true)
+    expect(Object.is(decoded[2]!.n, -0)).toBe(true)
+    expect('gone' in (decoded[2]!.again as object)).toBe(true)
+  })
+
   it('walks own keys only, as JSON.stringify does, even with an enumerable key added to Object.prototype', () => {
     const proto = Object.prototype as Record<string, unknown>
     proto.addedByALibrary = function () {}
