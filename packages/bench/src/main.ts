@@ -90,7 +90,9 @@ function keysCodecOnly(): void {
   const codec = measureCodec(MICRO)
   const file = join(root, 'BENCHMARKS.md')
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
-  const section = renderSection(keysSection({ machine: machine(), keys, codec, alone: { date, seconds: (performance.now() - started) / 1000 } }))
+  const section = renderSection(
+    keysSection({ machine: machine(), keys, codec, alone: { date, seconds: (performance.now() - started) / 1000 } }),
+  )
   writeFileSync(file, spliceKeysCodec(readFileSync(file, 'utf8'), section))
   log(`[${elapsed()}] wrote section 3 of BENCHMARKS.md`)
   for (const c of codec) {

@@ -77,7 +77,7 @@ function keptAsIs(value: unknown): boolean {
 
 function slotsOf(originals: Map<object, Map<Segment, unknown>>, container: object): Map<Segment, unknown> {
   let slots = originals.get(container)
-  if (slots === undefined) originals.set(container, (slots = new Map()))
+  if (slots === undefined) originals.set(container, (slots = new Map<Segment, unknown>()))
   return slots
 }
 
@@ -226,7 +226,8 @@ export class PatchCollector {
     if (this.originals === undefined) {
       this.originals = new Map()
       const replaced = this.replaced
-      for (let i = 0; i < replaced.length; i += 3) slotsOf(this.originals, replaced[i] as object).set(replaced[i + 1] as Segment, replaced[i + 2])
+      for (let i = 0; i < replaced.length; i += 3)
+        slotsOf(this.originals, replaced[i] as object).set(replaced[i + 1] as Segment, replaced[i + 2])
     }
     const slots = this.originals.get(container)
     return slots !== undefined && slots.has(key) ? slots.get(key) : PLACEHOLDER
@@ -235,7 +236,8 @@ export class PatchCollector {
   /** Puts back every value `replace` took out of the result. */
   restore(): void {
     const replaced = this.replaced
-    for (let i = replaced.length - 3; i >= 0; i -= 3) (replaced[i] as Record<Segment, unknown>)[replaced[i + 1] as Segment] = replaced[i + 2]
+    for (let i = replaced.length - 3; i >= 0; i -= 3)
+      (replaced[i] as Record<Segment, unknown>)[replaced[i + 1] as Segment] = replaced[i + 2]
     replaced.length = 0
   }
 

@@ -36,7 +36,7 @@ const SPECIAL: Array<[string, () => unknown]> = [
   ['an empty null-prototype object', () => nullProto({})],
 ]
 
-type Get = (found: any) => unknown // eslint-disable-line @typescript-eslint/no-explicit-any -- test accessors
+type Get = (found: any) => unknown
 
 /** Places to put a value, and where to find it again: at the top, at depth, in arrays, next to ordinary values. */
 const PLACES: Array<[string, (value: unknown) => unknown, Get]> = [
