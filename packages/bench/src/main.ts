@@ -20,14 +20,18 @@ import { machine } from './machine.js'
 import { footprint, gcAvailable, heapUsed } from './memory.js'
 import { postgresPair, postgresTarget } from './postgres-target.js'
 import type { Figures, LoadRun, MemoryRun } from './report.js'
-import { headline, latencyChart, loadChart, render } from './report.js'
+import { headline, keysSection, latencyChart, loadChart, render, spliceKeysCodec } from './report.js'
+import { renderSection } from './markdown.js'
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000)
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 150)
 const BURST = 240
 /** Entries in the written scope for section 4; `BENCH_SCOPE_SIZES=100,1000` for a quick run. */
 const SCOPE_SIZES = (process.env.BENCH_SCOPE_SIZES ?? '100,1000,10000').split(',').map(Number)
-/** `editorial`: only section 1b's workload, replaced in place in BENCHMARKS.md (the rest stays as it was). */
+/**
+ * `editorial`: only section 1b's workload; `keys-codec`: only section 3 (a minute). Either is
+ * replaced in place in BENCHMARKS.md, the rest staying as it was.
+ */
 const ONLY = process.env.BENCH_ONLY
 /** With BENCH_ONLY=editorial: the backends to run it on, `postgres`, `d1` or both (the default). */
 const BACKENDS = new Set((process.env.BENCH_BACKENDS ?? 'postgres,d1').split(',').map((name) => name.trim()))
@@ -76,9 +80,32 @@ async function editorialOnly(): Promise<void> {
   for (const line of editorialHeadline(runs)) log(`  ${line}`)
 }
 
+/** The section 3 microbenchmarks: one setting for the full run and a run of them alone. */
+const MICRO = { batches: 11, batchMs: 30, warmupMs: 300 }
+
+/** Section 3 alone: key derivation and the value codec, spliced into BENCHMARKS.md. */
+function keysCodecOnly(): void {
+  log(`[${elapsed()}] key derivation and codec`)
+  const keys = measureKeys(MICRO)
+  const codec = measureCodec(MICRO)
+  const file = join(root, 'BENCHMARKS.md')
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+  const section = renderSection(
+    keysSection({ machine: machine(), keys, codec, alone: { date, seconds: (performance.now() - started) / 1000 } }),
+  )
+  writeFileSync(file, spliceKeysCodec(readFileSync(file, 'utf8'), section))
+  log(`[${elapsed()}] wrote section 3 of BENCHMARKS.md`)
+  for (const c of codec) {
+    log(
+      `  ${c.documents} documents: encode ${(c.encode / c.jsonStringify).toFixed(2)}x JSON.stringify, decode ${(c.decode / c.jsonParse).toFixed(2)}x JSON.parse, ${c.bytes} bytes`,
+    )
+  }
+}
+
 async function main(): Promise<void> {
   if (ONLY === 'editorial') return editorialOnly()
-  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: the only section that runs alone is 'editorial'`)
+  if (ONLY === 'keys-codec') return keysCodecOnly()
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: the sections that run alone are 'editorial' and 'keys-codec'`)
   if (!gcAvailable()) log('warning: run with --expose-gc (pnpm bench does): heap figures will include garbage')
   const load: LoadRun[] = []
   const memory: MemoryRun[] = []
@@ -126,9 +153,8 @@ async function main(): Promise<void> {
 
   // Alone on the machine's share of CPU: nothing else of ours runs meanwhile.
   log(`[${elapsed()}] key derivation and codec`)
-  const micro = { batches: 11, batchMs: 30, warmupMs: 300 }
-  const keys = measureKeys(micro)
-  const codec = measureCodec(micro)
+  const keys = measureKeys(MICRO)
+  const codec = measureCodec(MICRO)
 
   const { latency, burst } = await workerdSections(load, memory, editorial)
 

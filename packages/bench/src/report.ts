@@ -170,7 +170,10 @@ function latencySection(f: Figures, chartPath: string): Section {
   }
 }
 
-function keysSection(f: Figures): Section {
+/** What section 3 is made of; `alone` when a run of this section alone (`BENCH_ONLY=keys-codec`) wrote it. */
+export type KeysCodecFigures = Pick<Figures, 'machine' | 'keys' | 'codec'> & { alone?: { date: string; seconds: number } }
+
+export function keysSection(f: KeysCodecFigures): Section {
   const keyRows = f.keys.map((k) => [
     k.name,
     perCall(k.library),
@@ -223,9 +226,22 @@ function keysSection(f: Figures): Section {
         ['result page', 'entry size', 'encodeEnvelope', 'JSON.stringify', 'ratio', 'decodeEnvelope + read', 'JSON.parse', 'ratio'],
         codecRows,
       ),
+      ...(f.alone
+        ? [
+            `This section was written by a run of it alone (\`BENCH_ONLY=keys-codec\`) on ${f.alone.date}, in ${Math.round(f.alone.seconds)} s; the machine and the other sections are those of the full run named at the top.`,
+          ]
+        : []),
     ],
     interpretation: `Deriving a key costs ${f.keys.map((k) => times(k.library, k.objectHash, 2)).join(', ')} of object-hash's time, so ${fix}; the codec, which keeps \`undefined\`, \`Date\`, \`NaN\` and \`BigInt\` exact, costs ${f.codec.map((c) => times(c.encode, c.jsonStringify)).join(' and ')} of \`JSON.stringify\` to encode and ${f.codec.map((c) => times(c.decode, c.jsonParse)).join(' and ')} of \`JSON.parse\` to decode (10 and 100 documents), ${f.codec.map((c) => `${ms(c.decode / 1e6)} ms`).join(' and ')} per hit.`,
   }
+}
+
+/** BENCHMARKS.md with section 3 replaced by `section`, the rest as the last full run wrote it. */
+export function spliceKeysCodec(markdown: string, section: string): string {
+  const start = markdown.indexOf('\n## 3. ')
+  const end = markdown.indexOf('\n## 4. ')
+  if (start < 0 || end < start) throw new Error('BENCHMARKS.md has no section 3 followed by section 4: run the full bench once')
+  return `${markdown.slice(0, start)}\n${section}\n${markdown.slice(end)}`
 }
 
 function invalidationSection(f: Figures): Section {

@@ -45,7 +45,7 @@ describe('entries', () => {
     it.each([
       ['text that is not JSON', 'garbage'],
       ['an envelope of another format version', JSON.stringify({ v: 999, s: '', f: 0, e: 9e15, d: {} })],
-      ['an envelope with an unknown tag in its data', null],
+      ['an envelope whose patch list names a path its data lacks', null],
     ])('%s is a miss, answered from the database, and refilled', async (_, garbage) => {
       const read = (p: Payload) => db(p).find!({ collection: 'notes', sort: '-text', limit: 2 })
       await pair.cache.invalidateAll()
@@ -63,7 +63,8 @@ describe('entries', () => {
       if (value === null) {
         // A valid envelope, under the current stamps, whose data cannot be decoded.
         const real = JSON.parse((await env.kv().get(key, 'text'))!) as Record<string, unknown>
-        value = JSON.stringify({ ...real, d: { docs: '\u0001?' } })
+        // (kind 0 = undefined, drop 0, add 1 segment: 'B' = keys[0])
+        value = JSON.stringify({ ...real, d: [{ docs: [] }, [['missing'], 'AABB', []]] })
       }
       await env.kv().put(key, value)
 
