@@ -90,6 +90,8 @@ export async function startWorker<I = Ids>(bundle: string, schemaDir: string, op
     compatibilityFlags: ['nodejs_compat'],
     d1Databases: { D1: 'local-payload' },
     kvNamespaces: { CACHE: 'local-cache' },
+    // The class the bundle exports (worker/index.ts), for the strong variants' stamps; in memory.
+    durableObjects: { KV_CACHE_STAMPS: 'KVCacheStamps' },
     d1Persist: join(state, 'd1'),
     bindings: {
       STRATEGY: options.strategy,
