@@ -7,19 +7,31 @@ import { sqliteD1Adapter } from '@payloadcms/db-d1-sqlite'
 import { siteConfig } from '@pkc-examples/magazine/config'
 import type { SanitizedConfig } from 'payload'
 import { getPayload, handleEndpoints } from 'payload'
-import type { KVNamespaceLike } from 'payload-kv-cache'
+import type { DurableObjectNamespaceLike, KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
+
+// Strong scopes keep their stamps in this Durable Object; wrangler.jsonc binds it as KV_CACHE_STAMPS.
+export { KVCacheStamps } from 'payload-kv-cache/durable-object'
 
 interface Env {
   D1: Parameters<typeof sqliteD1Adapter>[0]['binding']
   CACHE: KVNamespaceLike
+  KV_CACHE_STAMPS: DurableObjectNamespaceLike
 }
 
 let config: Promise<SanitizedConfig> | undefined
 
 function configFor(env: Env): Promise<SanitizedConfig> {
   // Tables come from `pnpm schema` (drizzle-kit cannot run here): never push from the Worker.
-  config ??= siteConfig(withKVCache(sqliteD1Adapter({ binding: env.D1, push: false }), { kv: env.CACHE, waitUntil }))
+  // Categories are strong: a rename shows in every location as soon as the write returns.
+  config ??= siteConfig(
+    withKVCache(sqliteD1Adapter({ binding: env.D1, push: false }), {
+      kv: env.CACHE,
+      waitUntil,
+      strongStamps: env.KV_CACHE_STAMPS,
+      collections: { categories: { consistency: 'strong' } },
+    }),
+  )
   return config
 }
 

@@ -28,6 +28,7 @@ beforeAll(async () => {
     compatibilityFlags: ['nodejs_compat'],
     d1Databases: { D1: 'local-payload' },
     kvNamespaces: { CACHE: 'local-cache' },
+    durableObjects: { KV_CACHE_STAMPS: 'KVCacheStamps' },
     d1Persist: join(state, 'd1'),
     cf: false,
   })

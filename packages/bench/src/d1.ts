@@ -27,15 +27,18 @@ export const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDF
 process.env.WRANGLER_SEND_METRICS = 'false'
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false'
 
-/** Builds the Worker bundle into a temporary directory; returns the module's path. */
-export function buildWorker(): string {
+/**
+ * Builds the Worker bundle into a temporary directory; returns the module's path. Another
+ * config builds another Worker; wrangler names the module after the config's `main`.
+ */
+export function buildWorker(config = wranglerConfig, module = 'index.js'): string {
   const outdir = mkdtempSync(join(tmpdir(), 'pkc-bench-worker-'))
-  execFileSync(join(benchRoot, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir, '--config', wranglerConfig], {
+  execFileSync(join(benchRoot, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir, '--config', config], {
     cwd: benchRoot,
     env: quietEnv,
     stdio: 'pipe',
   })
-  return join(outdir, 'index.js')
+  return join(outdir, module)
 }
 
 /**
@@ -90,6 +93,8 @@ export async function startWorker<I = Ids>(bundle: string, schemaDir: string, op
     compatibilityFlags: ['nodejs_compat'],
     d1Databases: { D1: 'local-payload' },
     kvNamespaces: { CACHE: 'local-cache' },
+    // The class the bundle exports (worker/index.ts), for the strong variants' stamps; in memory.
+    durableObjects: { KV_CACHE_STAMPS: 'KVCacheStamps' },
     d1Persist: join(state, 'd1'),
     bindings: {
       STRATEGY: options.strategy,

@@ -1,6 +1,7 @@
 /**
- * Section 2: how long a GET takes inside workerd, cached against uncached, on the same
- * Worker and database, sampled round-robin so that machine noise falls on every variant alike.
+ * Section 2: how long a GET takes inside workerd, cached against uncached, and eventual
+ * against strong scopes (stamps in a Durable Object), on the same Worker and database,
+ * sampled round-robin so that machine noise falls on every variant alike.
  */
 import { median, quantile } from '@pkc/testkit'
 import type { BenchWorker } from './d1.js'
@@ -41,6 +42,8 @@ export const SERIES = {
   empty: 'empty Worker response',
   'plain-delayed': 'uncached, origin model +20 ms/call',
   'cached-delayed': 'cached, origin model +20 ms/call',
+  strong: 'cached, strong scopes (KV hit + Durable Object)',
+  'strong-delayed': 'cached, strong scopes, origin model +20 ms/call',
 } as const
 export type Series = keyof typeof SERIES
 
@@ -56,7 +59,12 @@ export interface QueryLatency {
   /** Adapter reads one request makes (the number of KV lookups a hit needs). */
   reads: number
   series: Record<Series, Distribution>
+  /** Durable Object calls per sampled request of the strong variants (`x-strong-reads`). */
+  strongCalls: { strong: number; 'strong-delayed': number }
 }
+
+/** Series whose every sample must be all KV hits. */
+const CACHED: ReadonlySet<Series> = new Set(['cached', 'strong'])
 
 const distribution = (values: number[]): Distribution => ({
   p50: median(values),
@@ -78,7 +86,7 @@ export async function measureLatency(worker: BenchWorker, samples: number, progr
     // Fills the cache, and lets every variant build its Payload and warm its JIT.
     let reads = 0
     for (let i = 0; i < 20; i++) {
-      for (const variant of ['plain', 'cached', 'memory', 'plain-delayed', 'cached-delayed']) {
+      for (const variant of ['plain', 'cached', 'memory', 'plain-delayed', 'cached-delayed', 'strong', 'strong-delayed']) {
         const { response } = await timed(worker, `/v/${variant}${query.path}`)
         if (response.status !== 200) throw new Error(`${variant} ${query.path}: ${response.status}`)
         if (variant === 'plain') reads = Number(response.headers.get('x-db-reads'))
@@ -92,17 +100,21 @@ export async function measureLatency(worker: BenchWorker, samples: number, progr
       empty: '/bench/empty',
       'plain-delayed': `/v/plain-delayed${query.path}`,
       'cached-delayed': `/v/cached-delayed${query.path}`,
+      strong: `/v/strong${query.path}`,
+      'strong-delayed': `/v/strong-delayed${query.path}`,
     }
     const series = Object.keys(paths) as Series[]
     const times = Object.fromEntries(series.map((name) => [name, [] as number[]])) as Record<Series, number[]>
+    const strongCalls = { strong: 0, 'strong-delayed': 0 }
     for (let i = 0; i < samples; i++) {
       // Rotated each round, so that no variant always follows the same one.
       for (let j = 0; j < series.length; j++) {
         const name = series[(i + j) % series.length]!
         const { ms, response } = await timed(worker, paths[name])
-        if (name === 'cached' && !/hits=(\d+); lookups=\1$/.test(response.headers.get('x-kv-cache') ?? '')) {
-          throw new Error(`a cached sample of ${query.name} was not all hits: ${response.headers.get('x-kv-cache')}`)
+        if (CACHED.has(name) && !/hits=(\d+); lookups=\1$/.test(response.headers.get('x-kv-cache') ?? '')) {
+          throw new Error(`a ${name} sample of ${query.name} was not all hits: ${response.headers.get('x-kv-cache')}`)
         }
+        if (name === 'strong' || name === 'strong-delayed') strongCalls[name] += Number(response.headers.get('x-strong-reads'))
         times[name].push(ms)
       }
     }
@@ -110,8 +122,48 @@ export async function measureLatency(worker: BenchWorker, samples: number, progr
       query,
       reads,
       series: Object.fromEntries(series.map((name) => [name, distribution(times[name])])) as Record<Series, Distribution>,
+      strongCalls: { strong: strongCalls.strong / samples, 'strong-delayed': strongCalls['strong-delayed'] / samples },
     })
-    progress(`    ${query.name}: p50 uncached ${median(times.plain).toFixed(2)} ms, cached ${median(times.cached).toFixed(2)} ms`)
+    progress(
+      `    ${query.name}: p50 uncached ${median(times.plain).toFixed(2)} ms, cached ${median(times.cached).toFixed(2)} ms, strong ${median(times.strong).toFixed(2)} ms`,
+    )
   }
   return out
+}
+
+/** Writes through the eventual and the strong cached instance: what a strong write waits for. */
+export interface WriteLatency {
+  /** Writes per variant. */
+  writes: number
+  eventual: Distribution
+  strong: Distribution
+  /** Durable Object calls (bumps) per write, by variant: the eventual one makes none. */
+  bumps: { eventual: number; strong: number }
+}
+
+/**
+ * Editor saves (a post's `views`, Local API) alternating between the two instances, spaced
+ * so that neither comes near KV's one write per second per stamp (a burst would change what
+ * the write does). Run after the reads: each write invalidates that instance's entries.
+ */
+export async function measureWrites(worker: BenchWorker, writes: number): Promise<WriteLatency> {
+  const variants = { eventual: 'cached', strong: 'strong' } as const
+  const times = { eventual: [] as number[], strong: [] as number[] }
+  const bumps = { eventual: 0, strong: 0 }
+  const id = worker.ids.posts.at(-1)
+  for (let i = 0; i < writes; i++) {
+    for (const kind of i % 2 === 0 ? (['eventual', 'strong'] as const) : (['strong', 'eventual'] as const)) {
+      const { ms, response } = await timed(worker, `/bench/write?variant=${variants[kind]}&id=${id}&views=${1000 + i}`)
+      if (response.status !== 200) throw new Error(`a ${kind} write failed: ${response.status}`)
+      times[kind].push(ms)
+      bumps[kind] += Number(response.headers.get('x-strong-bumps'))
+      await new Promise((resolve) => setTimeout(resolve, 400))
+    }
+  }
+  return {
+    writes,
+    eventual: distribution(times.eventual),
+    strong: distribution(times.strong),
+    bumps: { eventual: bumps.eventual / writes, strong: bumps.strong / writes },
+  }
 }

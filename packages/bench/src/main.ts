@@ -13,24 +13,26 @@ import { editorialOnD1, editorialOnPostgres } from './editorial/bench.js'
 import { editorialHeadline, renderEditorial, spliceEditorial } from './editorial/report.js'
 import { measureInvalidation } from './invalidation.js'
 import { measureCodec, measureKeys } from './keys-codec.js'
-import { measureLatency } from './latency.js'
+import { measureLatency, measureWrites } from './latency.js'
 import type { WriteMix } from './load.js'
 import { MIX_LABEL, runLoad, steps } from './load.js'
 import { machine } from './machine.js'
 import { footprint, gcAvailable, heapUsed } from './memory.js'
 import { postgresPair, postgresTarget } from './postgres-target.js'
-import type { Figures, LoadRun, MemoryRun } from './report.js'
-import { headline, keysSection, latencyChart, loadChart, render, spliceKeysCodec } from './report.js'
+import type { Figures, LatencyFigures, LoadRun, MemoryRun } from './report.js'
+import { headline, keysSection, latencyChart, latencySection, loadChart, render, spliceKeysCodec, spliceLatency } from './report.js'
 import { renderSection } from './markdown.js'
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000)
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 150)
+/** Writes per cached instance in section 2's eventual-against-strong comparison. */
+const WRITES = 20
 const BURST = 240
 /** Entries in the written scope for section 4; `BENCH_SCOPE_SIZES=100,1000` for a quick run. */
 const SCOPE_SIZES = (process.env.BENCH_SCOPE_SIZES ?? '100,1000,10000').split(',').map(Number)
 /**
- * `editorial`: only section 1b's workload; `keys-codec`: only section 3 (a minute). Either is
- * replaced in place in BENCHMARKS.md, the rest staying as it was.
+ * `editorial`: only section 1b's workload; `latency`: only section 2; `keys-codec`: only
+ * section 3 (a minute). Each is replaced in place in BENCHMARKS.md, the rest staying as it was.
  */
 const ONLY = process.env.BENCH_ONLY
 /** With BENCH_ONLY=editorial: the backends to run it on, `postgres`, `d1` or both (the default). */
@@ -102,10 +104,49 @@ function keysCodecOnly(): void {
   }
 }
 
+/** Section 2 alone: the bench Worker's latency and writes, spliced into BENCHMARKS.md with its chart. */
+async function latencyOnly(): Promise<void> {
+  log(`[${elapsed()}] hit latency in workerd: building the Worker and the schema`)
+  const bundle = buildWorker()
+  const schema = await schemaD1()
+  let figures: LatencyFigures
+  try {
+    figures = { machine: machine(), samples: SAMPLES, ...(await latencyInWorker(bundle, schema)) }
+  } finally {
+    rmSync(dirname(bundle), { recursive: true, force: true })
+    rmSync(schema, { recursive: true, force: true })
+  }
+  mkdirSync(chartsDir, { recursive: true })
+  const chart = join(chartsDir, 'latency-p50.svg')
+  writeFileSync(chart, barChart(latencyChart(figures)))
+  const file = join(root, 'BENCHMARKS.md')
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+  const section = renderSection(latencySection(figures, relative(root, chart), { date, seconds: (performance.now() - started) / 1000 }))
+  writeFileSync(file, spliceLatency(readFileSync(file, 'utf8'), section))
+  log(`[${elapsed()}] wrote section 2 of BENCHMARKS.md`)
+}
+
+/** Section 2's figures: a fresh Worker with the origin model at 20 ms; reads first, then writes. */
+async function latencyInWorker(bundle: string, schema: string): Promise<Pick<Figures, 'latency' | 'writes'>> {
+  log(`  [${elapsed()}] hit latency (${SAMPLES} samples per GET and variant), then ${WRITES} writes per cached instance`)
+  const worker = await startWorker(bundle, schema, { strategy: 'stamp', originDelayMs: 20 })
+  try {
+    const latency = await measureLatency(worker, SAMPLES, (line) => log(`  ${line}`))
+    const writes = await measureWrites(worker, WRITES)
+    log(
+      `    writes p50: eventual ${writes.eventual.p50.toFixed(2)} ms, strong ${writes.strong.p50.toFixed(2)} ms (${writes.bumps.strong} DO calls each)`,
+    )
+    return { latency, writes }
+  } finally {
+    await worker.dispose()
+  }
+}
+
 async function main(): Promise<void> {
   if (ONLY === 'editorial') return editorialOnly()
   if (ONLY === 'keys-codec') return keysCodecOnly()
-  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: the sections that run alone are 'editorial' and 'keys-codec'`)
+  if (ONLY === 'latency') return latencyOnly()
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: the sections that run alone are 'editorial', 'latency' and 'keys-codec'`)
   if (!gcAvailable()) log('warning: run with --expose-gc (pnpm bench does): heap figures will include garbage')
   const load: LoadRun[] = []
   const memory: MemoryRun[] = []
@@ -156,7 +197,7 @@ async function main(): Promise<void> {
   const keys = measureKeys(MICRO)
   const codec = measureCodec(MICRO)
 
-  const { latency, burst } = await workerdSections(load, memory, editorial)
+  const { latency, writes, burst } = await workerdSections(load, memory, editorial)
 
   const figures: Figures = {
     machine: machine(),
@@ -167,6 +208,7 @@ async function main(): Promise<void> {
     load,
     editorial,
     latency,
+    writes,
     keys,
     codec,
     invalidation,
@@ -191,7 +233,7 @@ async function workerdSections(
   load: LoadRun[],
   memory: MemoryRun[],
   editorial: EditorialRun[],
-): Promise<Pick<Figures, 'latency' | 'burst'>> {
+): Promise<Pick<Figures, 'latency' | 'writes' | 'burst'>> {
   log(`[${elapsed()}] D1 in workerd: building the Worker and the schema`)
   const bundle = buildWorker()
   const schema = await schemaD1()
@@ -214,13 +256,7 @@ async function workerdSections(
     }
     log(`  [${elapsed()}] editorial workload`)
     editorial.push(...(await editorialOnD1(bundle, REQUESTS, log)))
-    log(`  [${elapsed()}] hit latency (${SAMPLES} samples per GET and variant)`)
-    const worker = await startWorker(bundle, schema, { strategy: 'stamp', originDelayMs: 20 })
-    try {
-      return { latency: await measureLatency(worker, SAMPLES, (line) => log(`  ${line}`)), burst }
-    } finally {
-      await worker.dispose()
-    }
+    return { ...(await latencyInWorker(bundle, schema)), burst }
   } finally {
     rmSync(dirname(bundle), { recursive: true, force: true })
     rmSync(schema, { recursive: true, force: true })

@@ -5,7 +5,7 @@ import { renderEditorial } from './editorial/report.js'
 import type { BurstFigures } from './d1-target.js'
 import type { InvalidationRow } from './invalidation.js'
 import type { CodecRow, KeyRow } from './keys-codec.js'
-import type { QueryLatency, Series } from './latency.js'
+import type { QueryLatency, Series, WriteLatency } from './latency.js'
 import type { LoadResult, WriteMix } from './load.js'
 import { MIX_LABEL } from './load.js'
 import type { Machine } from './machine.js'
@@ -37,6 +37,8 @@ export interface Figures {
   /** Section 1b: the editorial workload, listPrecision off and on. */
   editorial: EditorialRun[]
   latency: QueryLatency[]
+  /** Section 2's writes through the eventual and the strong cached instance. */
+  writes?: WriteLatency
   keys: KeyRow[]
   codec: CodecRow[]
   invalidation: InvalidationRow[]
@@ -102,7 +104,16 @@ function loadSection(f: Figures, chartPath: string): Section {
   }
 }
 
-function latencySection(f: Figures, chartPath: string): Section {
+/** What section 2 is made of: a full run's figures, or those of `BENCH_ONLY=latency`. */
+export type LatencyFigures = Pick<Figures, 'machine' | 'samples' | 'latency' | 'writes'>
+
+/** Set when section 2 was written by a run of it alone. */
+export interface Alone {
+  date: string
+  seconds: number
+}
+
+export function latencySection(f: LatencyFigures, chartPath: string, alone?: Alone): Section {
   const d = (q: QueryLatency, s: Series) => q.series[s]
   const triple = (q: QueryLatency, s: Series) => `${ms(d(q, s).p50)} / ${ms(d(q, s).p95)} / ${ms(d(q, s).p99)}`
   const local = table(
@@ -146,7 +157,63 @@ function latencySection(f: Figures, chartPath: string): Section {
       times(d(q, 'cached').p50, floorOf(q), 2),
     ]),
   )
+  const calls = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(2))
+  const strong = table(
+    [
+      'GET',
+      'eventual p50 / p95 / p99 ms',
+      'strong p50 / p95 / p99 ms',
+      'strong − eventual, p50 ms',
+      'strong ÷ eventual, p50',
+      'p99',
+      'Durable Object calls per read',
+    ],
+    f.latency.map((q) => [
+      q.query.name,
+      triple(q, 'cached'),
+      triple(q, 'strong'),
+      ms(d(q, 'strong').p50 - d(q, 'cached').p50),
+      times(d(q, 'strong').p50, d(q, 'cached').p50, 2),
+      times(d(q, 'strong').p99, d(q, 'cached').p99, 2),
+      calls(q.strongCalls.strong),
+    ]),
+  )
+  const strongModel = table(
+    [
+      'GET',
+      'eventual + 20 ms/call, p50 / p95 / p99 ms',
+      'strong + 20 ms/call, p50 / p95 / p99 ms',
+      'strong − eventual, p50 ms',
+      'uncached ÷ strong, p50',
+      'Durable Object calls per read',
+    ],
+    f.latency.map((q) => [
+      q.query.name,
+      triple(q, 'cached-delayed'),
+      triple(q, 'strong-delayed'),
+      ms(d(q, 'strong-delayed').p50 - d(q, 'cached-delayed').p50),
+      times(d(q, 'plain-delayed').p50, d(q, 'strong-delayed').p50),
+      calls(q.strongCalls['strong-delayed']),
+    ]),
+  )
+  const w = f.writes
+  const writes = w
+    ? table(
+        ["write (a post's `views`, Local API)", 'p50 / p95 / p99 ms', 'Durable Object calls per write'],
+        [
+          ['eventual', `${ms(w.eventual.p50)} / ${ms(w.eventual.p95)} / ${ms(w.eventual.p99)}`, calls(w.bumps.eventual)],
+          ['strong', `${ms(w.strong.p50)} / ${ms(w.strong.p95)} / ${ms(w.strong.p99)}`, calls(w.bumps.strong)],
+        ],
+      )
+    : undefined
   const avg = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
+  const strongExtra = avg(f.latency.map((q) => d(q, 'strong').p50 - d(q, 'cached').p50))
+  const strongExtraP99 = avg(f.latency.map((q) => d(q, 'strong').p99 - d(q, 'cached').p99))
+  const strongCallsPerRead = avg(f.latency.map((q) => q.strongCalls.strong))
+  const strongModelRatio = avg(f.latency.map((q) => d(q, 'plain-delayed').p50 / d(q, 'strong-delayed').p50))
+  // Differences of a few tenths of a millisecond fall either way with noise: say which way they fell.
+  const more = (value: number) => (value >= 0 ? `${ms(value)} ms more` : `${ms(-value)} ms less`)
+  const strongReading = `a hit of strong scopes took on average ${more(strongExtra)} than an eventual one at p50 (${more(strongExtraP99)} at p99) for ${calls(strongCallsPerRead)} Durable Object calls per read, to an object in the same workerd process (a deployed one is a network round trip away, which this does not show), and still ${strongModelRatio.toFixed(1)}x less time than uncached under the model${w ? `; a strong write made ${calls(w.bumps.strong)} Durable Object calls and took ${more(w.strong.p50 - w.eventual.p50)} at p50 than an eventual one` : ''}`
   const localRatio = avg(f.latency.map((q) => d(q, 'cached').p50 / d(q, 'plain').p50))
   const modelRatio = avg(f.latency.map((q) => d(q, 'plain-delayed').p50 / d(q, 'cached-delayed').p50))
   const floorRatio = avg(f.latency.map((q) => d(q, 'cached').p50 / floorOf(q)))
@@ -156,6 +223,12 @@ function latencySection(f: Figures, chartPath: string): Section {
       `The bench Worker under Miniflare (workerd ${f.machine.workerd}), one isolate holding several Payload instances over the same local D1 and KV, each GET timed around \`dispatchFetch\` from Node (${f.samples} samples per GET and variant after 20 warm-up rounds, variants rotated round-robin so that noise falls on all alike). "Uncached" is the same Worker and bundle with a Payload whose adapter is not wrapped. Every cached sample was checked to be all KV hits (\`x-kv-cache\` header).`,
       `Local D1 runs in the same workerd process, so its queries cost well under a millisecond; no production database does. The **origin-latency model** (labelled as such: a model, not a measurement) wraps the inner adapter so that every database call first waits 20 ms, for both the uncached and the cached variant.`,
       `The floor: a bare \`KV.get\` of a real entry of the same query inside the Worker (as many sequential gets as the request makes adapter reads), plus the same Payload request with an adapter that answers from memory (no database call), minus one empty Worker response (the \`dispatchFetch\` round trip both include).`,
+      `**Strong** is one more cached Payload in the same rotation, whose every collection and global has \`consistency: 'strong'\` with \`strongStamps\` bound to the \`KVCacheStamps\` class the bench Worker exports (README, Strong consistency): each hit also asks a Durable Object for its scopes' tokens, beside its KV lookup. "Eventual" is the cached variant above. Miniflare runs the object in the same workerd process, so its call costs no network; a deployed object lives in one location and a read elsewhere pays the round trip to it. Durable Object calls are \`breakdown().totals.strongReads\` and \`strongBumps\`, read around each request; the writes come after all reads, alternating between the two instances ${w ? `(${w.writes} each, ` : '('}spaced 0.4 s apart so that no stamp meets KV's one write per second).`,
+      ...(alone
+        ? [
+            `This section was written by a run of it alone (\`BENCH_ONLY=latency\`) on ${alone.date}, in ${Math.round(alone.seconds)} s; the machine and the other sections are those of the full run named at the top.`,
+          ]
+        : []),
     ].join('\n\n'),
     body: [
       'Local D1:',
@@ -164,9 +237,14 @@ function latencySection(f: Figures, chartPath: string): Section {
       model,
       'A hit against its floor:',
       floor,
-      `![p50 latency, cached and uncached](${chartPath})`,
+      'Strong scopes against eventual ones, local D1:',
+      strong,
+      'Strong scopes against eventual ones, origin-latency **model**, 20 ms per database call:',
+      strongModel,
+      ...(writes ? ['Writes, local D1:', writes] : []),
+      `![p50 latency: uncached, cached, cached with strong scopes](${chartPath})`,
     ],
-    interpretation: `Inside workerd a cached GET took on average ${(localRatio * 100).toFixed(0)} % of the uncached time at p50 against a D1 that runs in the same process, and ${modelRatio.toFixed(1)}x less time than uncached once each database call costs 20 ms (model); at ${floorRatio.toFixed(2)}x the floor of a bare KV get plus Payload's own work, ${floorRatio <= 1.25 ? 'the cache adds little beyond the KV read it cannot avoid' : `the cache adds about ${ms(avg(f.latency.map((q) => d(q, 'cached').p50 - floorOf(q))))} ms of its own (key, stamps, decoding) to each hit`}.`,
+    interpretation: `Inside workerd a cached GET took on average ${(localRatio * 100).toFixed(0)} % of the uncached time at p50 against a D1 that runs in the same process, and ${modelRatio.toFixed(1)}x less time than uncached once each database call costs 20 ms (model); at ${floorRatio.toFixed(2)}x the floor of a bare KV get plus Payload's own work, ${floorRatio <= 1.25 ? 'the cache adds little beyond the KV read it cannot avoid' : `the cache adds about ${ms(avg(f.latency.map((q) => d(q, 'cached').p50 - floorOf(q))))} ms of its own (key, stamps, decoding) to each hit`}; ${strongReading}.`,
   }
 }
 
@@ -339,7 +417,7 @@ function memorySection(f: Figures): Section {
   }
 }
 
-export function latencyChart(f: Figures): Chart {
+export function latencyChart(f: Pick<Figures, 'latency'>): Chart {
   return {
     title: 'GET latency inside workerd, p50 (ms); the +20 ms rows are a model',
     unit: 'ms, p50',
@@ -349,6 +427,7 @@ export function latencyChart(f: Figures): Chart {
         bars: [
           { series: 'uncached', value: q.series.plain.p50 },
           { series: 'cached', value: q.series.cached.p50 },
+          { series: 'cached, strong', value: q.series.strong.p50 },
         ],
       },
       {
@@ -356,6 +435,7 @@ export function latencyChart(f: Figures): Chart {
         bars: [
           { series: 'uncached', value: q.series['plain-delayed'].p50 },
           { series: 'cached', value: q.series['cached-delayed'].p50 },
+          { series: 'cached, strong', value: q.series['strong-delayed'].p50 },
         ],
       },
     ]),
@@ -403,7 +483,7 @@ export function render(f: Figures, charts: { load: string; latency: string }): s
         ['latency samples per GET and variant (`BENCH_SAMPLES`)', String(f.samples)],
       ],
     ),
-    'Commands (from the repository root; `pnpm bench` builds the library first):\n\n```sh\nnpx --yes pnpm@10.34.9 install\nnpx --yes pnpm@10.34.9 bench\nBENCH_REQUESTS=300 BENCH_SAMPLES=30 npx --yes pnpm@10.34.9 bench   # a quick run\nBENCH_ONLY=editorial npx --yes pnpm@10.34.9 bench                   # section 1b alone, replaced in place\n```',
+    'Commands (from the repository root; `pnpm bench` builds the library first):\n\n```sh\nnpx --yes pnpm@10.34.9 install\nnpx --yes pnpm@10.34.9 bench\nBENCH_REQUESTS=300 BENCH_SAMPLES=30 npx --yes pnpm@10.34.9 bench   # a quick run\nBENCH_ONLY=editorial npx --yes pnpm@10.34.9 bench                   # section 1b alone, replaced in place\nBENCH_ONLY=latency npx --yes pnpm@10.34.9 bench                     # section 2 alone, replaced in place\n```',
     `Goals reported against: at least ${HIT_GOAL * 100} % of adapter reads served from KV with 0 stale (section 1); key derivation at most ${KEY_GOAL === 0.2 ? 'one fifth' : KEY_GOAL} of object-hash's time (section 3).`,
   ].join('\n\n')
   const sections = [
@@ -417,4 +497,12 @@ export function render(f: Figures, charts: { load: string; latency: string }): s
   // Section 1b, right after section 1, between markers a run of it alone replaces.
   if (f.editorial.length > 0) rendered.splice(1, 0, renderEditorial(f.editorial, { requests: f.requests }))
   return `${head}\n\n${rendered.join('\n\n')}\n`
+}
+
+/** Section 2 replaced in place: from its heading to the next section's. */
+export function spliceLatency(markdown: string, section: string): string {
+  const start = markdown.indexOf('\n## 2. ')
+  const end = start < 0 ? -1 : markdown.indexOf('\n## ', start + 1)
+  if (start < 0 || end < 0) throw new Error('BENCHMARKS.md has no section 2 to replace: run the whole bench')
+  return `${markdown.slice(0, start + 1)}${section}\n${markdown.slice(end)}`
 }

@@ -5,7 +5,8 @@
  *
  *   /v/<variant>/api/...   Payload's REST API through one variant (see VARIANTS)
  *   /bench/seed            the magazine's content, through the uncached instance; answers its ids
- *   /bench/write           an editor's save, through the cached instance's Local API
+ *   /bench/write           an editor's save, through the cached instance's Local API (?variant= another
+ *                          cached one); answers `x-strong-bumps`, the Durable Object calls it made
  *   /bench/kv              a bare KV get of an entry under ?prefix= (the floor of a hit)
  *   /bench/empty           nothing at all (what dispatchFetch itself costs)
  *   /bench/state           counters, cache stats and the engine's map sizes
@@ -15,8 +16,8 @@
  *   /bench/kv-counts       the cached instance's KV operations, charged to reads or writes
  *
  * SITE picks the app: the magazine (default) or the editorial site (src/editorial).
- * Each Payload response carries `x-db-reads` (database reads it caused) and
- * `x-kv-cache: hits=N; lookups=M`. Only one request per variant is in flight at a time, so
+ * Each Payload response carries `x-db-reads` (database reads it caused),
+ * `x-kv-cache: hits=N; lookups=M` and `x-strong-reads` (Durable Object calls it made). Only one request per variant is in flight at a time, so
  * the deltas belong to that request.
  */
 import { waitUntil } from 'cloudflare:workers'
@@ -27,7 +28,7 @@ import { seed } from '@pkc-examples/magazine/seed'
 import { lookupsOf } from '@pkc/testkit/stats'
 import type { DatabaseAdapterObj, Payload, SanitizedConfig } from 'payload'
 import { getPayload, handleEndpoints } from 'payload'
-import type { KVNamespaceLike } from 'payload-kv-cache'
+import type { DurableObjectNamespaceLike, KVNamespaceLike } from 'payload-kv-cache'
 import { withKVCache } from 'payload-kv-cache'
 import type { CallCounter } from '../src/adapters.js'
 import { counted, delayed, memoized } from '../src/adapters.js'
@@ -39,9 +40,13 @@ import { applyWrite } from '../src/editorial/writes.js'
 import type { PhasedKV } from '../src/phased-kv.js'
 import { phasedKV } from '../src/phased-kv.js'
 
+// The strong variants' stamps live in this Durable Object class, bound as KV_CACHE_STAMPS (wrangler.jsonc).
+export { KVCacheStamps } from 'payload-kv-cache/durable-object'
+
 interface Env {
   D1: Parameters<typeof sqliteD1Adapter>[0]['binding']
   CACHE: KVNamespaceLike
+  KV_CACHE_STAMPS: DurableObjectNamespaceLike
   /** 'stamp' or 'prefix'. */
   STRATEGY?: string
   /** Milliseconds the origin-latency model adds to each database call. */
@@ -52,12 +57,15 @@ interface Env {
   LIST_PRECISION?: string
 }
 
+/** `strong`: every collection and global of the magazine has `consistency: 'strong'`. */
 const VARIANTS = {
-  plain: { cache: false, delay: false, memory: false },
-  cached: { cache: true, delay: false, memory: false },
-  'plain-delayed': { cache: false, delay: true, memory: false },
-  'cached-delayed': { cache: true, delay: true, memory: false },
-  memory: { cache: false, delay: false, memory: true },
+  plain: { cache: false, delay: false, memory: false, strong: false },
+  cached: { cache: true, delay: false, memory: false, strong: false },
+  'plain-delayed': { cache: false, delay: true, memory: false, strong: false },
+  'cached-delayed': { cache: true, delay: true, memory: false, strong: false },
+  memory: { cache: false, delay: false, memory: true, strong: false },
+  strong: { cache: true, delay: false, memory: false, strong: true },
+  'strong-delayed': { cache: true, delay: true, memory: false, strong: true },
 } as const
 type Variant = keyof typeof VARIANTS
 
@@ -86,13 +94,28 @@ function configFor(variant: Variant, env: Env): Promise<SanitizedConfig> {
     let kv = env.CACHE
     if (variant === 'cached') kv = (phased = phasedKV(env.CACHE)).kv
     const listPrecision = env.LIST_PRECISION === undefined ? {} : { listPrecision: env.LIST_PRECISION === 'true' }
+    const strong = shape.strong ? strongScopes(env) : {}
     // Each cached variant its own prefix: they share one namespace as two sites would.
-    adapter = withKVCache(adapter, { kv, waitUntil, invalidation, prefix: variant, ...listPrecision })
+    adapter = withKVCache(adapter, { kv, waitUntil, invalidation, prefix: variant, ...listPrecision, ...strong })
   }
   config = env.SITE === 'editorial' ? editorialConfig(adapter) : siteConfig(adapter)
   configs.set(variant, config)
   return config
 }
+
+/** The magazine's scopes, all strong: the slugs are the magazine's, which the options check at start-up. */
+function strongScopes(env: Env) {
+  if (env.SITE === 'editorial') throw new Error('the strong variants serve the magazine only')
+  const strong = { consistency: 'strong' } as const
+  return {
+    strongStamps: env.KV_CACHE_STAMPS,
+    collections: { authors: strong, categories: strong, posts: strong },
+    globals: { site: strong },
+  }
+}
+
+/** Durable Object calls this instance has made so far: reads, or bumps (retries included). */
+const strongCalls = (payload: Payload, kind: 'strongReads' | 'strongBumps') => payload.db.kvCache?.breakdown().totals[kind] ?? 0
 
 const payloadOf = (variant: Variant, env: Env): Promise<Payload> =>
   getPayload({ config: configFor(variant, env), key: variant, cron: false })
@@ -102,12 +125,14 @@ async function api(variant: Variant, request: Request, path: string, env: Env): 
   if (variant === 'cached' && phased) phased.phase = 'read'
   const counter = counters.get(variant)!
   const readsBefore = counter.reads
+  const strongBefore = strongCalls(payload, 'strongReads')
   const before = payload.db.kvCache?.stats()
   const url = new URL(request.url)
   const inner = new Request(new URL(path + url.search, url), request)
   const response = await handleEndpoints({ config: configFor(variant, env), request: inner, payloadInstanceCacheKey: variant })
   const headers = new Headers(response.headers)
   headers.set('x-db-reads', String(counter.reads - readsBefore))
+  headers.set('x-strong-reads', String(strongCalls(payload, 'strongReads') - strongBefore))
   const after = payload.db.kvCache?.stats()
   if (before && after) headers.set('x-kv-cache', `hits=${after.hits - before.hits}; lookups=${lookupsOf(after) - lookupsOf(before)}`)
   return new Response(response.body, { status: response.status, headers })
@@ -192,10 +217,14 @@ export default {
       case '/bench/kv':
         return bareGets(env, url.searchParams.get('prefix') ?? '', Number(url.searchParams.get('n') ?? 1))
       case '/bench/write': {
-        const payload = await payloadOf('cached', env)
+        const variant = url.searchParams.get('variant') ?? 'cached'
+        if (!(variant in VARIANTS) || !VARIANTS[variant as Variant].cache)
+          return new Response(`no cached variant ${variant}`, { status: 400 })
+        const payload = await payloadOf(variant as Variant, env)
         const id = Number(url.searchParams.get('id'))
+        const bumps = strongCalls(payload, 'strongBumps')
         await payload.update({ collection: 'posts', id, data: { views: Number(url.searchParams.get('views')) } })
-        return new Response('ok')
+        return new Response('ok', { headers: { 'x-strong-bumps': String(strongCalls(payload, 'strongBumps') - bumps) } })
       }
       case '/bench/seed': {
         const plain = await payloadOf('plain', env)
