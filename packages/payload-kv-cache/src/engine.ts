@@ -131,7 +131,7 @@ export class CacheEngine implements EngineContext {
             listPrecision: options.listPrecision && !options.key,
             strongStamps:
               options.strongStamps &&
-              new StrongStamps(options.strongStamps, options.kvTimeoutMs, this.counters, options.sleep, (message) =>
+              new StrongStamps(options.strongStamps, options.prefix, options.kvTimeoutMs, this.counters, options.sleep, (message) =>
                 this.report('strong', message),
               ),
           })

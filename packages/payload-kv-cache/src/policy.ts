@@ -67,6 +67,11 @@ export class CachePolicy {
     return ttl
   }
 
+  /** Every collection and global of the config. */
+  get scopes(): ReadonlySet<Scope> {
+    return this.known
+  }
+
   /** Whether any read of this scope can be cached: writes to scopes no cached read depends on need no stamp. */
   isCached(scope: Scope): boolean {
     return this.known.has(scope) && this.scopeSetting(scope) !== false

@@ -101,7 +101,7 @@ export interface ReasonCounters {
   bypassesUnkeyable: number
   /** Bypassed: a strong read whose Durable Object failed or was slower than `kvTimeoutMs`, or asked for with no `strongStamps` binding. */
   bypassesStrong: number
-  /** Durable Object calls made to read strong stamps: one per collection or global a strong read depends on, plus one for the flush stamp. */
+  /** Durable Object calls made to read strong stamps: one per collection or global a strong read depends on. */
   strongReads: number
   /** Durable Object calls made to bump stamps after writes (retries included). */
   strongBumps: number

@@ -138,6 +138,16 @@ describe('strong consistency through a Durable Object', () => {
     expect(a.adapter.kvCache.breakdown().totals.strongBumps).toBeGreaterThan(0)
   })
 
+  it('a flush (invalidateAll, a migration) reaches every strong scope, though no read asks a shared object', async () => {
+    const [a, b] = await twoLocations()
+    const n = await plain.create({ collection: 'notes', data: { text: 'flushed' } })
+    await warm((p) => note(p, n.id), a, b)
+    // Behind the cache, then announced the way a migration's flush is.
+    await plain.update({ collection: 'notes', id: n.id, data: { text: 'changed behind the cache' } })
+    await a.adapter.kvCache.invalidateAll()
+    expect(await note(b.payload, n.id)).toStrictEqual(await note(plain, n.id))
+  })
+
   it('one request asks for strong reads of an eventual scope (req.context.kvCache)', async () => {
     const [a, b] = await twoLocations()
     const grace = await plain.create({ collection: 'authors', data: { name: 'Grace' } })

@@ -39,11 +39,6 @@ export interface StampStrategyOptions extends StampWritesOptions {
   prefix: string
 }
 
-/** The collections, globals and `*` among stamps: what the Durable Objects keep (strong reads depend on nothing finer). */
-function wholeScopes(scopes: readonly StampScope[]): StampScope[] {
-  return scopes.filter((scope) => scope === '*' || !scope.includes('#'))
-}
-
 const FALLBACK_COUNTERS: Readonly<Record<ListFallbackReason, CounterName>> = {
   traversal: 'listFallbacksTraversal',
   field: 'listFallbacksField',
@@ -130,8 +125,9 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   beginRead(operation: ReadOperation, scope: Scope, dependencies: readonly Scope[], key: string, strong: boolean): StampTicket {
     const stampKeys = this.stamps.reads.keysFor(dependencies)
     if (strong && this.strongStamps) {
-      // Asked now, answered beside the KV lookup; `*` is the flush stamp every read checks.
-      return { dependencies, keys: stampKeys, stampKeys, epoch: 0, strong: this.strongStamps.read([...dependencies, '*']) }
+      // Asked now, answered beside the KV lookup. No object for `*`: a flush bumps every
+      // scope's object instead (wholeScopes), so no one object is asked by every strong read.
+      return { dependencies, keys: stampKeys, stampKeys, epoch: 0, strong: this.strongStamps.read(dependencies) }
     }
     // Only a precise `find` has members.
     if (operation !== 'find' || !this.listPrecision || !isPreciseList(scope, dependencies))
@@ -200,6 +196,16 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     return out
   }
 
+  /**
+   * The collections and globals among stamps: what the Durable Objects keep (strong reads
+   * depend on nothing finer). `*` (a flush, `invalidateAll()`) is every one of them: a rare
+   * write pays a call per scope so that no strong read has to ask a shared object.
+   */
+  private wholeScopes(scopes: readonly StampScope[]): StampScope[] {
+    if (scopes.includes('*')) return [...this.schema().policy.scopes]
+    return scopes.filter((scope) => !scope.includes('#'))
+  }
+
   hold(scopes: Iterable<StampScope>): () => void {
     return this.stamps.hold(scopes)
   }
@@ -211,7 +217,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
 
   async invalidateAfterWrite(scopes: readonly StampScope[], release: () => void): Promise<void> {
     try {
-      await Promise.all([this.stamps.bump(scopes), this.strongStamps?.bump(wholeScopes(scopes))])
+      await Promise.all([this.stamps.bump(scopes), this.strongStamps?.bump(this.wholeScopes(scopes))])
     } finally {
       // Landed (a commit comes this way too): updates of its documents that began before are
       // compared with a row this write may have changed since.
@@ -221,7 +227,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   }
 
   async invalidate(scopes: readonly StampScope[]): Promise<void> {
-    await Promise.all([this.stamps.bumpAndWait(scopes), this.strongStamps?.bump(wholeScopes(scopes))])
+    await Promise.all([this.stamps.bumpAndWait(scopes), this.strongStamps?.bump(this.wholeScopes(scopes))])
   }
 
   /** Frees KV storage; the caller has bumped the stamps first, so an entry the listing misses is dead anyway. */

@@ -9,7 +9,8 @@ import type { StampScope } from './stamp-tokens.js'
  * tokens, in parallel with its KV lookup, and is valid only while those tokens and its KV
  * stamps are all current; every write bumps its scopes in the objects before it returns, so
  * a read that starts after a write returned sees it in every location. One object per
- * collection or global (`*`, the flush stamp, has its own), so a read asks one to three.
+ * collection or global (a flush bumps them all), so a read usually asks one, a read that
+ * follows a relationship or join one per scope it reaches.
  * An object that fails or is slower than `kvTimeoutMs` makes the read a database read.
  */
 
@@ -36,6 +37,8 @@ const BUMP_RETRY_MS = [250, 1000, 4000]
 export class StrongStamps {
   constructor(
     private readonly namespace: () => DurableObjectNamespaceLike,
+    /** The cache's `prefix`: sites sharing a namespace keep apart objects, as they keep apart keys. */
+    private readonly prefix: string,
     private readonly timeoutMs: number,
     private readonly counters: Counters,
     private readonly sleep: (ms: number) => Promise<void>,
@@ -84,7 +87,7 @@ export class StrongStamps {
     let timer: ReturnType<typeof setTimeout> | undefined
     try {
       const namespace = this.namespace()
-      const stub = namespace.get(namespace.idFromName(owner) as never)
+      const stub = namespace.get(namespace.idFromName(`${this.prefix}:${owner}`) as never)
       const request = stub.fetch(URL_BASE, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
       // A late answer is dropped: the caller has gone to the database (or retries).
       request.catch(() => undefined)
