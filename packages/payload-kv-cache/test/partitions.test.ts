@@ -15,6 +15,7 @@ const config = {
       slug: 'posts',
       fields: [
         { name: 'title', type: 'text', localized: true },
+        { name: 'subtitle', type: 'text' },
         { name: 'slug', type: 'text', index: true },
         { name: 'body', type: 'textarea' },
         { name: 'views', type: 'number' },
@@ -66,7 +67,7 @@ describe('value partitions', () => {
 
   it('only stored scalars compared exactly: not localized, hasMany, polymorphic, virtual, numbers or dates', () => {
     const p = partitions()
-    for (const field of ['title', 'editors', 'related', 'tags', 'shout', 'views', 'publishedAt', 'body', 'id'])
+    for (const field of ['title', 'subtitle', 'editors', 'related', 'tags', 'shout', 'views', 'publishedAt', 'body', 'id'])
       expect(p.choose(posts, { [field]: { equals: 'x' } })).toBeUndefined()
     expect(p.choose(posts, { section: { equals: '0123456789abcdef01234567' } })?.field).toBe('section')
     expect(p.has('c:plain')).toBe(false)
@@ -89,6 +90,9 @@ describe('value partitions', () => {
     // Too long, or holding `#`, no read names it and no write bumps it.
     expect(p.choose(posts, { slug: { equals: 'x'.repeat(101) } })).toBeUndefined()
     expect(p.choose(posts, { slug: { equals: 'a#b' } })).toBeUndefined()
+    // 60 characters, 120 bytes: the key is measured in bytes.
+    expect(p.choose(posts, { slug: { equals: 'é'.repeat(60) } })).toBeUndefined()
+    expect(p.choose(posts, { slug: { equals: 'e'.repeat(60) } })?.field).toBe('slug')
     expect(p.stampsOf(posts, { slug: 'a#b', kind: 'news' })).toStrictEqual(['c:posts#+kind=news'])
   })
 
@@ -106,11 +110,24 @@ describe('value partitions', () => {
     expect(p.stampsOf('c:plain', { body: 'x' })).toStrictEqual([])
   })
 
+  it('under a collation, a relationship to custom text ids is no partition: two spellings may name one document', () => {
+    const texts = {
+      collections: [
+        { slug: 'posts', fields: [{ name: 'author', type: 'relationship', relationTo: 'people' }] },
+        { slug: 'people', fields: [{ name: 'id', type: 'text' }] },
+      ],
+    }
+    const kind = (scope: Scope): IDKind => (scope === 'c:people' ? 'text' : 'number')
+    expect(new Partitions(texts, { idKind: kind, exactStrings: true }).choose(posts, { author: { equals: 'alice' } })?.field).toBe('author')
+    expect(new Partitions(texts, { idKind: kind, exactStrings: false }).choose(posts, { author: { equals: 'ALICE' } })).toBeUndefined()
+  })
+
   it('keys lists on partition fields and indexed fields, but not on updatedAt, which every save changes', () => {
     const p = partitions()
     for (const field of ['author', 'kind', 'slug', 'publishedAt', '_status', 'createdAt', 'section'])
       expect(p.keys(posts, field)).toBe(true)
-    for (const field of ['updatedAt', 'body', 'views', 'title', 'shout']) expect(p.keys(posts, field)).toBe(false)
+    // A free text field nobody indexes (a subtitle) is edited often: it keys no list.
+    for (const field of ['updatedAt', 'body', 'views', 'title', 'subtitle', 'shout']) expect(p.keys(posts, field)).toBe(false)
     expect(p.moves(posts, ['body', 'updatedAt'])).toBe(false)
     expect(p.moves(posts, ['body', 'publishedAt'])).toBe(true)
   })

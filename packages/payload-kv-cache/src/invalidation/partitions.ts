@@ -1,5 +1,6 @@
 import type { ConfigLike } from '../dependencies.js'
 import type { Scope } from '../keys.js'
+import { byteLength } from '../keys.js'
 import type { IDKind } from './documents.js'
 import { canonicalID, partitionStamp } from './documents.js'
 
@@ -22,8 +23,9 @@ import { canonicalID, partitionStamp } from './documents.js'
 /**
  * Fields whose stored value is one scalar the database compares exactly, so that "the list
  * requires value V" and "the document holds value V" can be spelt the same on both sides:
- * ids of a single-collection relationship or upload, and the strings of select, radio, text
- * and email fields. Not localized (one value per locale), not `hasMany` (arrays).
+ * ids of a single-collection relationship or upload, and the strings of select and radio
+ * fields and of indexed or unique text and email fields. Not localized (one value per
+ * locale), not `hasMany` (arrays).
  */
 type PartitionKind = { kind: 'id'; target: Scope } | { kind: 'string' }
 
@@ -33,7 +35,7 @@ interface CollectionPartitions {
   keyed: Set<string>
 }
 
-/** A value longer than this, or holding `#`, is never a partition: no stamp key is built from it. */
+/** A value longer than this many bytes, or holding `#`, is never a partition: no stamp key is built from it. */
 const MAX_VALUE_LENGTH = 100
 
 /** Values an `in` may list and still be a partition (one stamp each in the read's bulk `get`). */
@@ -90,7 +92,9 @@ export class Partitions {
         const name = field.name
         // A virtual field is no column of the row: nothing a write stores, nothing to key on.
         if (typeof name !== 'string' || name === 'id' || (field.virtual !== undefined && field.virtual !== false)) continue
-        const kind = partitionKind(field, options.exactStrings)
+        let kind = partitionKind(field, options.exactStrings)
+        // Custom text ids are strings too: under a collation two spellings name one document.
+        if (kind?.kind === 'id' && !options.exactStrings && this.idKind(kind.target) === 'text') kind = undefined
         if (kind) fields.set(name, kind)
         if (kind || ((field.index === true || field.unique === true) && name !== 'updatedAt')) keyed.add(name)
       }
@@ -200,7 +204,8 @@ export class Partitions {
       }
     }
     if (text === undefined) return undefined
-    return text.length > MAX_VALUE_LENGTH || text.includes('#') ? null : text
+    // Bytes, not characters: the stamp key must stay within KV's 512 bytes with its prefix and scope.
+    return text.length > MAX_VALUE_LENGTH || byteLength(text) > MAX_VALUE_LENGTH || text.includes('#') ? null : text
   }
 }
 
@@ -208,7 +213,11 @@ function partitionKind(field: RawField, exactStrings: boolean): PartitionKind | 
   if (field.localized === true || field.hasMany === true) return undefined
   if (field.type === 'relationship' || field.type === 'upload')
     return typeof field.relationTo === 'string' ? { kind: 'id', target: `c:${field.relationTo}` } : undefined
-  return exactStrings && typeof field.type === 'string' && STRING_TYPES.has(field.type) ? { kind: 'string' } : undefined
+  if (!exactStrings || typeof field.type !== 'string' || !STRING_TYPES.has(field.type)) return undefined
+  // A free text field (a title) is edited often and rarely filtered by: as a partition it
+  // would key every list on it. Indexed or unique ones (a slug, an email) are what sites look up.
+  if ((field.type === 'text' || field.type === 'email') && field.index !== true && field.unique !== true) return undefined
+  return { kind: 'string' }
 }
 
 /** The fields stored at the top of a row: rows, collapsibles and unnamed tabs add no path segment. */

@@ -12,11 +12,14 @@ import type { Purger } from './purge.js'
 import type { StampWritesOptions } from './stamp-writes.js'
 import { StampWrites } from './stamp-writes.js'
 import type { StampScope, Stamps } from './stamps.js'
+import { tokenTime } from './stamp-tokens.js'
 import type { StrongStamps } from './strong-stamps.js'
 import type { Args, FillDecision, InvalidationStrategy, Judgement, ReadTicket, WriteScopes } from './strategy.js'
 
 /** A stamp strategy read: a precise `find` also carries what it needs to check its members (members.ts). */
 interface StampTicket extends ReadTicket {
+  /** A strong read: when its newest Durable Object token was written, once known (the read-replica window). */
+  strongWrittenAt?: number
   /** The dependencies' slot keys: what the signature is made of. `keys` adds the known members'. */
   readonly stampKeys: readonly string[]
   readonly list?: {
@@ -37,6 +40,13 @@ export interface StampStrategyOptions extends StampWritesOptions {
   kv: SafeKV
   clock: () => number
   prefix: string
+}
+
+/** The newest write time among a strong read's tokens (`scope=<time>-<random>,...`; '' for a scope never bumped). */
+function newestTokenTime(tokens: string): number {
+  let newest = -Infinity
+  for (const part of tokens.split(',')) newest = Math.max(newest, tokenTime(part.slice(part.lastIndexOf('=') + 1)))
+  return newest
 }
 
 const FALLBACK_COUNTERS: Readonly<Record<ListFallbackReason, CounterName>> = {
@@ -150,6 +160,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     // should a Durable Object bump have been given up on (strong-stamps.ts).
     return ticket.strong.then((tokens): Judgement => {
       if (tokens === undefined) return { bypass: 'strong' }
+      ticket.strongWrittenAt = newestTokenTime(tokens)
       return 'bypass' in judgement ? judgement : { signature: `${judgement.signature}|${tokens}` }
     })
   }
@@ -179,7 +190,9 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   }
 
   youngestWrite(ticket: StampTicket, values: Map<string, string | null>): number {
-    return this.stamps.reads.youngestWrite(ticket.keys, values)
+    // A strong read in another location may see KV's stamps up to 30 s old: the object's
+    // token says when the write it follows was made, for the read-replica window.
+    return Math.max(this.stamps.reads.youngestWrite(ticket.keys, values), ticket.strongWrittenAt ?? -Infinity)
   }
 
   trackFill(): void {}

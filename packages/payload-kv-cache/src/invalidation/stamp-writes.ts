@@ -130,10 +130,13 @@ export class StampWrites {
         before = image.before
         after = (result, threw) => {
           const row = image.end()
-          return [
-            ...documents(result, threw),
-            ...(threw || !row ? this.unsure(scope, operation, true, false) : this.partitionsOf(scope, operation, [row.row])),
-          ]
+          if (threw || !row) return [...documents(result, threw), ...this.unsure(scope, operation, true, false)]
+          // Outside a transaction nothing locks the row: another isolate may move the document
+          // between the before image and the delete, so the row the delete returned (the
+          // adapters return what they deleted) names its partitions too.
+          const whole = isWhole(args, result, named)
+          if (!whole && !row.locked) return [...documents(result, threw), ...this.unsure(scope, operation, true, false)]
+          return [...documents(result, threw), ...this.partitionsOf(scope, operation, whole ? [row.row, result] : [row.row])]
         }
       } else scopes.push(...this.unsure(scope, operation, true, false))
     }
@@ -192,9 +195,10 @@ export class StampWrites {
     id: DocumentID,
     args: Args,
     operation: string,
-  ): { before: (inTransaction: boolean) => Promise<void>; end: () => { row: unknown } | undefined } {
+  ): { before: (inTransaction: boolean) => Promise<void>; end: () => { row: unknown; locked: boolean } | undefined } {
     let row: unknown
     let trusted = false
+    let locked = false
     let end: (() => boolean) | undefined
     const slug = scope.slice(2)
     return {
@@ -208,13 +212,14 @@ export class StampWrites {
           if (inTransaction && !(await this.schema().lockRow(slug, id, args.req))) return
           row = await this.schema().readRow(slug, id, args.req)
           trusted = true
+          locked = inTransaction
         } catch {
           this.counters.count('beforeImagesFailed', scope, operation)
         }
       },
       end: () => {
         const overlapped = end ? end() : true
-        return trusted && !overlapped ? { row } : undefined
+        return trusted && !overlapped ? { row, locked } : undefined
       },
     }
   }

@@ -358,6 +358,32 @@ export function listSuite(env: TestEnv): void {
           await closePayload(plain)
         })
 
+        it('a delete outside a transaction, whose post another isolate moved after the delete’s before image, bumps the partition it was moved to', async () => {
+          const authors = (await plain.find({ collection: 'authors', depth: 0, sort: 'name', limit: 2 })).docs
+          const [ada, grace] = [authors[0]!.id, authors[1]!.id]
+          const doomed = await plain.create({ collection: 'posts', data: { title: 'Doomed', author: ada, _status: 'published' } })
+          const graceCount = (p: Payload) => p.count({ collection: 'posts', where: { author: { equals: grace } } })
+          const inner = unwrapAdapter(a.payload.db) as unknown as { deleteOne: (args: unknown) => Promise<unknown> }
+          const original = inner.deleteOne
+          inner.deleteOne = async function (this: unknown, args: unknown) {
+            inner.deleteOne = original
+            // After A read the row (Ada's) and before it deletes: B moves the post to Grace, and
+            // Grace's count is filled with it.
+            await b.payload.db.updateOne({ collection: 'posts', id: doomed.id, data: { author: grace }, req: {} })
+            await b.cache.settled()
+            await graceCount(b.payload)
+            await b.cache.settled()
+            return original.call(this, args)
+          }
+          try {
+            await a.payload.db.deleteOne({ collection: 'posts', where: { id: { equals: doomed.id } }, req: {} })
+          } finally {
+            inner.deleteOne = original
+          }
+          await a.cache.settled()
+          for (const isolate of [a, b]) expect(await graceCount(isolate.payload)).toStrictEqual(await graceCount(plain))
+        })
+
         if (env.kind === 'postgres') {
           it('two transactions in two isolates: the later one, which puts back a field the earlier changed, still bumps it (the row is locked)', async () => {
             const target = (await plain.find({ collection: 'posts', depth: 0, limit: 1, sort: 'title' })).docs[0]!.id
