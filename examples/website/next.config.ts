@@ -11,8 +11,9 @@ const root = path.resolve(dirname, '../..')
 const nextConfig: NextConfig = {
   turbopack: { root },
   outputFileTracingRoot: root,
-  // The magazine's collections are TypeScript sources in a workspace package.
-  transpilePackages: ['@pkc-examples/magazine'],
+  // The magazine's collections and the call counter (@pkc/testkit/adapters) are TypeScript
+  // sources in workspace packages.
+  transpilePackages: ['@pkc-examples/magazine', '@pkc/testkit'],
   // Miniflare starts workerd, a native binary: load it from node_modules at run time.
   serverExternalPackages: ['miniflare'],
   // `pnpm typecheck` and `pnpm lint` check this app with the rest of the repository; a

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url'
 import { magazineCollections, magazineGlobals } from '@pkc-examples/magazine/config'
 import type { CollectionConfig, DatabaseAdapterObj } from 'payload'
 import { buildConfig } from 'payload'
+// Type only: Turbopack does not map './x.js' to x.ts, and the bench (NodeNext) needs the extension.
+import type { DatabaseCalls } from './database-calls.js'
 
 /** Printed by `pnpm website`; the browser test logs in with it. A local demo's account, not a secret. */
 export const ADMIN_USER = { email: 'admin@example.com', password: 'kv-cache-admin' }
@@ -30,9 +32,10 @@ const users: CollectionConfig = {
 /**
  * The magazine (the same collections, globals and locales as the other examples) with an
  * admin user collection, Payload's admin at /admin, and an endpoint that shows the cache's
- * counters. `db` is the cached adapter in the Next app and the bare one in the seed.
+ * counters. `db` is the cached adapter in the Next app and the bare one in the seed;
+ * `databaseCalls` gives the counts of the wrapper beneath it, where there is one.
  */
-export function websiteConfig(db: DatabaseAdapterObj) {
+export function websiteConfig(db: DatabaseAdapterObj, databaseCalls: () => DatabaseCalls | null = () => null) {
   return buildConfig({
     secret: process.env.PAYLOAD_SECRET ?? 'payload-kv-cache-website',
     admin: { user: users.slug, importMap: { baseDir: dirname } },
@@ -50,11 +53,18 @@ export function websiteConfig(db: DatabaseAdapterObj) {
     localization: { locales: ['en', 'de'], defaultLocale: 'en', fallback: true },
     endpoints: [
       {
-        // GET /api/kv-cache-stats: this server's cache counters, read by the browser test to
-        // tell pages served from KV from pages read from Postgres.
+        // GET /api/kv-cache-stats: this server's cache counters (null with the cache off) and
+        // the calls that reached Postgres, read by the browser test to tell pages served from
+        // KV from pages read from Postgres, and by the bench's admin section. It reads nothing
+        // from the database itself, so reading it between two steps does not count.
         path: '/kv-cache-stats',
         method: 'get',
-        handler: (req) => Response.json({ stats: req.payload.db.kvCache?.stats() ?? null }),
+        handler: (req) =>
+          Response.json({
+            stats: req.payload.db.kvCache?.stats() ?? null,
+            breakdown: req.payload.db.kvCache?.breakdown() ?? null,
+            database: databaseCalls(),
+          }),
       },
     ],
     db,

@@ -1,7 +1,8 @@
 /**
  * Starts the website: embedded Postgres (or DATABASE_URL's server), a fresh database seeded
  * with the magazine and an admin user, then Next.js on it, serving Payload's admin and the
- * front end with payload-kv-cache on. Used by `pnpm website` (serve.ts) and the browser test.
+ * front end with payload-kv-cache on (or off). Used by `pnpm website` (serve.ts), the browser
+ * test and the bench's admin section (packages/bench/src/admin).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -10,7 +11,7 @@ import { postgresAdapter } from '@payloadcms/db-postgres'
 import { seed } from '@pkc-examples/magazine/seed'
 import { closePayload, startPostgres } from '@pkc/testkit'
 import { getPayload } from 'payload'
-import { ADMIN_USER, EDITOR_USER, websiteConfig } from './config'
+import { ADMIN_USER, EDITOR_USER, websiteConfig } from './config.js'
 
 export interface WebsiteOptions {
   /**
@@ -24,6 +25,11 @@ export interface WebsiteOptions {
    * the first user through the admin's create-first-user form, as a new site's owner does.
    */
   seedUsers?: boolean
+  /**
+   * Serve through payload-kv-cache (default), or on the plain adapter (`PKC_WEBSITE_CACHE=off`
+   * in Next's environment): the bench's uncached side, the same build over its own database.
+   */
+  cache?: boolean
   /** Progress lines: the database, the seed, Next's output. */
   log?: (line: string) => void
 }
@@ -45,7 +51,7 @@ const appDir = fileURLToPath(new URL('..', import.meta.url))
 const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next')
 
 export async function startWebsite(options: WebsiteOptions): Promise<Website> {
-  const { mode, port, seedUsers = true, log = () => undefined } = options
+  const { mode, port, seedUsers = true, cache = true, log = () => undefined } = options
   const timings: Record<string, number> = {}
   let step = performance.now()
   const lap = (name: string) => {
@@ -67,7 +73,19 @@ export async function startWebsite(options: WebsiteOptions): Promise<Website> {
     const databaseUri = server.external ? server.url : await server.createDatabase('website')
     // The schema push and the seed go through the bare adapter, in this process: `next start`
     // runs in production mode, where Payload does not push the schema. Next's KV starts empty.
-    const payload = await getPayload({ config: websiteConfig(postgresAdapter({ pool: { connectionString: databaseUri } })) })
+    // A process can start several websites (the bench serves one cached and one uncached):
+    // each seed needs its own Payload (getPayload hands back the cached one for a key it has
+    // seen) and its own push (drizzle skips one whose schema equals the last it pushed).
+    const forcePush = process.env.PAYLOAD_FORCE_DRIZZLE_PUSH
+    process.env.PAYLOAD_FORCE_DRIZZLE_PUSH = 'true'
+    const payload = await getPayload({
+      config: websiteConfig(postgresAdapter({ pool: { connectionString: databaseUri } })),
+      key: `website-seed-${databaseUri}`,
+    }).finally(() => {
+      // Not handed on to Next: `next dev` would push on every reload of the config.
+      if (forcePush === undefined) delete process.env.PAYLOAD_FORCE_DRIZZLE_PUSH
+      else process.env.PAYLOAD_FORCE_DRIZZLE_PUSH = forcePush
+    })
     await seed(payload)
     if (seedUsers) {
       await payload.create({ collection: 'users', data: { ...ADMIN_USER } })
@@ -76,7 +94,13 @@ export async function startWebsite(options: WebsiteOptions): Promise<Website> {
     await closePayload(payload)
     lap('seed')
 
-    const env = { ...process.env, DATABASE_URI: databaseUri, NEXT_TELEMETRY_DISABLED: '1', PORT: String(port) }
+    const env = {
+      ...process.env,
+      DATABASE_URI: databaseUri,
+      NEXT_TELEMETRY_DISABLED: '1',
+      PORT: String(port),
+      PKC_WEBSITE_CACHE: cache ? 'on' : 'off',
+    }
     const next = (args: string[]) => {
       const child = spawn(process.execPath, ['--no-deprecation', nextBin, ...args], { cwd: appDir, env, detached: true })
       children.push(child)

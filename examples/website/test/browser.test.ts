@@ -14,13 +14,12 @@
  * `pnpm test:website` from the repository root runs it, and `.ci/run` after the suite.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
-import { existsSync, mkdirSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { mkdirSync } from 'node:fs'
 import pg from 'pg'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { freePort, launchChromium, login as loginAt, save as saveWith } from '../src/browser.js'
 import { startWebsite, type Website } from '../src/site.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const screenshots = new URL('../test-results/screenshots/', import.meta.url).pathname
 
 let site: Website
@@ -44,15 +43,8 @@ async function status(path: string): Promise<number | undefined> {
   }
 }
 
-/** Logs a browser context in through the admin's login form. */
-async function login(page: Page, user: { email: string; password: string }) {
-  await page.goto(`${site.url}/admin/login`)
-  await page.fill('#field-email', user.email)
-  await page.fill('#field-password', user.password)
-  await page.click('button[type="submit"]')
-  await page.waitForURL(`${site.url}/admin`)
-  await page.locator('span[title="Dashboard"]').waitFor()
-}
+const login = (page: Page, user: { email: string; password: string }) => loginAt(page, site.url, user)
+const save = (page: Page, button: '#action-save' | '#action-save-draft') => saveWith(page, button, `${screenshots}failed-save.png`)
 
 /** The content region (`<main id="content">`) of a front-end page, as the anonymous reader loads it. */
 async function content(path: string): Promise<string> {
@@ -66,35 +58,7 @@ async function content(path: string): Promise<string> {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
-/** Clicks a save button and waits for Payload's success toast, then closes it so the next save waits for its own. */
-async function save(page: Page, button: '#action-save' | '#action-save-draft') {
-  await page.click(button)
-  try {
-    // The toast itself: the container list has no size of its own, so Playwright never sees it visible.
-    await page.locator('.payload-toast-container li').filter({ hasText: 'successfully' }).first().waitFor()
-  } catch (error) {
-    await page.screenshot({ path: `${screenshots}failed-save.png`, fullPage: true })
-    throw error
-  }
-  // Closed (force: the toast is still sliding in, so never "stable"), and gone before the next
-  // save, which must wait for its own toast.
-  await page.locator('.payload-toast-container button.payload-toast-close-button').first().click({ force: true })
-  await page.locator('.payload-toast-container li').first().waitFor({ state: 'detached' })
-}
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
   mkdirSync(screenshots, { recursive: true })
   // PKC_WEBSITE_REUSE_BUILD=1 serves the build a previous run left in .next (while working on the test).
   site = await startWebsite({
@@ -102,7 +66,7 @@ beforeAll(async () => {
     port: await freePort(),
     seedUsers: false,
   })
-  browser = await chromium.launch({ executablePath: CHROMIUM })
+  browser = await launchChromium()
   editor = await browser.newContext({ viewport: { width: 1400, height: 900 } })
   reader = await browser.newContext()
   admin = await editor.newPage()

@@ -5,6 +5,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { startKV, startPostgres } from '@pkc/testkit'
+import { ADMIN_MARKERS, adminHeadline, renderAdmin } from './admin/report.js'
+import { runAdmin } from './admin/run.js'
 import { barChart } from './chart.js'
 import { buildWorker, schemaD1, startWorker } from './d1.js'
 import { d1Target, workerBurst, workerState } from './d1-target.js'
@@ -17,6 +19,7 @@ import { measureLatency, measureWrites } from './latency.js'
 import type { WriteMix } from './load.js'
 import { MIX_LABEL, runLoad, steps } from './load.js'
 import { machine } from './machine.js'
+import { between, splice } from './markdown.js'
 import { footprint, gcAvailable, heapUsed } from './memory.js'
 import { postgresPair, postgresTarget } from './postgres-target.js'
 import type { Figures, LatencyFigures, LoadRun, MemoryRun } from './report.js'
@@ -31,10 +34,13 @@ const BURST = 240
 /** Entries in the written scope for section 4; `BENCH_SCOPE_SIZES=100,1000` for a quick run. */
 const SCOPE_SIZES = (process.env.BENCH_SCOPE_SIZES ?? '100,1000,10000').split(',').map(Number)
 /**
- * `editorial`: only section 1b's workload; `latency`: only section 2; `keys-codec`: only
- * section 3 (a minute). Each is replaced in place in BENCHMARKS.md, the rest staying as it was.
+ * `editorial`: only section 1b's workload; `admin`: only section 1c, the editor session in a
+ * browser; `latency`: only section 2; `keys-codec`: only section 3 (a minute). Each is
+ * replaced in place in BENCHMARKS.md, the rest staying as it was.
  */
 const ONLY = process.env.BENCH_ONLY
+/** With BENCH_ONLY=admin: editor sessions per server (each round another topic's posts). */
+const ADMIN_ROUNDS = Number(process.env.BENCH_ADMIN_ROUNDS ?? 4)
 /** With BENCH_ONLY=editorial: the backends to run it on, `postgres`, `d1` or both (the default). */
 const BACKENDS = new Set((process.env.BENCH_BACKENDS ?? 'postgres,d1').split(',').map((name) => name.trim()))
 const root = join(import.meta.dirname, '../../..')
@@ -140,13 +146,34 @@ async function latencyInWorker(bundle: string, schema: string): Promise<Pick<Fig
   } finally {
     await worker.dispose()
   }
+  }
+}
+
+/**
+ * Section 1c alone: the website built and served cached and uncached, the editor session in
+ * Chromium against both. Not part of the full run, which would need Chromium and a Next build
+ * on every machine that benches; the full run keeps this section as the last run wrote it.
+ */
+async function adminOnly(): Promise<void> {
+  log(`[${elapsed()}] admin: the website, cached and uncached, ${ADMIN_ROUNDS} editor sessions each`)
+  // BENCH_REUSE_BUILD=1 serves the build an earlier run left in examples/website/.next.
+  const run = await runAdmin({ rounds: ADMIN_ROUNDS, reuseBuild: process.env.BENCH_REUSE_BUILD === '1', log })
+  const file = join(root, 'BENCHMARKS.md')
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+  writeFileSync(
+    file,
+    splice(readFileSync(file, 'utf8'), ADMIN_MARKERS, renderAdmin(run, { date, seconds: (performance.now() - started) / 1000 })),
+  )
+  log(`[${elapsed()}] wrote section 1c of BENCHMARKS.md`)
+  for (const line of adminHeadline(run)) log(`  ${line}`)
 }
 
 async function main(): Promise<void> {
   if (ONLY === 'editorial') return editorialOnly()
+  if (ONLY === 'admin') return adminOnly()
   if (ONLY === 'keys-codec') return keysCodecOnly()
   if (ONLY === 'latency') return latencyOnly()
-  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: the sections that run alone are 'editorial', 'latency' and 'keys-codec'`)
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: the sections that run alone are 'editorial', 'admin', 'latency' and 'keys-codec'`)
   if (!gcAvailable()) log('warning: run with --expose-gc (pnpm bench does): heap figures will include garbage')
   const load: LoadRun[] = []
   const memory: MemoryRun[] = []
@@ -220,10 +247,11 @@ async function main(): Promise<void> {
   const charts = { load: join(chartsDir, 'database-reads.svg'), latency: join(chartsDir, 'latency-p50.svg') }
   writeFileSync(charts.load, barChart(loadChart(figures)))
   writeFileSync(charts.latency, barChart(latencyChart(figures)))
-  writeFileSync(
-    join(root, 'BENCHMARKS.md'),
-    render(figures, { load: relative(root, charts.load), latency: relative(root, charts.latency) }),
-  )
+  const file = join(root, 'BENCHMARKS.md')
+  const rendered = render(figures, { load: relative(root, charts.load), latency: relative(root, charts.latency) })
+  // Section 1c runs only alone (BENCH_ONLY=admin): keep what its last run wrote.
+  const admin = between(readFileSync(file, 'utf8'), ADMIN_MARKERS)
+  writeFileSync(file, admin ? splice(rendered, ADMIN_MARKERS, admin) : rendered)
   log(`[${elapsed()}] wrote BENCHMARKS.md`)
   for (const line of [...headline(figures), ...editorialHeadline(editorial)]) log(`  ${line}`)
 }

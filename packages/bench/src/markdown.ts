@@ -18,3 +18,29 @@ export interface Section {
 export function renderSection(section: Section): string {
   return [`## ${section.title}`, section.intro, ...section.body, `**Reading:** ${section.interpretation}`].join('\n\n')
 }
+
+export interface Markers {
+  start: string
+  end: string
+}
+
+/** The section between its markers, markers included; undefined when the file has none. */
+export function between(markdown: string, markers: Markers): string | undefined {
+  const start = markdown.indexOf(markers.start)
+  const end = markdown.indexOf(markers.end)
+  return start >= 0 && end > start ? markdown.slice(start, end + markers.end.length) : undefined
+}
+
+/**
+ * The markdown with the section between `markers` replaced by `section` (markers included),
+ * or, the first time, put before section 2: a section run alone (`BENCH_ONLY`) leaves the
+ * rest of the file as the last full run wrote it.
+ */
+export function splice(markdown: string, markers: Markers, section: string): string {
+  const start = markdown.indexOf(markers.start)
+  const end = markdown.indexOf(markers.end)
+  if (start >= 0 && end > start) return markdown.slice(0, start) + section + markdown.slice(end + markers.end.length)
+  const next = markdown.indexOf('\n## 2. ')
+  if (next >= 0) return `${markdown.slice(0, next)}\n${section}\n${markdown.slice(next)}`
+  return `${markdown.trimEnd()}\n\n${section}\n`
+}

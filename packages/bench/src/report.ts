@@ -483,7 +483,7 @@ export function render(f: Figures, charts: { load: string; latency: string }): s
         ['latency samples per GET and variant (`BENCH_SAMPLES`)', String(f.samples)],
       ],
     ),
-    'Commands (from the repository root; `pnpm bench` builds the library first):\n\n```sh\nnpx --yes pnpm@10.34.9 install\nnpx --yes pnpm@10.34.9 bench\nBENCH_REQUESTS=300 BENCH_SAMPLES=30 npx --yes pnpm@10.34.9 bench   # a quick run\nBENCH_ONLY=editorial npx --yes pnpm@10.34.9 bench                   # section 1b alone, replaced in place\nBENCH_ONLY=latency npx --yes pnpm@10.34.9 bench                     # section 2 alone, replaced in place\n```',
+    'Commands (from the repository root; `pnpm bench` builds the library first):\n\n```sh\nnpx --yes pnpm@10.34.9 install\nnpx --yes pnpm@10.34.9 bench\nBENCH_REQUESTS=300 BENCH_SAMPLES=30 npx --yes pnpm@10.34.9 bench   # a quick run\nBENCH_ONLY=editorial npx --yes pnpm@10.34.9 bench                   # section 1b alone, replaced in place\nBENCH_ONLY=admin npx --yes pnpm@10.34.9 bench                       # section 1c alone (needs chromium), replaced in place\nBENCH_ONLY=latency npx --yes pnpm@10.34.9 bench                     # section 2 alone, replaced in place\nBENCH_ONLY=keys-codec npx --yes pnpm@10.34.9 bench                  # section 3 alone, replaced in place\n```',
     `Goals reported against: at least ${HIT_GOAL * 100} % of adapter reads served from KV with 0 stale (section 1); key derivation at most ${KEY_GOAL === 0.2 ? 'one fifth' : KEY_GOAL} of object-hash's time (section 3).`,
   ].join('\n\n')
   const sections = [

@@ -3,7 +3,7 @@
  * or alone by `BENCH_ONLY=editorial`, which replaces just this section in the file.
  */
 import type { Section } from '../markdown.js'
-import { renderSection, table } from '../markdown.js'
+import { renderSection, splice, table } from '../markdown.js'
 import type { Ops } from '../phased-kv.js'
 import { totalOps } from '../phased-kv.js'
 import { HIT_GOAL } from '../report.js'
@@ -224,18 +224,8 @@ export function editorialSection(runs: EditorialRun[], meta: EditorialMeta): Sec
 export const renderEditorial = (runs: EditorialRun[], meta: EditorialMeta): string =>
   `${MARKERS.start}\n${renderSection(editorialSection(runs, meta))}\n${MARKERS.end}`
 
-/**
- * BENCHMARKS.md with the editorial section replaced (or, the first time, put after section 1),
- * the rest of the file as the last full run wrote it.
- */
-export function spliceEditorial(markdown: string, section: string): string {
-  const start = markdown.indexOf(MARKERS.start)
-  const end = markdown.indexOf(MARKERS.end)
-  if (start >= 0 && end > start) return markdown.slice(0, start) + section + markdown.slice(end + MARKERS.end.length)
-  const next = markdown.indexOf('\n## 2. ')
-  if (next >= 0) return `${markdown.slice(0, next)}\n${section}\n${markdown.slice(next)}`
-  return `${markdown.trimEnd()}\n\n${section}\n`
-}
+/** BENCHMARKS.md with the editorial section replaced (or, the first time, put after section 1). */
+export const spliceEditorial = (markdown: string, section: string): string => splice(markdown, MARKERS, section)
 
 export function editorialHeadline(runs: EditorialRun[]): string[] {
   return runs
