@@ -146,7 +146,6 @@ async function latencyInWorker(bundle: string, schema: string): Promise<Pick<Fig
   } finally {
     await worker.dispose()
   }
-  }
 }
 
 /**
@@ -173,7 +172,8 @@ async function main(): Promise<void> {
   if (ONLY === 'admin') return adminOnly()
   if (ONLY === 'keys-codec') return keysCodecOnly()
   if (ONLY === 'latency') return latencyOnly()
-  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: the sections that run alone are 'editorial', 'admin', 'latency' and 'keys-codec'`)
+  if (ONLY !== undefined)
+    throw new Error(`BENCH_ONLY=${ONLY}: the sections that run alone are 'editorial', 'admin', 'latency' and 'keys-codec'`)
   if (!gcAvailable()) log('warning: run with --expose-gc (pnpm bench does): heap figures will include garbage')
   const load: LoadRun[] = []
   const memory: MemoryRun[] = []
