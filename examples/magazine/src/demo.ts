@@ -3,7 +3,7 @@
  * with payload-kv-cache on one database, and what the cache saved.
  */
 import { isDeepStrictEqual } from 'node:util'
-import { closePayload, lookupsOf, median, quantile } from '@pkc/testkit'
+import { closePayload, lookupsOf, mean, median, quantile } from '@pkc/testkit'
 import type { DatabaseAdapterObj } from 'payload'
 import { getPayload } from 'payload'
 import { READ_OPERATIONS, unwrapAdapter, withKVCache } from 'payload-kv-cache'
@@ -41,16 +41,12 @@ export function runDemo(options: DemoOptions): void {
 /**
  * The production model of the demo's latency row (a model, labelled as one): a database a
  * network hop from the Worker, as BENCHMARKS.md section 2's origin model, and a KV lookup
- * made inside workerd, one bulk `get` per adapter read (the bench measures 2.7-3.1 ms for a
+ * made inside workerd, one bulk `get` per adapter read (the bench measures 2-3 ms for a
  * bare get inside Miniflare's workerd; Cloudflare's hot reads are faster, so 1 ms if
  * anything overstates the cached side).
  */
 const ORIGIN_MS = 20
 const KV_GET_MS = 1
-
-function mean(values: number[]): number {
-  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length
-}
 
 async function main(options: DemoOptions): Promise<number> {
   log(`payload-kv-cache demo: ${options.title}, without and with the cache`)

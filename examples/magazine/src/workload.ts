@@ -1,19 +1,7 @@
-import { random } from '@pkc/testkit'
+import { random, zipf } from '@pkc/testkit'
 import type { Ids } from './seed.js'
 
 export type Step = { kind: 'read'; path: string } | { kind: 'write'; id: number | string; views: number }
-
-/** Picks index i with probability proportional to 1 / (i + 1): a few pages get most traffic. */
-function zipf(rnd: () => number, n: number): number {
-  let total = 0
-  for (let i = 1; i <= n; i++) total += 1 / i
-  let x = rnd() * total
-  for (let i = 1; i <= n; i++) {
-    x -= 1 / i
-    if (x <= 0) return i - 1
-  }
-  return n - 1
-}
 
 const q = (params: Record<string, string | number>) =>
   new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString()

@@ -29,6 +29,11 @@ export type StampsResponse = Record<string, string>
 /** A stamp has a token per bump; scopes are few per object (one collection's). */
 const MAX_SCOPES_PER_CALL = 128
 
+/**
+ * `<time, base 36>-<random>`, the shape stamp-tokens.ts's `tokenTime` reads back: a strong read
+ * takes the write time from it for the read-replica window (stamp-strategy.ts). Written here,
+ * not imported, so that this entry stays one module a Worker can load on its own.
+ */
 function newToken(): string {
   const bytes = new Uint8Array(12)
   crypto.getRandomValues(bytes)

@@ -13,3 +13,18 @@ export function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
+
+/**
+ * Index i of n with probability proportional to 1 / (i + 1): a few pages get most of the
+ * traffic, as on a real site (the magazine's and the editorial site's workloads).
+ */
+export function zipf(rnd: () => number, n: number): number {
+  let total = 0
+  for (let i = 1; i <= n; i++) total += 1 / i
+  let x = rnd() * total
+  for (let i = 1; i <= n; i++) {
+    x -= 1 / i
+    if (x <= 0) return i - 1
+  }
+  return n - 1
+}

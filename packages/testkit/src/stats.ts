@@ -18,5 +18,8 @@ export function quantile(values: readonly number[], q: number): number {
 /** The nearest-rank median: for an even count, the lower of the two middle values. */
 export const median = (values: readonly number[]): number => quantile(values, 0.5)
 
+/** The arithmetic mean; 0 for no values. */
+export const mean = (values: readonly number[]): number => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length)
+
 /** The adapter reads the cache saw: answered, missed, rejected as stale, sent past it, or coalesced. */
 export const lookupsOf = (stats: CacheStats): number => stats.hits + stats.misses + stats.stale + stats.bypasses + stats.coalesced

@@ -29,7 +29,7 @@
  *   author              10 %  an author's name or bio edited
  * Edited posts are Zipf by recency too: editors work on what was just published.
  */
-import { random } from '@pkc/testkit'
+import { random, zipf } from '@pkc/testkit'
 import type { EditorialIds } from './seed.js'
 import { SEED } from './seed.js'
 import type { EditorialWrite, Id } from './writes.js'
@@ -67,18 +67,6 @@ const WRITES = [
 ] as const satisfies ReadonlyArray<readonly [EditorialWrite['kind'], number]>
 
 export const WRITE_KINDS: readonly EditorialWrite['kind'][] = WRITES.map(([kind]) => kind)
-
-/** Index i with probability proportional to 1 / (i + 1). */
-function zipf(rnd: () => number, n: number): number {
-  let total = 0
-  for (let i = 1; i <= n; i++) total += 1 / i
-  let x = rnd() * total
-  for (let i = 1; i <= n; i++) {
-    x -= 1 / i
-    if (x <= 0) return i - 1
-  }
-  return n - 1
-}
 
 function pick<T extends string>(rnd: () => number, table: ReadonlyArray<readonly [T, number]>): T {
   const total = table.reduce((sum, [, weight]) => sum + weight, 0)

@@ -3,7 +3,7 @@ import type { ReadOperation, ScopeRef } from '../operations.js'
 import type { Schema } from '../schema.js'
 import type { CounterName, Counters } from '../stats.js'
 import type { SafeKV } from '../store.js'
-import { bulkStamp, documentStamp, pinnedID } from './documents.js'
+import { bulkStamp, documentStamp, pinnedID, stampKind } from './documents.js'
 import type { ListFallbackReason } from './lists.js'
 import { isPreciseList, LIST_OPERATIONS, memberRoom, planList } from './lists.js'
 import type { KnownMembers } from './members.js'
@@ -216,7 +216,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
    */
   private wholeScopes(scopes: readonly StampScope[]): StampScope[] {
     if (scopes.includes('*')) return [...this.schema().policy.scopes]
-    return scopes.filter((scope) => !scope.includes('#'))
+    return scopes.filter((scope) => stampKind(scope) === 'collection')
   }
 
   hold(scopes: Iterable<StampScope>): () => void {
