@@ -9,7 +9,7 @@
  * editor's next session would: the lists and the dashboard are warm in the cache by then,
  * the documents are not.
  */
-import { login, save } from 'example-website/browser'
+import { login, openRow as openListRow, save } from 'example-website/browser'
 import type { BrowserContext, Page } from 'playwright-core'
 
 /** The magazine's topics (examples/magazine/src/seed.ts): every post's title starts with one. */
@@ -48,12 +48,7 @@ async function open(s: SessionContext, href: string): Promise<void> {
 }
 
 /** Clicks the n-th title of the list on screen and waits for its edit view. */
-async function openRow(s: SessionContext, n: number): Promise<string> {
-  await s.admin.locator('.table tbody tr .cell-title a').nth(n).click()
-  await s.admin.waitForURL(/\/admin\/collections\/posts\/\d+/)
-  await s.admin.locator('#field-title').waitFor()
-  return /posts\/(\d+)/.exec(s.admin.url())![1]!
-}
+const openRow = (s: SessionContext, n: number): Promise<string> => openListRow(s.admin, 'posts', '#field-title', n)
 
 /** Types a new title and waits for the autosave it sets off (a draft version, PATCH ?autosave=true). */
 async function retitle(s: SessionContext, suffix: string): Promise<void> {
@@ -120,12 +115,7 @@ export const SESSION: readonly Step[] = [
     name: "open an author (the round's)",
     kind: 'admin page',
     run: async (s) => {
-      await s.admin
-        .locator('.table tbody tr td a')
-        .nth((s.round - 1) % 5)
-        .click()
-      await s.admin.waitForURL(/\/admin\/collections\/authors\/\d+/)
-      await s.admin.locator('#field-name').waitFor()
+      await openListRow(s.admin, 'authors', '#field-name', (s.round - 1) % 5, '.table tbody tr td a')
     },
   },
   { name: 'the site settings (a global)', kind: 'admin page', run: (s) => open(s, `${s.url}/admin/globals/site`) },
