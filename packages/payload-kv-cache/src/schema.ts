@@ -105,12 +105,6 @@ export class Schema {
     return this.inner.drizzle !== undefined && this.inner.drizzle !== null
   }
 
-  /** Whether any cached read depends on the scope. */
-  hasCachedReader(scope: Scope): boolean {
-    for (const reader of this.graph.readersOfScope(scope)) if (this.policy.isCached(reader)) return true
-    return false
-  }
-
   /** The key prefixes holding every entry a write to these scopes can change. */
   prefixesFor(prefix: string, scopes: readonly (Scope | '*')[]): string[] {
     if (scopes.includes('*')) return [`${prefix}:c:`, `${prefix}:g:`]

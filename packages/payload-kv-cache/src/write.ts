@@ -22,7 +22,6 @@ export class WritePath {
     const own = ref ? toScope(ref) : undefined
     // A write whose target we cannot tell could have touched anything.
     const affected: StampScope[] = own ? this.affectedBy(own, DELETE_OPERATIONS.has(operation) && ctx.schema().hasForeignKeys()) : ['*']
-    if (affected.length === 0) return method.call(ctx.inner, args)
     const { scopes, before, after } = ctx.strategy.writeScopes(operation, own, affected, args)
     // The strategy's look at the row before the write (list precision), in the write's own
     // transaction when it has one: `args.req` carries it.
@@ -194,20 +193,14 @@ export class WritePath {
   }
 
   /**
-   * The scopes a write to `scope` must invalidate: none when no cached read depends on it. A
-   * SQL delete also changes the rows that pointed at what it deleted (foreign keys set null
-   * or cascade), so their scopes go too.
+   * The scopes a write to `scope` must invalidate: its own, whatever this deploy caches,
+   * since another deploy sharing the KV may cache it (README, Across deploys). A SQL delete
+   * also changes the rows that pointed at what it deleted (foreign keys set null or cascade),
+   * so their scopes go too.
    */
   private affectedBy(scope: Scope, deletes: boolean): StampScope[] {
-    const schema = this.ctx.schema()
-    const out: StampScope[] = schema.hasCachedReader(scope) ? [scope] : []
-    if (deletes) {
-      for (const referrer of schema.graph.referrersOf(scope)) {
-        // The referrer may itself be uncached (an auth collection) and still be traversed by
-        // cached reads of others (`where: { 'author.avatar': ... }`).
-        if (referrer !== scope && schema.hasCachedReader(referrer)) out.push(referrer)
-      }
-    }
+    const out: StampScope[] = [scope]
+    if (deletes) for (const referrer of this.ctx.schema().graph.referrersOf(scope)) if (referrer !== scope) out.push(referrer)
     return out
   }
 

@@ -201,9 +201,11 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     return this.writes.scopes(operation, own, affected, args)
   }
 
-  /** Changes made outside Payload name no documents: every document read goes too. */
+  /**
+   * Changes made outside Payload name no documents: every document read goes too, whatever
+   * this deploy's `documentStamps` (another deploy sharing the KV may read by document).
+   */
   expandInvalidation(scopes: StampScope[]): StampScope[] {
-    if (!this.documentStamps) return scopes
     const out = [...scopes]
     for (const scope of scopes) if (scope !== '*' && scope.startsWith('c:') && !scope.includes('#')) out.push(bulkStamp(scope))
     return out

@@ -47,7 +47,7 @@ function isWhole(args: Args, result: unknown, id: DocumentID): boolean {
 export class StampWrites {
   private readonly schema: () => Schema
   private readonly counters: Counters
-  private readonly documentStamps: boolean
+  /** This deploy's read options: they decide only how closely it looks, never what it leaves out (see `precision`). */
   private readonly listPrecision: boolean
   private readonly overlaps = new OverlappingUpdates()
   /** Writes that changed documents, by collection (`*`: a flush): what a precise `find`'s flight key carries. */
@@ -56,7 +56,6 @@ export class StampWrites {
   constructor(options: StampWritesOptions) {
     this.schema = options.schema
     this.counters = options.counters
-    this.documentStamps = options.documentStamps
     this.listPrecision = options.documentStamps && options.listPrecision
   }
 
@@ -72,12 +71,12 @@ export class StampWrites {
   /**
    * Besides the collections: the document stamps a write names by its arguments, and in
    * `after` what only its result names (a created document's id), or the bulk stamp when
-   * neither says which row it wrote. With list precision: membership for creates and
-   * deletes, and for an update the stamps of the fields it changed.
+   * neither says which row it wrote; membership for creates and deletes, and for an update
+   * the stamps of the fields it changed (or, where this deploy does not look, the coarser
+   * stamps that cover them: see `precision`).
    */
   scopes(operation: string, own: Scope | undefined, affected: StampScope[], args: Args): WriteScopes {
     const none = (): StampScope[] => []
-    if (!this.documentStamps) return { scopes: affected, after: none }
     const schema = this.schema()
     const scopes = [...affected]
     let after: WriteScopes['after'] = none
@@ -90,9 +89,11 @@ export class StampWrites {
         continue
       }
       if (VERSION_WRITES.has(operation)) continue
+      const precision = this.precision(schema, scope)
       // A delete in a collection that points at itself (a parent page, related posts): its
       // foreign keys change other rows of the same collection, which nobody names.
       if (
+        precision === 'collection' ||
         !SINGLE_DOCUMENT_WRITES.has(operation) ||
         (DELETE_OPERATIONS.has(operation) && schema.hasForeignKeys() && schema.graph.referrersOf(scope).has(scope))
       ) {
@@ -108,8 +109,12 @@ export class StampWrites {
         return named === undefined ? [bulkStamp(scope)] : []
       }
       after = documents
-      if (!this.listPrecision || !this.hasPreciseLists(schema, scope)) continue
       const partitioned = schema.partitions.has(scope)
+      if (precision === 'documents') {
+        // Which lists it changed, this deploy does not look: every list of the collection.
+        scopes.push(...this.unsure(scope, operation, partitioned))
+        continue
+      }
       if (operation === 'updateOne') {
         if (named === undefined) {
           after = (result, threw) => [...documents(result, threw), ...this.unsure(scope, operation, partitioned)]
@@ -143,13 +148,23 @@ export class StampWrites {
     return { scopes, before, after }
   }
 
-  /** Whether any list read of the collection is cached, so may depend on membership and fields. */
-  private hasPreciseLists(schema: Schema, scope: Scope): boolean {
-    return (
-      schema.policy.ttlFor(scope, 'find') !== null ||
-      schema.policy.ttlFor(scope, 'count') !== null ||
-      schema.policy.ttlFor(scope, 'findDistinct') !== null
-    )
+  /**
+   * How closely this deploy can name what a write to the collection changed. Which stamps a
+   * write bumps must not depend on the writer's read options (README, Across deploys): another
+   * deploy sharing the KV may cache what this one does not, with document stamps and list
+   * precision on. So a deploy that does not look (no before image, because it caches no list
+   * of the collection, or has `documentStamps` or `listPrecision` off) bumps coarser stamps
+   * that every such reader also checks: `documents` (the document's stamp, then membership
+   * and the unknown partition, which every precise list depends on), or `collection` (the
+   * bulk stamp, which every precise read depends on) where it caches no read of the
+   * collection at all, so that a queue's or a lock's writes cost one stamp put, not three.
+   */
+  private precision(schema: Schema, scope: Scope): 'lists' | 'documents' | 'collection' {
+    const { policy } = schema
+    if (!policy.isCached(scope)) return 'collection'
+    const lists =
+      policy.ttlFor(scope, 'find') !== null || policy.ttlFor(scope, 'count') !== null || policy.ttlFor(scope, 'findDistinct') !== null
+    return this.listPrecision && lists ? 'lists' : 'documents'
   }
 
   /**
@@ -265,7 +280,6 @@ export class StampWrites {
    * documents, by collection (the flight key), and tells the updates running now.
    */
   seen(scopes: readonly StampScope[]): void {
-    if (!this.listPrecision) return
     this.overlaps.touch(scopes)
     for (const scope of scopes) {
       const kind = stampKind(scope)
