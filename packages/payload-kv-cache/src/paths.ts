@@ -1,57 +1,13 @@
-/*
- * Over 300 lines: one walker over Payload's field tree (groups, tabs, rows, arrays, blocks,
- * relationships, joins, virtual fields) that every read's dependencies rest on; splitting it
- * would spread one recursion over files.
- */
 import type { Scope } from './keys.js'
+import type { FieldIndex, PathDialect, ScopeShape } from './path-fields.js'
+import { shapeOf } from './path-fields.js'
 
 /**
  * What one read actually traverses (ARCHITECTURE.md, read path step 2): the scopes that
  * its `where`, `sort`, `joins` (with their own `where` and `sort`) and `findDistinct` field
  * and `relatedAccess` reach through relationship, upload and join fields, resolved against
- * the sanitized config.
+ * the sanitized config by the adapter's own rules (path-fields.ts).
  */
-
-type RawField = {
-  name?: string
-  defaultSort?: unknown
-  type?: string
-  relationTo?: string | string[]
-  collection?: string | string[]
-  virtual?: boolean | string
-  fields?: ReadonlyArray<unknown>
-  tabs?: ReadonlyArray<{ name?: string; fields?: ReadonlyArray<unknown> }>
-  blocks?: ReadonlyArray<{ slug?: string; fields?: ReadonlyArray<unknown> }>
-  blockReferences?: ReadonlyArray<string | { slug?: string; fields?: ReadonlyArray<unknown> }>
-}
-
-interface FieldNode {
-  kind: 'relation' | 'join' | 'container' | 'leaf'
-  /** Relationship, upload and join targets. */
-  targets?: Scope[]
-  /** Group, named tab, array and blocks contents. */
-  children?: FieldIndex
-  /** A virtual field linked to a path (`virtual: 'author.name'`), resolved from the root. */
-  virtual?: string
-}
-
-type FieldIndex = Map<string, FieldNode>
-
-interface JoinField {
-  path: string
-  targets: Scope[]
-  /** The join field's own `defaultSort`, used when the call gives none. */
-  defaultSort?: unknown
-}
-
-interface ScopeShape {
-  fields: FieldIndex
-  /** The collection's `defaultSort`: adapters sort by it when a call gives no sort. */
-  defaultSort?: unknown
-  joins: JoinField[]
-  /** Targets of virtual fields linked through relationships: read whatever the call asks. */
-  virtualTargets: Set<Scope>
-}
 
 export interface ShapeConfig {
   collections?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown>; defaultSort?: unknown }>
@@ -115,9 +71,6 @@ export interface ReadTraversal {
   understood: boolean
 }
 
-/** Path segments after a relationship that read its own column, not the related document. */
-const OWN_COLUMN = new Set(['id', 'value', 'relationTo'])
-
 const VERSION_OPERATIONS = new Set(['findVersions', 'countVersions', 'findGlobalVersions', 'countGlobalVersions'])
 
 export class ReadPaths {
@@ -125,11 +78,12 @@ export class ReadPaths {
   /** A path may name a locale after a localized field (`title.de`, `group.en.author.name`). */
   private readonly locales: Set<string>
 
-  constructor(config: ShapeConfig) {
+  /** `dialect`: whose rules resolve a path, drizzle's or MongoDB's (path-fields.ts). */
+  constructor(config: ShapeConfig, dialect: PathDialect) {
     const blocks = new Map((config.blocks ?? []).map((block) => [block.slug, block]))
     for (const collection of config.collections ?? [])
-      this.shapes.set(`c:${collection.slug}`, { ...shapeOf(collection.fields ?? [], blocks), defaultSort: collection.defaultSort })
-    for (const global of config.globals ?? []) this.shapes.set(`g:${global.slug}`, shapeOf(global.fields ?? [], blocks))
+      this.shapes.set(`c:${collection.slug}`, { ...shapeOf(collection.fields ?? [], blocks, dialect), defaultSort: collection.defaultSort })
+    for (const global of config.globals ?? []) this.shapes.set(`g:${global.slug}`, shapeOf(global.fields ?? [], blocks, dialect))
     const localization = config.localization || undefined
     const codes =
       localization?.localeCodes ?? (localization?.locales ?? []).map((locale) => (typeof locale === 'string' ? locale : locale.code))
@@ -280,12 +234,13 @@ export class ReadPaths {
         return
       }
       if (node.kind === 'relation') {
-        // `author.en.name`: a localized relationship names its locale first.
-        const beyond = rest.length > 0 && this.locales.has(rest[0]!) ? rest.slice(1) : rest
-        if (beyond.length === 0 || (beyond.length === 1 && OWN_COLUMN.has(beyond[0]!))) return
+        // `author.de.name`: a localized relationship names its locale first.
+        const beyond = node.localized && rest.length > 0 && this.locales.has(rest[0]!) ? rest.slice(1) : rest
+        // What stays in the row's own column or `_rels` rows, by the adapter's rules.
+        if (beyond.length === 0 || (beyond.length === 1 && node.own?.has(beyond[0]!))) return
         for (const target of node.targets ?? []) {
           out.add(target)
-          this.resolve(target, rest, out, depth + 1)
+          this.resolve(target, beyond, out, depth + 1)
         }
         return
       }
@@ -301,92 +256,6 @@ export class ReadPaths {
   }
 }
 
-function shapeOf(fields: ReadonlyArray<unknown>, blocks: Map<string, { fields?: ReadonlyArray<unknown> }>): ScopeShape {
-  const joins: JoinField[] = []
-  const virtualTargets = new Set<Scope>()
-  const index = indexOf(fields, blocks, '', joins, new Set())
-  // Virtual fields linked to a relationship path: their first segment names the relationship.
-  for (const [, node] of index) {
-    if (!node.virtual) continue
-    const first = index.get(node.virtual.split('.')[0]!)
-    for (const target of first?.targets ?? []) virtualTargets.add(target)
-  }
-  return { fields: index, joins, virtualTargets }
-}
-
-function indexOf(
-  list: ReadonlyArray<unknown>,
-  blocks: Map<string, { fields?: ReadonlyArray<unknown> }>,
-  prefix: string,
-  joins: JoinField[],
-  seenBlocks: Set<string>,
-): FieldIndex {
-  const index: FieldIndex = new Map()
-  const add = (raw: unknown): void => {
-    if (raw === null || typeof raw !== 'object') return
-    const field = raw as RawField
-    // Rows, collapsibles and unnamed tabs add no path segment: their fields sit in the parent.
-    if (!field.name) {
-      for (const child of field.fields ?? []) add(child)
-      for (const tab of field.tabs ?? []) {
-        if (tab.name)
-          index.set(tab.name, {
-            kind: 'container',
-            children: indexOf(tab.fields ?? [], blocks, `${prefix}${tab.name}.`, joins, seenBlocks),
-          })
-        else for (const child of tab.fields ?? []) add(child)
-      }
-      return
-    }
-    const path = `${prefix}${field.name}`
-    const virtual = typeof field.virtual === 'string' ? field.virtual : undefined
-    if (field.type === 'relationship' || field.type === 'upload') {
-      index.set(field.name, { kind: 'relation', targets: scopesOf(field.relationTo), virtual })
-    } else if (field.type === 'join') {
-      const targets = scopesOf(field.collection)
-      joins.push({ path, targets, defaultSort: field.defaultSort })
-      index.set(field.name, { kind: 'join', targets })
-    } else if (field.type === 'blocks') {
-      const children: FieldIndex = new Map()
-      const inner = [...(field.blocks ?? [])]
-      for (const reference of field.blockReferences ?? []) {
-        const block = typeof reference === 'string' ? blocks.get(reference) : reference
-        const slug = typeof reference === 'string' ? reference : reference.slug
-        if (!block || (slug !== undefined && seenBlocks.has(slug))) continue
-        inner.push(block)
-      }
-      for (const block of inner) {
-        const nested = new Set(seenBlocks)
-        if (block.slug) nested.add(block.slug)
-        // Blocks can reuse a field name with another type: the adapters try every block.
-        for (const [name, node] of indexOf(block.fields ?? [], blocks, `${path}.`, joins, nested))
-          children.set(name, merge(children.get(name), node))
-      }
-      index.set(field.name, { kind: 'container', children, virtual })
-    } else if (field.fields) {
-      index.set(field.name, { kind: 'container', children: indexOf(field.fields, blocks, `${path}.`, joins, seenBlocks), virtual })
-    } else {
-      index.set(field.name, { kind: 'leaf', virtual })
-    }
-  }
-  for (const raw of list) add(raw)
-  return index
-}
-
-function merge(a: FieldNode | undefined, b: FieldNode): FieldNode {
-  if (!a) return b
-  const targets = [...new Set([...(a.targets ?? []), ...(b.targets ?? [])])]
-  let children: FieldIndex | undefined
-  if (a.children || b.children) {
-    children = new Map(a.children ?? [])
-    for (const [name, node] of b.children ?? []) children.set(name, merge(children.get(name), node))
-  }
-  // The kind that reaches further wins; the targets and children of both are kept.
-  const rank = { relation: 3, join: 2, container: 1, leaf: 0 } as const
-  const kind = rank[a.kind] >= rank[b.kind] ? a.kind : b.kind
-  return { kind, targets: targets.length > 0 ? targets : undefined, children, virtual: a.virtual ?? b.virtual }
-}
-
 /** A `where` on a related collection's fields, as paths from the collection that relates to it. */
 function beneath(prefix: string, where: unknown): unknown {
   if (where === null || typeof where !== 'object') return undefined
@@ -394,11 +263,6 @@ function beneath(prefix: string, where: unknown): unknown {
   return Object.fromEntries(
     Object.entries(where).map(([key, value]) => (/^(and|or)$/i.test(key) ? [key, beneath(prefix, value)] : [`${prefix}.${key}`, value])),
   )
-}
-
-function scopesOf(relationTo: string | string[] | undefined): Scope[] {
-  if (typeof relationTo === 'string') return [`c:${relationTo}`]
-  return Array.isArray(relationTo) ? relationTo.map((slug) => `c:${slug}` as const) : []
 }
 
 /**

@@ -6,6 +6,7 @@ import { canonicalID, customIDKinds } from './invalidation/documents.js'
 import { Partitions } from './invalidation/partitions.js'
 import type { Scope } from './keys.js'
 import type { ResolvedOptions } from './options.js'
+import type { PathDialect } from './path-fields.js'
 import { ReadPaths } from './paths.js'
 import { CachePolicy } from './policy.js'
 
@@ -40,10 +41,11 @@ export class Schema {
   ) {
     this.policy = new CachePolicy(options, config)
     this.graph = new DependencyGraph(config)
-    this.paths = new ReadPaths(config)
+    const dialect = this.dialect()
+    this.paths = new ReadPaths(config, dialect)
     this.customIDs = customIDKinds(config)
     // Drizzle's SQL compares strings exactly; MongoDB's adapter may apply a collation.
-    this.partitions = new Partitions(config, { idKind: (scope) => this.idKind(scope), exactStrings: this.hasForeignKeys() })
+    this.partitions = new Partitions(config, { idKind: (scope) => this.idKind(scope), exactStrings: dialect === 'sql' })
     this.keyNamespace = `${inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
   }
 
@@ -98,6 +100,17 @@ export class Schema {
   /** Locks the row until `req`'s transaction ends where the database needs it (see `lockRow`); false if it could not. */
   lockRow(slug: string, id: DocumentID, req: unknown): Promise<boolean> {
     return lockRow(this.inner, slug, id, req)
+  }
+
+  /**
+   * Whose rules resolve paths and turn `where` values into what the database compares:
+   * drizzle's (Postgres, SQLite, D1) or MongoDB's (path-fields.ts, partitions.ts). Read from
+   * what every drizzle adapter sets in `init` (its `tableNameMap`), because the schema is
+   * built before `connect`, which is what sets `drizzle`. Any other adapter gets MongoDB's
+   * rules, the stricter ones: fewer own columns, no string partitions.
+   */
+  dialect(): PathDialect {
+    return this.inner.tableNameMap instanceof Map || this.hasForeignKeys() ? 'sql' : 'mongodb'
   }
 
   /** Drizzle adapters (Postgres, SQLite, D1) keep relationships as foreign keys; Mongo does not. */

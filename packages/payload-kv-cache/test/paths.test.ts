@@ -59,7 +59,7 @@ const config = {
   globals: [{ slug: 'settings', fields: [{ name: 'featured', type: 'relationship', relationTo: 'posts' }] }],
 }
 
-const paths = new ReadPaths(config)
+const paths = new ReadPaths(config, 'sql')
 const deps = (operation: string, scope: `c:${string}` | `g:${string}`, args: Record<string, unknown>) =>
   paths.dependenciesOfCall(operation, scope, args)
 
@@ -95,19 +95,22 @@ describe('precise read dependencies', () => {
   })
 
   it('own columns of a relationship do not reach the related collection', () => {
-    const virtualFree = new ReadPaths({
-      collections: [
-        {
-          slug: 'a',
-          fields: [
-            { name: 'r', type: 'relationship', relationTo: ['b', 'c'] },
-            { name: 's', type: 'relationship', relationTo: 'b' },
-          ],
-        },
-        { slug: 'b' },
-        { slug: 'c' },
-      ],
-    })
+    const virtualFree = new ReadPaths(
+      {
+        collections: [
+          {
+            slug: 'a',
+            fields: [
+              { name: 'r', type: 'relationship', relationTo: ['b', 'c'] },
+              { name: 's', type: 'relationship', relationTo: 'b' },
+            ],
+          },
+          { slug: 'b' },
+          { slug: 'c' },
+        ],
+      },
+      'sql',
+    )
     expect(
       virtualFree.dependenciesOfCall('find', 'c:a', {
         where: { 'r.value': { equals: 1 }, 'r.relationTo': { equals: 'b' }, 's.id': { in: [1] }, s: { exists: true } },
@@ -195,52 +198,58 @@ describe('precise read dependencies', () => {
   })
 
   it('locale codes after localized fields', () => {
-    const localized = new ReadPaths({
-      localization: { localeCodes: ['en', 'de'] },
-      collections: [
-        {
-          slug: 'a',
-          fields: [
-            { name: 'meta', type: 'group', localized: true, fields: [{ name: 'b', type: 'relationship', relationTo: 'b' }] },
-            { name: 'c', type: 'relationship', relationTo: 'c', localized: true },
-          ],
-        },
-        { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
-        { slug: 'c', fields: [{ name: 'd', type: 'relationship', relationTo: 'd' }] },
-        { slug: 'd', fields: [{ name: 'name', type: 'text' }] },
-      ],
-    })
+    const localized = new ReadPaths(
+      {
+        localization: { localeCodes: ['en', 'de'] },
+        collections: [
+          {
+            slug: 'a',
+            fields: [
+              { name: 'meta', type: 'group', localized: true, fields: [{ name: 'b', type: 'relationship', relationTo: 'b' }] },
+              { name: 'c', type: 'relationship', relationTo: 'c', localized: true },
+            ],
+          },
+          { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
+          { slug: 'c', fields: [{ name: 'd', type: 'relationship', relationTo: 'd' }] },
+          { slug: 'd', fields: [{ name: 'name', type: 'text' }] },
+        ],
+      },
+      'sql',
+    )
     expect(localized.dependenciesOfCall('find', 'c:a', { where: { 'meta.en.b.name': { equals: 'x' } } })).toEqual(['c:a', 'c:b'])
     expect(localized.dependenciesOfCall('find', 'c:a', { where: { 'c.de.d.name': { equals: 'x' } } })).toEqual(['c:a', 'c:c', 'c:d'])
     expect(localized.dependenciesOfCall('find', 'c:a', { where: { 'c.de': { equals: 1 } } })).toEqual(['c:a'])
   })
 
   it('default sorts: the collection’s when a call gives none, and a join’s own or its collection’s', () => {
-    const sorted = new ReadPaths({
-      collections: [
-        {
-          slug: 'a',
-          defaultSort: '-b.name',
-          fields: [
-            { name: 'b', type: 'relationship', relationTo: 'b' },
-            { name: 'js', type: 'join', collection: 'j', on: 'a', defaultSort: 'k.name' },
-          ],
-        },
-        { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
-        {
-          slug: 'j',
-          defaultSort: 'm.name',
-          fields: [
-            { name: 'a', type: 'relationship', relationTo: 'a' },
-            { name: 'k', type: 'relationship', relationTo: 'k' },
-            { name: 'm', type: 'relationship', relationTo: 'm' },
-          ],
-        },
-        { slug: 'k', fields: [{ name: 'name', type: 'text' }] },
-        { slug: 'm', fields: [{ name: 'name', type: 'text' }] },
-        { slug: 'n', fields: [{ name: 'js', type: 'join', collection: 'j', on: 'a' }] },
-      ],
-    })
+    const sorted = new ReadPaths(
+      {
+        collections: [
+          {
+            slug: 'a',
+            defaultSort: '-b.name',
+            fields: [
+              { name: 'b', type: 'relationship', relationTo: 'b' },
+              { name: 'js', type: 'join', collection: 'j', on: 'a', defaultSort: 'k.name' },
+            ],
+          },
+          { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
+          {
+            slug: 'j',
+            defaultSort: 'm.name',
+            fields: [
+              { name: 'a', type: 'relationship', relationTo: 'a' },
+              { name: 'k', type: 'relationship', relationTo: 'k' },
+              { name: 'm', type: 'relationship', relationTo: 'm' },
+            ],
+          },
+          { slug: 'k', fields: [{ name: 'name', type: 'text' }] },
+          { slug: 'm', fields: [{ name: 'name', type: 'text' }] },
+          { slug: 'n', fields: [{ name: 'js', type: 'join', collection: 'j', on: 'a' }] },
+        ],
+      },
+      'sql',
+    )
     expect(sorted.dependenciesOfCall('find', 'c:a', { joins: false })).toEqual(['c:a', 'c:b'])
     expect(sorted.dependenciesOfCall('find', 'c:a', { sort: 'id', joins: false })).toEqual(['c:a'])
     expect(sorted.dependenciesOfCall('find', 'c:a', { sort: 'id' })).toEqual(['c:a', 'c:j', 'c:k'])
@@ -248,65 +257,74 @@ describe('precise read dependencies', () => {
   })
 
   it('a field name two blocks use with different types reaches what either reaches', () => {
-    const blocky = new ReadPaths({
-      collections: [
-        {
-          slug: 'a',
-          fields: [
-            {
-              name: 'layout',
-              type: 'blocks',
-              blocks: [
-                { slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] },
-                { slug: 'y', fields: [{ name: 'ref', type: 'text' }] },
-              ],
-            },
-          ],
-        },
-        { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
-      ],
-    })
+    const blocky = new ReadPaths(
+      {
+        collections: [
+          {
+            slug: 'a',
+            fields: [
+              {
+                name: 'layout',
+                type: 'blocks',
+                blocks: [
+                  { slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] },
+                  { slug: 'y', fields: [{ name: 'ref', type: 'text' }] },
+                ],
+              },
+            ],
+          },
+          { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
+        ],
+      },
+      'sql',
+    )
     expect(blocky.dependenciesOfCall('find', 'c:a', { where: { 'layout.ref.name': { equals: 'x' } } })).toEqual(['c:a', 'c:b'])
-    const reversed = new ReadPaths({
-      collections: [
-        {
-          slug: 'a',
-          fields: [
-            {
-              name: 'layout',
-              type: 'blocks',
-              blocks: [
-                { slug: 'y', fields: [{ name: 'ref', type: 'text' }] },
-                { slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] },
-              ],
-            },
-          ],
-        },
-        { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
-      ],
-    })
+    const reversed = new ReadPaths(
+      {
+        collections: [
+          {
+            slug: 'a',
+            fields: [
+              {
+                name: 'layout',
+                type: 'blocks',
+                blocks: [
+                  { slug: 'y', fields: [{ name: 'ref', type: 'text' }] },
+                  { slug: 'x', fields: [{ name: 'ref', type: 'relationship', relationTo: 'b' }] },
+                ],
+              },
+            ],
+          },
+          { slug: 'b', fields: [{ name: 'name', type: 'text' }] },
+        ],
+      },
+      'sql',
+    )
     expect(reversed.dependenciesOfCall('find', 'c:a', { where: { 'layout.ref.name': { equals: 'x' } } })).toEqual(['c:a', 'c:b'])
   })
 })
 
 describe('the fields a list read starts at (list precision)', () => {
-  const list = new ReadPaths({
-    collections: [
-      {
-        slug: 'items',
-        fields: [
-          { name: 'title', type: 'text', localized: true },
-          { name: 'in', type: 'text' },
-          { name: 'meta', type: 'group', fields: [{ name: 'score', type: 'number' }] },
-          { type: 'row', fields: [{ name: 'rank', type: 'number' }] },
-          { name: 'owner', type: 'relationship', relationTo: 'people' },
-          { name: 'createdAt', type: 'date' },
-        ],
-      },
-      { slug: 'people', fields: [{ name: 'name', type: 'text' }] },
-    ],
-    localization: { localeCodes: ['en', 'de'] },
-  })
+  const list = new ReadPaths(
+    {
+      collections: [
+        {
+          slug: 'items',
+          fields: [
+            { name: 'title', type: 'text', localized: true },
+            { name: 'in', type: 'text' },
+            { name: 'meta', type: 'group', fields: [{ name: 'score', type: 'number' }] },
+            { type: 'row', fields: [{ name: 'rank', type: 'number' }] },
+            { name: 'owner', type: 'relationship', relationTo: 'people' },
+            { name: 'createdAt', type: 'date' },
+          ],
+        },
+        { slug: 'people', fields: [{ name: 'name', type: 'text' }] },
+      ],
+      localization: { localeCodes: ['en', 'de'] },
+    },
+    'sql',
+  )
 
   it('names the top-level field of every where and sort path, however deep or localized', () => {
     const traversal = list.traversal('find', 'c:items', {
@@ -329,5 +347,62 @@ describe('the fields a list read starts at (list precision)', () => {
   it('a findDistinct of its own field with a relatedAccess reads the related rows: not its own rows only', () => {
     const traversal = list.traversal('findDistinct', 'c:items', { field: 'rank', relatedAccess: { owner: { name: { equals: 'a' } } } })
     expect(traversal).toMatchObject({ scopes: ['c:items', 'c:people'], ownRowsOnly: false })
+  })
+})
+
+describe('sub-paths of a relationship, by each adapter’s rules (src/path-fields.ts)', () => {
+  const shape = {
+    localization: { localeCodes: ['en', 'de'] },
+    collections: [
+      {
+        slug: 'a',
+        fields: [
+          { name: 'one', type: 'relationship', relationTo: 'b' },
+          { name: 'many', type: 'relationship', relationTo: 'b', hasMany: true },
+          { name: 'poly', type: 'relationship', relationTo: ['b', 'c'] },
+          { name: 'file', type: 'upload', relationTo: 'b' },
+          { name: 'local', type: 'relationship', relationTo: 'b', localized: true },
+          {
+            name: 'meta',
+            type: 'group',
+            localized: true,
+            // Under a localized group it is no longer localized on its own (fieldShouldBeLocalized).
+            fields: [{ name: 'inner', type: 'relationship', relationTo: 'b', localized: true }],
+          },
+        ],
+      },
+      { slug: 'b', fields: [{ name: 'value', type: 'number' }] },
+      { slug: 'c', fields: [{ name: 'name', type: 'text' }] },
+    ],
+  }
+  const on = { sql: new ReadPaths(shape, 'sql'), mongodb: new ReadPaths(shape, 'mongodb') }
+  const follows = (dialect: 'sql' | 'mongodb', path: string) =>
+    !on[dialect].traversal('find', 'c:a', { where: { [path]: { equals: 1 } } }).ownRowsOnly
+
+  it.each(['one', 'many', 'file', 'poly', 'poly.value', 'poly.relationTo', 'local', 'local.de', 'meta.inner'])(
+    '`%s` reads the row’s own data in both',
+    (path) => {
+      expect([follows('sql', path), follows('mongodb', path)]).toStrictEqual([false, false])
+    },
+  )
+
+  it.each(['one.value', 'one.relationTo', 'many.value', 'many.relationTo', 'file.value', 'local.de.value', 'meta.inner.de', 'one.de'])(
+    '`%s` reads the related collection in both',
+    (path) => {
+      expect([follows('sql', path), follows('mongodb', path)]).toStrictEqual([true, true])
+    },
+  )
+
+  it.each(['one.id', 'many.id', 'file.id', 'local.de.id'])(
+    '`%s`: its own column in SQL; MongoDB queries the related collection for it',
+    (path) => {
+      expect([follows('sql', path), follows('mongodb', path)]).toStrictEqual([false, true])
+    },
+  )
+
+  it('findDistinct and sort paths take the same rules', () => {
+    expect(on.sql.traversal('findDistinct', 'c:a', { field: 'one.value', sort: 'one.id' }).scopes).toEqual(['c:a', 'c:b'])
+    expect(on.sql.traversal('find', 'c:a', { sort: '-one.id' }).ownRowsOnly).toBe(true)
+    expect(on.mongodb.traversal('find', 'c:a', { sort: '-one.id' }).ownRowsOnly).toBe(false)
   })
 })
