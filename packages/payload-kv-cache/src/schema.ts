@@ -44,8 +44,11 @@ export class Schema {
     const dialect = this.dialect()
     this.paths = new ReadPaths(config, dialect)
     this.customIDs = customIDKinds(config)
-    // Drizzle's SQL compares strings exactly; MongoDB's adapter may apply a collation.
-    this.partitions = new Partitions(config, { idKind: (scope) => this.idKind(scope), exactStrings: dialect === 'sql' })
+    this.partitions = new Partitions(config, {
+      idKind: (scope) => this.idKind(scope),
+      dialect,
+      numberIDs: (inner as { defaultIDType?: unknown }).defaultIDType === 'number',
+    })
     this.keyNamespace = `${inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import type { IDKind } from '../src/invalidation/documents.js'
 import { Partitions } from '../src/invalidation/partitions.js'
 import type { Scope } from '../src/keys.js'
+import type { PathDialect } from '../src/path-fields.js'
 
 /*
  * Value partitions (src/invalidation/partitions.ts): which `where` requires a partition value,
@@ -40,7 +41,9 @@ const config = {
 
 const posts: Scope = 'c:posts'
 const kinds: Record<string, IDKind> = { 'c:authors': 'number', 'c:sections': 'generated' }
-const partitions = (exactStrings = true) => new Partitions(config, { idKind: (scope) => kinds[scope] ?? 'number', exactStrings })
+const partitions = (dialect: PathDialect = 'sql') =>
+  new Partitions(config, { idKind: (scope) => kinds[scope] ?? 'number', dialect, numberIDs: true })
+const UUID = '0f8fad5b-d9cb-469f-a165-70867728950e'
 
 describe('value partitions', () => {
   it('takes an equals or a short in, at the top or in an and at any depth, never in an or', () => {
@@ -69,11 +72,11 @@ describe('value partitions', () => {
     const p = partitions()
     for (const field of ['title', 'subtitle', 'editors', 'related', 'tags', 'shout', 'views', 'publishedAt', 'body', 'id'])
       expect(p.choose(posts, { [field]: { equals: 'x' } })).toBeUndefined()
-    expect(p.choose(posts, { section: { equals: '0123456789abcdef01234567' } })?.field).toBe('section')
+    expect(p.choose(posts, { section: { equals: UUID } })?.field).toBe('section')
     expect(p.has('c:plain')).toBe(false)
     // Under MongoDB's collations two spellings may match one document: strings are not partitions there.
-    expect(partitions(false).choose(posts, { kind: { equals: 'news' } })).toBeUndefined()
-    expect(partitions(false).choose(posts, { author: { equals: 1 } })?.field).toBe('author')
+    expect(partitions('mongodb').choose(posts, { kind: { equals: 'news' } })).toBeUndefined()
+    expect(partitions('mongodb').choose(posts, { author: { equals: 1 } })?.field).toBe('author')
   })
 
   it('spells a value the way the database holds it equal, on both sides', () => {
@@ -84,7 +87,8 @@ describe('value partitions', () => {
     // Text SQL would cast to the same number under another spelling: no partition.
     for (const text of ['012', '12.0', ' 12', '-0', '1e3', '']) expect(p.choose(posts, { author: { equals: text } })).toBeUndefined()
     // A uuid or ObjectId only in the lower-case form the database returns.
-    expect(p.choose(posts, { section: { equals: '0123456789ABCDEF01234567' } })).toBeUndefined()
+    expect(p.choose(posts, { section: { equals: UUID.toUpperCase() } })).toBeUndefined()
+    expect(partitions('mongodb').choose(posts, { section: { equals: '0123456789ABCDEF01234567' } })).toBeUndefined()
     expect(p.choose(posts, { author: { equals: null } })).toBeUndefined()
     expect(p.choose(posts, { author: { equals: { id: 1 } } })).toBeUndefined()
     // Too long, or holding `#`, no read names it and no write bumps it.
@@ -118,8 +122,9 @@ describe('value partitions', () => {
       ],
     }
     const kind = (scope: Scope): IDKind => (scope === 'c:people' ? 'text' : 'number')
-    expect(new Partitions(texts, { idKind: kind, exactStrings: true }).choose(posts, { author: { equals: 'alice' } })?.field).toBe('author')
-    expect(new Partitions(texts, { idKind: kind, exactStrings: false }).choose(posts, { author: { equals: 'ALICE' } })).toBeUndefined()
+    const on = (dialect: PathDialect) => new Partitions(texts, { idKind: kind, dialect, numberIDs: true })
+    expect(on('sql').choose(posts, { author: { equals: 'alice' } })?.field).toBe('author')
+    expect(on('mongodb').choose(posts, { author: { equals: 'ALICE' } })).toBeUndefined()
   })
 
   it('keys lists on partition fields and indexed fields, but not on updatedAt, which every save changes', () => {
@@ -130,5 +135,39 @@ describe('value partitions', () => {
     for (const field of ['updatedAt', 'body', 'views', 'title', 'subtitle', 'shout']) expect(p.keys(posts, field)).toBe(false)
     expect(p.moves(posts, ['body', 'updatedAt'])).toBe(false)
     expect(p.moves(posts, ['body', 'publishedAt'])).toBe(true)
+  })
+
+  it('spells relationship values as each adapter compares them', () => {
+    const texts = {
+      collections: [
+        {
+          slug: 'posts',
+          fields: [
+            { name: 'code', type: 'relationship', relationTo: 'codes' },
+            { name: 'section', type: 'relationship', relationTo: 'sections' },
+          ],
+        },
+        { slug: 'codes', fields: [{ name: 'id', type: 'text' }] },
+        { slug: 'sections', fields: [{ name: 'name', type: 'text' }] },
+      ],
+    }
+    const kind = (scope: Scope): IDKind => (scope === 'c:codes' ? 'text' : 'generated')
+    const on = (dialect: PathDialect, numberIDs = true) => new Partitions(texts, { idKind: kind, dialect, numberIDs })
+    // REST's text `null` is IS NULL in both: the documents with no value, in no partition.
+    expect(on('sql').choose(posts, { code: { equals: 'null' } })).toBeUndefined()
+    expect(on('sql').choose(posts, { code: { in: ['null'] } })?.values).toStrictEqual(['NaN', 'null'])
+    // drizzle with number ids compares an `in` of text also as the text of its parseInt.
+    expect(on('sql').choose(posts, { code: { in: ['12-x', 'b'] } })?.values).toStrictEqual(['12', '12-x', 'NaN', 'b'])
+    expect(on('sql').choose(posts, { code: { equals: '12-x' } })?.values).toStrictEqual(['12-x'])
+    expect(on('sql', false).choose(posts, { code: { in: ['12-x'] } })?.values).toStrictEqual(['12-x'])
+    // A generated id: a uuid uuid.validate accepts in SQL, an ObjectId in MongoDB.
+    const objectID = '507f1f77bcf86cd799439011'
+    for (const text of [objectID, '11111111-1111-1111-1111-111111111111'])
+      expect(on('sql').choose(posts, { section: { equals: text } })).toBeUndefined()
+    expect(on('sql').choose(posts, { section: { equals: UUID } })?.values).toStrictEqual([UUID])
+    expect(on('mongodb').choose(posts, { section: { equals: UUID } })).toBeUndefined()
+    expect(on('mongodb').choose(posts, { section: { in: [objectID] } })?.values).toStrictEqual([objectID])
+    // A stored value of another shape than the adapter compares: every partitioned list is bumped.
+    expect(on('mongodb').stampsOf(posts, { section: UUID })).toBeUndefined()
   })
 })

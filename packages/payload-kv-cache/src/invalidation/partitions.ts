@@ -1,6 +1,7 @@
 import type { ConfigLike } from '../dependencies.js'
 import type { Scope } from '../keys.js'
 import { byteLength } from '../keys.js'
+import type { PathDialect } from '../path-fields.js'
 import type { IDKind } from './documents.js'
 import { canonicalID, partitionStamp } from './documents.js'
 
@@ -72,19 +73,36 @@ export interface PartitionsOptions {
   /** The id kind of a collection (Schema.canonicalID's rule). */
   idKind: (scope: Scope) => IDKind
   /**
-   * Whether the database compares strings exactly. MongoDB's adapter may apply a collation
-   * (case- or accent-insensitive), under which two spellings match one document: strings are
-   * then never partitions there.
+   * Whose `sanitizeQueryValue` turns a `where` value into what the database compares. SQL
+   * compares strings exactly; MongoDB's adapter may apply a collation (case- or
+   * accent-insensitive), under which two spellings match one document: strings are never
+   * partitions there. Generated ids are uuids in SQL and ObjectIds in MongoDB (see `spell`).
    */
-  exactStrings: boolean
+  dialect: PathDialect
+  /**
+   * SQL only: the adapter's own ids are numbers (drizzle's `idType` is not a uuid). drizzle
+   * then widens an `in` on a relationship to every id type a text could be: `'12-x'` is also
+   * compared as `parseInt('12-x')`, so a relationship to custom text ids matches `'12'` too.
+   */
+  numberIDs: boolean
 }
+
+/** What `uuid.validate` accepts (uuid 13, which drizzle uses), in the lower case Postgres returns. */
+const VALID_UUID =
+  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/
+const OBJECT_ID = /^[0-9a-f]{24}$/
 
 export class Partitions {
   private readonly collections = new Map<Scope, CollectionPartitions>()
   private readonly idKind: (scope: Scope) => IDKind
+  private readonly dialect: PathDialect
+  private readonly widensIn: boolean
 
   constructor(config: ConfigLike, options: PartitionsOptions) {
     this.idKind = options.idKind
+    this.dialect = options.dialect
+    this.widensIn = options.dialect === 'sql' && options.numberIDs
+    const exactStrings = options.dialect === 'sql'
     for (const collection of config.collections ?? []) {
       const fields = new Map<string, PartitionKind>()
       const keyed = new Set<string>()
@@ -92,9 +110,9 @@ export class Partitions {
         const name = field.name
         // A virtual field is no column of the row: nothing a write stores, nothing to key on.
         if (typeof name !== 'string' || name === 'id' || (field.virtual !== undefined && field.virtual !== false)) continue
-        let kind = partitionKind(field, options.exactStrings)
+        let kind = partitionKind(field, exactStrings)
         // Custom text ids are strings too: under a collation two spellings name one document.
-        if (kind?.kind === 'id' && !options.exactStrings && this.idKind(kind.target) === 'text') kind = undefined
+        if (kind?.kind === 'id' && !exactStrings && this.idKind(kind.target) === 'text') kind = undefined
         if (kind) fields.set(name, kind)
         if (kind || ((field.index === true || field.unique === true) && name !== 'updatedAt')) keyed.add(name)
       }
@@ -133,8 +151,12 @@ export class Partitions {
       if (!kind || condition === null || typeof condition !== 'object' || Array.isArray(condition)) return
       const ops = condition as Record<string, unknown>
       let raw: unknown[] | undefined
-      if ('equals' in ops) raw = [ops.equals]
-      else if (Array.isArray(ops.in) && ops.in.length > 0 && ops.in.length <= MAX_PARTITION_VALUES) raw = ops.in
+      if ('equals' in ops) {
+        // Both adapters read REST's text `'null'` on a relationship as null (`IS NULL`, `$eq: null`):
+        // the documents with no value, which no partition holds.
+        if (kind.kind === 'id' && ops.equals === 'null') return
+        raw = [ops.equals]
+      } else if (Array.isArray(ops.in) && ops.in.length > 0 && ops.in.length <= MAX_PARTITION_VALUES) raw = this.widen(kind, ops.in)
       if (!raw) return
       const values = new Set<string>()
       for (const value of raw) {
@@ -187,10 +209,24 @@ export class Partitions {
   }
 
   /**
+   * The values an `in` on a relationship compares, as drizzle's `sanitizeQueryValue` widens
+   * them with number ids: each text also as `parseInt` of it, which a relationship to custom
+   * text ids then compares as text (`'12-x'` matches `'12-x'` and `'12'`; `'x'`, `'NaN'`).
+   * For number and uuid targets the widened value is one the text already spells or none.
+   */
+  private widen(kind: PartitionKind, values: unknown[]): unknown[] {
+    if (!this.widensIn || kind.kind !== 'id' || this.idKind(kind.target) !== 'text') return values
+    return values.flatMap((value) => (typeof value === 'string' ? [value, String(parseInt(value))] : [value]))
+  }
+
+  /**
    * One spelling per value the database holds equal: the text of a string, an id as the
    * database returns it (a number id also from its decimal text, as REST passes it and SQL
    * casts it). Undefined for a value of another shape; null for one too long to be a stamp
-   * key, which no read's partition can name either.
+   * key, which no read's partition can name either. A generated id is one only in the form
+   * the adapter compares as that id: a uuid `uuid.validate` accepts in SQL (drizzle turns any
+   * other text for a Postgres uuid column into `IS NULL`), an ObjectId in MongoDB (whose
+   * adapter drops any other text, and the condition then matches documents with no value).
    */
   private spell(kind: PartitionKind, value: unknown): string | null | undefined {
     let text: string | undefined
@@ -198,6 +234,8 @@ export class Partitions {
     else {
       const idKind = this.idKind(kind.target)
       if (idKind === 'number' && typeof value === 'string') text = /^(0|-?[1-9]\d{0,14})$/.test(value) ? value : undefined
+      else if (idKind === 'generated')
+        text = typeof value === 'string' && (this.dialect === 'sql' ? VALID_UUID : OBJECT_ID).test(value) ? value : undefined
       else {
         const id = canonicalID(typeof value === 'string' || typeof value === 'number' ? value : undefined, idKind)
         text = id === undefined || (typeof id === 'number' && !Number.isSafeInteger(id)) ? undefined : String(id)
