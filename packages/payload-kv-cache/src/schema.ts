@@ -1,6 +1,6 @@
 import type { ConfigLike } from './dependencies.js'
 import { DependencyGraph } from './dependencies.js'
-import { schemaFingerprint } from './fingerprint.js'
+import { keyNamespace } from './fingerprint.js'
 import type { DocumentID, IDKind } from './invalidation/documents.js'
 import { canonicalID, customIDKinds } from './invalidation/documents.js'
 import { Partitions } from './invalidation/partitions.js'
@@ -23,8 +23,8 @@ export interface InnerAdapter {
 /**
  * Everything derived from the sanitized config, rebuilt when Payload hot-reloads a changed
  * one: the dependency graph, what each read traverses, what is cached, how ids are spelt,
- * and the key namespace (adapter name plus schema fingerprint, so entries of an old shape
- * are never read).
+ * and the key namespace (adapter name, schema and adapter-option fingerprint, entry format and
+ * stamp protocol versions: fingerprint.ts), so entries of another shape are never read.
  */
 export class Schema {
   readonly graph: DependencyGraph
@@ -49,7 +49,7 @@ export class Schema {
       dialect,
       numberIDs: (inner as { defaultIDType?: unknown }).defaultIDType === 'number',
     })
-    this.keyNamespace = `${inner.name ?? 'unknown'}:${schemaFingerprint(config)}`
+    this.keyNamespace = keyNamespace(inner, config)
   }
 
   /** The id if it is the one spelling the database returns for its row (documents.ts). */

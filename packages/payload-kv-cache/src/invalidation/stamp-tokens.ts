@@ -8,6 +8,17 @@ import { bulkStamp, ownerOfStamp, stampKind, unknownPartitionStamp } from './doc
  * over and the text of its tokens. The one place that spells either.
  */
 
+/**
+ * The stamp protocol's version, part of every entry's key (fingerprint.ts, `keyNamespace`).
+ * An entry is served when the tokens of the stamps its read depends on spell its signature;
+ * a library version that changes which stamps a read depends on, how they are keyed or how a
+ * signature is spelt must bump this, or a reader of one version could take an entry filled
+ * under the other's stamps (for example two unwritten stamps, both read as absent) as valid.
+ * It keeps the two versions' entries apart; which stamps each one's writes bump is the write
+ * path's to keep compatible (issue 21, item 1).
+ */
+export const STAMP_PROTOCOL_VERSION = 1
+
 /** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
 export type StampScope = Scope | '*'
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll } from '@jest/globals'
 import type { Payload } from 'payload'
 import type { CacheStats, KVNamespaceLike } from '../../src/index.js'
-import { schemaFingerprint } from '../../src/fingerprint.js'
+import { keyNamespace as namespaceOf } from '../../src/fingerprint.js'
 import type { Pair } from './app.js'
 import type { TestEnv } from './env.js'
 import type { CallLog } from './spy.js'
@@ -14,8 +14,8 @@ export type AdapterCall = (args: Record<string, unknown>) => Promise<unknown>
 /** The adapter methods, called the way Payload calls them. */
 export const db = (payload: Payload): Record<string, AdapterCall> => payload.db as unknown as Record<string, AdapterCall>
 
-/** What the engine digests besides the arguments: the adapter name and the schema fingerprint. */
-export const keyNamespace = (p: { cached: { config: unknown } }): string => `sqlite:${schemaFingerprint(p.cached.config)}`
+/** What the engine digests besides the arguments (fingerprint.ts): read off the adapter and config as the engine does. */
+export const keyNamespace = (p: { cached: { db: unknown; config: unknown } }): string => namespaceOf(p.cached.db, p.cached.config)
 
 /** Every key under `prefix`, through all of KV's list pages. */
 export async function listAll(kv: KVNamespaceLike, prefix?: string): Promise<string[]> {
