@@ -125,7 +125,11 @@ export async function createDatabase(
     if (!postgres) throw new Error('postgres server missing')
     const { postgresAdapter } = await import('@payloadcms/db-postgres')
     const connectionString = await postgres.createDatabase(name)
-    return { kind, connectionString, adapter: () => postgresAdapter({ pool: { connectionString, max: 5 } }) }
+    return {
+      kind,
+      connectionString,
+      adapter: (adapterOptions = {}) => postgresAdapter({ pool: { connectionString, max: 5 }, ...adapterOptions }),
+    }
   }
   const uri = process.env.MONGODB_URI
   if (!uri) throw new Error('MONGODB_URI is not set')
