@@ -50,7 +50,8 @@ export class ReadPath {
     let ttl = ctx.schema().policy.ttlFor(scope, operation)
     if (ttl === null) return this.bypass(call, 'excluded', scope, operation, started)
     if (control?.bypass) return this.bypass(call, 'requested', scope, operation, started)
-    if ((await ctx.transactions.live(args.req)) !== null) return this.bypass(call, 'transaction', scope, operation, started)
+    if (ctx.transactions.inWrite(args.req) || (await ctx.transactions.live(args.req)) !== null)
+      return this.bypass(call, 'transaction', scope, operation, started)
     const strategy = ctx.strategy
     // README, Strong consistency: asked for by the scope or the request; without the Durable
     // Object it cannot be kept, so the database answers.
@@ -62,6 +63,9 @@ export class ReadPath {
     if (key === undefined) return this.bypass(call, 'unkeyable', scope, operation, started)
 
     const ticket = strategy.beginRead(operation, scope, dependencies, key, strong)
+    // An entry's time is when its read began, before the database call: the prefix strategy's
+    // writing isolate rejects an entry whose query began before its write, whoever filled it.
+    const begun = ctx.clock()
     // Before the fetch: a write in this isolate from here on makes an audit of this hit moot.
     const auditEpoch = ctx.auditor ? ctx.auditor.epochOf(dependencies) : 0
     const values = await ctx.kv.getEntries([key, ...ticket.keys])
@@ -136,8 +140,8 @@ export class ReadPath {
     }
     if (ctx.events.enabled) this.emitRead(outcome === 'misses' ? 'miss' : outcome, scope, operation, key, started)
     ttl = controlTtl(control) ?? ttl
-    // Encoded now, before Payload's hooks mutate the result we hand back.
-    const now = ctx.clock()
+    // Encoded now, before Payload's hooks mutate the result we hand back; dated from `begun`.
+    const now = begun
     const encoded = this.encode(signature, now, ttl, result, scope, operation, key)
     // Callers arriving until the entry is in KV still share this result (a precise `find`'s
     // flight key says which document writes they saw: see ReadTicket.flight).

@@ -127,7 +127,8 @@ export class Schema {
     const out = new Set<string>()
     for (const scope of scopes as Scope[]) {
       out.add(`${prefix}:${scope}:`)
-      for (const reader of this.graph.readersOfScope(scope)) if (this.policy.isCached(reader)) out.add(`${prefix}:${reader}:`)
+      // Every reader, not only those this deploy caches: another deploy sharing the KV may cache them (README, Across deploys).
+      for (const reader of this.graph.readersOfScope(scope)) out.add(`${prefix}:${reader}:`)
     }
     return [...out]
   }

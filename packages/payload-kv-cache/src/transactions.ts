@@ -102,6 +102,21 @@ export class TransactionTracker {
     return this.isLive(id) ? id : null
   }
 
+  /**
+   * Whether a call belongs to a write operation that runs without a transaction (D1, which
+   * has none; SQLite, Postgres or MongoDB with them off). Payload's `initTransaction` leaves
+   * `req.transactionID` a Promise of the adapter's `beginTransaction()`, which resolves to null
+   * there and is never replaced or deleted for the rest of the request; reads never begin
+   * one. Such a read is the document an update merges its data into and writes back whole
+   * (Payload's update operation): served from an entry the eventual window allows to be stale,
+   * it would write the stale fields back over another isolate's write, a lost update in the
+   * database (README, Reads inside a write). So it goes to the database.
+   */
+  inWrite(req: { transactionID?: TransactionIDLike } | undefined): boolean {
+    const pending = req?.transactionID as unknown
+    return pending !== null && typeof pending === 'object' && typeof (pending as { then?: unknown }).then === 'function'
+  }
+
   isLive(id: TransactionID): boolean {
     const session = this.sessions()?.[id] as { inTransaction?: () => boolean } | undefined
     if (!session) return false

@@ -5,6 +5,7 @@ import { withKVCache } from '../src/index.js'
 import { withTestHooks } from '../src/internals.js'
 import { startPayload } from './support/app.js'
 import { ManualClock } from './support/clock.js'
+import { edgeKV } from './support/edge.js'
 import { useTestEnv } from './support/env.js'
 import { allSuites } from './suites/all.js'
 
@@ -48,6 +49,59 @@ describe('D1 read replication (Sessions API, readReplicas: first-primary)', () =
     } finally {
       await cache.settled()
       await closePayload(cached)
+      await closePayload(plain)
+    }
+  })
+})
+
+describe('D1 has no transactions: an update reads the document and writes it back whole', () => {
+  it('the read inside another location’s update goes to the database, so a write its KV has not shown yet is not written over', async () => {
+    // Two locations on one D1: B sees A's stamp puts 10 s late, as KV's location caches allow
+    // (README, guarantee 1). A read there may be stale for that long; an update there must not
+    // turn that into a lost update in the database.
+    const clock = new ManualClock(Date.now())
+    const edge = edgeKV(env.kv(), clock.now)
+    const database = await env.newDatabase()
+    const start = async (location: string, lagMs: number) => {
+      const wrapped = withKVCache(
+        database.adapter(),
+        withTestHooks({ kv: edge.location(location, lagMs), prefix: 'd1-lost-update' }, { clock }),
+      )
+      return { payload: await startPayload(wrapped), cache: wrapped.kvCache }
+    }
+    const a = await start('a', 0)
+    const b = await start('b', 10_000)
+    const plain = await startPayload(database.adapter())
+    const settle = () => clock.until(Promise.all([a.cache.settled(), b.cache.settled()]))
+    try {
+      // Authors keep no versions (the update reads the row); posts keep drafts (it reads the latest version).
+      for (const collection of ['authors', 'posts'] as const) {
+        const data = collection === 'authors' ? { name: 'original', bio: 'original' } : { title: 'original', body: 'original' }
+        const doc = await plain.create({ collection, data: data as never })
+        await clock.advance(20_000)
+        const read = (p: Payload) => p.findByID({ collection, id: doc.id, depth: 0 })
+        await read(b.payload)
+        await settle()
+        const hits = b.cache.stats().hits
+        await read(b.payload)
+        expect(b.cache.stats().hits).toBe(hits + 1)
+        // A changes one field; B, which does not see A's stamps yet, changes another.
+        if (collection === 'authors') {
+          await a.payload.update({ collection, id: doc.id, data: { name: 'by A' } })
+          await b.payload.update({ collection, id: doc.id, data: { bio: 'by B' } })
+        } else {
+          await a.payload.update({ collection, id: doc.id, data: { title: 'by A' } })
+          await b.payload.update({ collection, id: doc.id, data: { body: 'by B' } })
+        }
+        await settle()
+        const stored = (await read(plain)) as unknown as Record<string, unknown>
+        expect({ collection, kept: collection === 'authors' ? stored.name : stored.title }).toStrictEqual({ collection, kept: 'by A' })
+        expect({ collection, written: collection === 'authors' ? stored.bio : stored.body }).toStrictEqual({ collection, written: 'by B' })
+      }
+    } finally {
+      await settle()
+      await closePayload(a.payload)
+      await closePayload(b.payload)
       await closePayload(plain)
     }
   })

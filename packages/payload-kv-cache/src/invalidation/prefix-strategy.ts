@@ -59,6 +59,13 @@ export class PrefixStrategy implements InvalidationStrategy {
     return { signature: '' }
   }
 
+  /**
+   * Not an entry whose read began before this isolate's last write to a dependency began: it
+   * may hold what the write replaced, filled here or, racing the purge, by another isolate
+   * (an entry's time is when its read began, read.ts). Times from another isolate's clock:
+   * one running ahead of ours by more than the read took is a limit (README, Limits); a margin
+   * for it here would cost this isolate every hit for that long after each of its writes.
+   */
   serves(entry: { stamps: string; filledAt: number }, signature: string, ticket: ReadTicket): boolean {
     return entry.stamps === signature && entry.filledAt > this.lastWriteStartOf(ticket.dependencies)
   }

@@ -9,6 +9,7 @@ import { methodSuite } from './methods.js'
 import { raceSuite } from './race.js'
 import { readSuite } from './reads.js'
 import { replicaSuite } from './replicas.js'
+import { siteLifeSuite } from './site-life.js'
 import { transactionSuite } from './transactions.js'
 import { variationSuite } from './variations.js'
 import { writeSuite } from './writes.js'
@@ -34,4 +35,6 @@ function strategySuites(env: TestEnv, options: { transactions: boolean }): void 
   // The replica window reads the time a stamp was written; the prefix strategy has none.
   if (env.kind === 'postgres' && env.strategy === 'stamp') replicaSuite(env)
   differentialSuite(env)
+  // Deploys with different options on one KV: what their writes bump is the stamps' (README, Across deploys).
+  if (env.strategy === 'stamp') siteLifeSuite(env)
 }
