@@ -118,7 +118,9 @@ describe('audit mode (sampleRate: 1)', () => {
     })
     try {
       const where = { id: { equals: id } }
-      const adapterArgs = { collection: 'notes', where, req: { transactionID: Promise.resolve(null) } }
+      // The id of a transaction that has ended: not live, so the hit is served (a promise of null
+      // would mark a write in progress, which reads from the database: README, Reads inside a write).
+      const adapterArgs = { collection: 'notes', where, req: { transactionID: 'ended-transaction' } }
       const db = pair.cached.db as unknown as { findOne: FindOne }
       await db.findOne(adapterArgs)
       await pair.cache.settled()

@@ -52,9 +52,11 @@ describe.each(['stamp', 'prefix'] as const)('%s strategy', (strategy) => {
     } else {
       expect(delta('put')).toBe(0)
       expect(delta('delete')).toBe(n)
-      // 1,000 keys a page; a full last page may or may not say list_complete.
-      expect(delta('list')).toBeGreaterThanOrEqual(Math.ceil(n / 1000))
-      expect(delta('list')).toBeLessThanOrEqual(Math.floor(n / 1000) + 1)
+      // 1,000 keys a page; a full last page may or may not say list_complete. Plus one list of
+      // payload-locked-documents' entries, whose polymorphic relationship reaches every
+      // collection (not cached here, but another deploy may cache it: README, Across deploys).
+      expect(delta('list')).toBeGreaterThanOrEqual(Math.ceil(n / 1000) + 1)
+      expect(delta('list')).toBeLessThanOrEqual(Math.floor(n / 1000) + 2)
     }
   })
 })
