@@ -124,6 +124,6 @@ export function siteLifeSuite(env: TestEnv, steps = 300): void {
       // The cache did work in every deploy: a run served from the database would prove nothing.
       for (const deploy of deploys)
         expect({ deploy: deploy.name, hit: deploy.cache.stats().hits > 0 }).toEqual({ deploy: deploy.name, hit: true })
-    })
+    }, 360_000)
   })
 }
