@@ -6,7 +6,16 @@
 export class BackgroundWork {
   private readonly running = new Set<Promise<unknown>>()
 
-  constructor(private readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined) {}
+  /**
+   * Whether work handed here outlives the response: with `waitUntil`, or outside Workers. On
+   * Workers without it the runtime may drop it once the response is sent, so nothing may
+   * return on the promise of a trailing write (stamps.ts, burst horizons).
+   */
+  readonly outlivesResponse: boolean
+
+  constructor(private readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined) {
+    this.outlivesResponse = waitUntil !== undefined || !onWorkers()
+  }
 
   run(task: () => Promise<unknown>): void {
     const promise = task().catch(() => undefined)
@@ -29,4 +38,9 @@ export class BackgroundWork {
   async settled(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running])
   }
+}
+
+/** Workers set `navigator.userAgent` to this; Node, Deno and browsers do not. */
+function onWorkers(): boolean {
+  return (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === 'Cloudflare-Workers'
 }

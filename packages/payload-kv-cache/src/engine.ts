@@ -7,7 +7,7 @@ import { Purger } from './invalidation/purge.js'
 import { StrongStamps } from './invalidation/strong-stamps.js'
 import { StampStrategy } from './invalidation/stamp-strategy.js'
 import type { StampScope } from './invalidation/stamps.js'
-import { Stamps } from './invalidation/stamps.js'
+import { burstReachMs, Stamps } from './invalidation/stamps.js'
 import type { Args, InvalidationStrategy } from './invalidation/strategy.js'
 import type { ReadOperation } from './operations.js'
 import type { ResolvedOptions } from './options.js'
@@ -116,7 +116,7 @@ export class CacheEngine implements EngineContext {
               background: this.background,
               report: (message) => this.report('stamp', message),
               writerGraceMs: options.kvTimeoutMs + 5000,
-              burstMarginMs: options.kvTimeoutMs + 1000,
+              burstMarginMs: burstReachMs(options.kvTimeoutMs),
               events: this.events,
             }),
             purger,

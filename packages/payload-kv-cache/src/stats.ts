@@ -101,6 +101,8 @@ export interface ReasonCounters {
   bypassesUnkeyable: number
   /** Bypassed: a strong read whose Durable Object failed or was slower than `kvTimeoutMs`, or asked for with no `strongStamps` binding. */
   bypassesStrong: number
+  /** Bumps returned on a burst horizon once a read made after them found it still in KV (README, *Write bursts*). */
+  stampsVerified: number
   /** Durable Object calls made to read strong stamps: one per collection or global a strong read depends on. */
   strongReads: number
   /** Durable Object calls made to bump stamps after writes (retries included). */
@@ -204,6 +206,7 @@ function emptyDetailedStats(): DetailedStats {
     bypassesBurst: 0,
     bypassesUnkeyable: 0,
     bypassesStrong: 0,
+    stampsVerified: 0,
     strongReads: 0,
     strongBumps: 0,
     strongFailures: 0,

@@ -1,5 +1,5 @@
 import type { Scope } from '../keys.js'
-import { burstHorizon, CLOCK_SKEW_MS, localTokenTime, slotKeys, tokenTime } from './stamp-tokens.js'
+import { burstHorizon, CLOCK_SKEW_MS, localTokenTime, slotKeys, stampOfSlotKey, tokenTime, writerOf } from './stamp-tokens.js'
 
 /** How long KV's location caches may keep serving an older value (Cloudflare: about 60 s). */
 const PROPAGATION_WINDOW_MS = 60_000
@@ -22,6 +22,8 @@ export class StampReads {
   constructor(
     private readonly prefix: string,
     private readonly clock: () => number,
+    /** This isolate's writer id, the first characters of every token it puts (stamp-tokens.ts). */
+    private readonly writer: string,
   ) {}
 
   footprint(): Record<string, number> {
@@ -111,21 +113,58 @@ export class StampReads {
 
   /**
    * True when another isolate is in a burst of writes to one of these stamps: its newest
-   * token says a further write may not have a token in KV yet. This isolate's own bursts do
-   * not count: its local tokens cover its own writes, and a single-isolate site (a Node
-   * server) keeps its hits. A write another isolate could not put on any slot of our burst
-   * waits for its retry before it returns; until then we may serve what it replaced.
+   * token there says a further write of its own may not have a token in KV yet. The burst
+   * lasts until a newer token of the same isolate is in the stamp (that put carries every
+   * write the horizon covered; stamps.ts puts one after every burst), at most until the
+   * horizon the token names, which reaches past the whole retry schedule of that put. Not a
+   * fixed time: a trailing put that times out and lands on a retry must find the others still
+   * off the scope. This isolate's own bursts do not count: its local tokens cover its own
+   * writes, and a single-isolate site (a Node server) keeps its hits.
    */
   burstOpen(keys: readonly string[], values: Map<string, string | null>): boolean {
     let now: number | undefined
     for (const key of keys) {
-      const until = burstHorizon(values.get(key))
-      if (until === undefined) continue
+      const token = values.get(key)
+      // The common case, no burst token at all, costs one indexOf per key.
+      if (!token || token.indexOf('!') < 0) continue
       now ??= this.clock()
-      // This isolate's own burst: its local tokens cover its own later writes.
-      if (until > now && this.recent.get(key)?.token !== values.get(key)) return true
+      if (writerOf(token) !== this.writer && this.isOpen(key, token, keys, values, now)) return true
     }
     return false
+  }
+
+  /**
+   * The horizon of this isolate's open burst on a stamp (`keys`: its slot keys), as another
+   * isolate's read of `values` would judge it; undefined when none is open there. The writer
+   * asks before a bump returns on a horizon: another isolate may have put a plain token over
+   * it (a KV that takes a second put to a key within a second does, and production's after the
+   * second), and a reader that no longer sees it would serve what the bump replaced.
+   */
+  ownOpenBurst(keys: readonly string[], values: Map<string, string | null>): number | undefined {
+    const now = this.clock()
+    for (const key of keys) {
+      const token = values.get(key)
+      if (!token || writerOf(token) !== this.writer || !this.isOpen(key, token, keys, values, now)) continue
+      return burstHorizon(token)
+    }
+    return undefined
+  }
+
+  /** A burst token still open: its horizon not passed, and no newer token of its writer in its stamp. */
+  private isOpen(key: string, token: string, keys: readonly string[], values: Map<string, string | null>, now: number): boolean {
+    const until = burstHorizon(token)
+    if (until === undefined || until <= now) return false
+    const writer = writerOf(token)
+    const at = tokenTime(token)
+    let stamp: string | undefined
+    for (const other of keys) {
+      if (other === key) continue
+      const value = values.get(other)
+      if (!value || writerOf(value) !== writer || !(tokenTime(value) > at)) continue
+      stamp ??= stampOfSlotKey(key)
+      if (stampOfSlotKey(other) === stamp) return false
+    }
+    return true
   }
 
   /**

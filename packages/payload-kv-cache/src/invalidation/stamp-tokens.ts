@@ -55,14 +55,45 @@ export function slotKeys(prefix: string, scope: StampScope): string[] {
   return Array.from({ length: STAMP_SLOTS }, (_, slot) => stampKey(prefix, scope, slot))
 }
 
-/** `<time>-<random>`, and `!<horizon>` on a burst token (times in base 36). */
-export function newToken(now: number, burstUntil?: number): string {
-  const bytes = new Uint8Array(9)
-  crypto.getRandomValues(bytes)
-  let random = ''
-  for (const byte of bytes) random += byte.toString(36).padStart(2, '0')
+/** Random text of `bytes` bytes, two base-36 characters each. */
+function randomText(bytes: number): string {
+  const buffer = new Uint8Array(bytes)
+  crypto.getRandomValues(buffer)
+  let out = ''
+  for (const byte of buffer) out += byte.toString(36).padStart(2, '0')
+  return out
+}
+
+/** Characters of a token's random part that name the isolate that wrote it (`writerOf`). */
+const WRITER_CHARS = 8
+
+/** An id for one isolate's stamp writer: the first characters of every token it writes. */
+export function newWriterID(): string {
+  return randomText(WRITER_CHARS / 2)
+}
+
+/**
+ * `<time>-<writer><random>`, and `!<horizon>` on a burst token (times in base 36). The writer
+ * part lets a reader tell which of a stamp's tokens one isolate wrote: its burst lasts until
+ * a newer token of its own lands (stamp-reads.ts, `burstOpen`). Tokens without one (tests,
+ * older versions) read as written by an isolate of their own.
+ */
+export function newToken(now: number, burstUntil?: number, writer?: string): string {
+  const random = writer === undefined ? randomText(9) : writer + randomText(9 - WRITER_CHARS / 2)
   const token = `${now.toString(36)}-${random}`
   return burstUntil === undefined ? token : `${token}!${Math.ceil(burstUntil).toString(36)}`
+}
+
+/** The writer part of a token (see `newToken`); undefined for none. */
+export function writerOf(token: string | null | undefined): string | undefined {
+  if (!token) return undefined
+  const dash = token.indexOf('-')
+  return dash > 0 ? token.slice(dash + 1, dash + 1 + WRITER_CHARS) : undefined
+}
+
+/** The stamp a slot key belongs to: the key with its slot number taken out. */
+export function stampOfSlotKey(key: string): string {
+  return key.replace(/:stamp:\d+:/, ':stamp:')
 }
 
 /**

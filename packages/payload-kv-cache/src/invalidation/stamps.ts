@@ -10,7 +10,7 @@ import { RefCounts } from '../refcounts.js'
 import type { Scope } from '../keys.js'
 import { StampReads } from './stamp-reads.js'
 import type { StampScope } from './stamp-tokens.js'
-import { CLOCK_SKEW_MS, foldedStamp, localToken, newToken, slotKeys, STAMP_WRITE_INTERVAL_MS } from './stamp-tokens.js'
+import { CLOCK_SKEW_MS, foldedStamp, localToken, newToken, newWriterID, slotKeys, STAMP_WRITE_INTERVAL_MS } from './stamp-tokens.js'
 import type { EventSink } from '../events.js'
 import { elapsedSince, timerStart } from '../events.js'
 import type { Counters } from '../stats.js'
@@ -20,6 +20,22 @@ export type { StampScope } from './stamp-tokens.js'
 
 /** Waits before the retries of a stamp write whose every free slot failed. */
 const RETRY_BACKOFF_MS = [1000, 2000, 4000]
+/**
+ * After a stamp write was given up on, KV is taken to be failing for this long: a bump then
+ * waits for one attempt, not for the whole retry schedule (a write must not take 10 s in an
+ * outage), and says so in README *Limits*.
+ */
+const OUTAGE_MS = 60_000
+
+/**
+ * How far past the moment the next slot frees a burst token's horizon reaches: the whole
+ * retry schedule of the put that slot will carry (every attempt timing out, every backoff
+ * slept), plus the clock skew allowed between isolates. The horizon ends earlier, when that put
+ * lands (stamp-reads.ts, `burstOpen`); this bound only matters when it never does.
+ */
+export function burstReachMs(kvTimeoutMs: number): number {
+  return RETRY_BACKOFF_MS.reduce((sum, ms) => sum + ms, 0) + (RETRY_BACKOFF_MS.length + 1) * kvTimeoutMs + CLOCK_SKEW_MS
+}
 const MAX_IDLE_SCOPES = 1000
 /** Failed stamps remembered one by one; past it, documents' and partitions' failures fold into their collections' (foldedStamp). */
 const MAX_FAILED = 1000
@@ -43,6 +59,8 @@ interface Waiter {
   target: number
   /** `invalidate()`: waits for a landed token, not for a burst horizon or a failure. */
   untilLanded: boolean
+  /** A burst horizon may cover it: resolved by a read, made after it asked, that finds the horizon still open. */
+  verify: boolean
   resolve: () => void
 }
 
@@ -65,6 +83,11 @@ interface ScopeState {
   settled: number
   /** The horizon of the newest burst token this isolate landed (see `Stamps`). */
   burstUntil: number
+  /**
+   * The newest token this isolate landed is a burst token: other isolates bypass the scope
+   * until a newer one of ours lands, so the writer puts one even when no bump asks for it.
+   */
+  burstOpen: boolean
   /** When the writer, sleeping for a slot or a retry, should wake. */
   wakeAt: number | undefined
   waiters: Waiter[]
@@ -86,8 +109,8 @@ export interface StampsOptions {
   /** Past a writer's next expected step by this much, it is taken for cancelled. */
   writerGraceMs?: number
   /**
-   * How far past the next free slot a burst token reaches: long enough for the trailing put
-   * to land (a KV put gives up after `kvTimeoutMs`) on a clock a little off from ours.
+   * How far past the next free slot a burst token's horizon reaches at most (`burstReachMs`):
+   * long enough for the trailing put's whole retry schedule, on a clock a little off from ours.
    */
   burstMarginMs?: number
   events?: EventSink
@@ -132,6 +155,12 @@ export class Stamps {
   private readonly documentBumps = new Map<Scope, { start: number; count: number }>()
   /** Scopes whose stamp write failed and is being retried: reads bypass until one lands. */
   private readonly retrying = new Set<StampScope>()
+  /** Scopes with bumps that a burst horizon may cover, for the next verifying read. */
+  private readonly toVerify = new Set<StampScope>()
+  /** When a stamp write was last given up on (see OUTAGE_MS). */
+  private lastGiveUp = -Infinity
+  /** The first characters of every token this isolate writes: readers tell its bursts apart by them. */
+  private readonly writer = newWriterID()
   /** What reads ask of the stamps; it learns from this writer what KV may not show yet. */
   readonly reads: StampReads
 
@@ -144,9 +173,9 @@ export class Stamps {
     this.background = options.background
     this.report = options.report
     this.writerGraceMs = options.writerGraceMs ?? 10_000
-    this.burstMarginMs = options.burstMarginMs ?? 2000
+    this.burstMarginMs = options.burstMarginMs ?? burstReachMs(1000)
     this.events = options.events
-    this.reads = new StampReads(options.prefix, options.clock)
+    this.reads = new StampReads(options.prefix, options.clock, this.writer)
   }
 
   /** Entries held per map, for tests and diagnostics: each is bounded. */
@@ -296,6 +325,7 @@ export class Stamps {
         started: 0,
         settled: 0,
         burstUntil: -Infinity,
+        burstOpen: false,
         wakeAt: undefined,
         waiters: [],
         pending: undefined,
@@ -311,13 +341,12 @@ export class Stamps {
     // waitUntil work ~30 s after the response): joining it would wait forever.
     const runningWriter =
       state.writer !== undefined && !overslept(state, now) && now <= state.deadline && now - state.writerStartedAt < WRITER_HANDOVER_MS
-    let covered: Promise<void>
-    if (!untilLanded && this.burstCovers(state, now)) covered = Promise.resolve()
-    else {
-      // The next attempt to start covers this bump; one already under way does not.
-      const target = state.started + 1
-      covered = new Promise<void>((resolve) => state.waiters.push({ target, untilLanded, resolve }))
-    }
+    // The next attempt to start covers this bump; one already under way does not. A burst
+    // horizon may cover it sooner, once a read made from now on finds the horizon still there.
+    const target = state.started + 1
+    const verify = !untilLanded && this.burstCovers(scope, state, now)
+    const covered = new Promise<void>((resolve) => state.waiters.push({ target, untilLanded, verify, resolve }))
+    if (verify) this.scheduleVerify(scope)
     if (runningWriter) {
       this.counters.count('stampsCoalesced', scope, undefined)
       return covered
@@ -340,13 +369,59 @@ export class Stamps {
   }
 
   /**
-   * True when no slot is free and a burst token this isolate landed reaches well past the
-   * moment the next one frees: other isolates bypass the scope until the put that will carry
-   * this bump has landed.
+   * True when no slot is free and a burst token this isolate landed reaches past the whole
+   * retry schedule of the put that the next free slot will carry: other isolates bypass the
+   * scope until that put has landed, if KV still holds the token (`verify`). Not while the
+   * stamp's writes are failing: the horizon would then promise a put that may not come. Not on
+   * Workers without `waitUntil`: the put would be dropped with the response.
    */
-  private burstCovers(state: ScopeState, now: number): boolean {
-    // The margin less the skew allowance: the put that frees slot carries has `kvTimeoutMs`.
-    return freeSlot(state, now) < 0 && state.burstUntil >= nextFreeAt(state) + this.burstMarginMs - CLOCK_SKEW_MS
+  private burstCovers(scope: StampScope, state: ScopeState, now: number): boolean {
+    if (!this.background.outlivesResponse || this.retrying.has(scope)) return false
+    return freeSlot(state, now) < 0 && state.burstUntil >= this.reachNeeded(state)
+  }
+
+  /** How far a horizon must reach to cover the put the next free slot carries, less the skew allowance. */
+  private reachNeeded(state: ScopeState): number {
+    return nextFreeAt(state) + this.burstMarginMs - CLOCK_SKEW_MS
+  }
+
+  /** Verifies on the next turn, so that the scopes of one write share one read. */
+  private scheduleVerify(scope: StampScope): void {
+    const first = this.toVerify.size === 0
+    this.toVerify.add(scope)
+    if (first) queueMicrotask(() => void this.verify())
+  }
+
+  /**
+   * Resolves the bumps a burst horizon covers, once a read made after they asked finds this
+   * isolate's burst still open in KV. Without the read a bump could return on a horizon that
+   * another isolate's plain token had replaced (a KV that takes every put does, and production
+   * KV after the second): readers would see no burst, and serve what the bump replaced until
+   * its put lands. A bump the read does not clear waits for its put.
+   */
+  private async verify(): Promise<void> {
+    const scopes = [...this.toVerify]
+    this.toVerify.clear()
+    const asked = new Map<StampScope, Waiter[]>()
+    const keys: string[] = []
+    for (const scope of scopes) {
+      const state = this.states.get(scope)
+      const waiters = state?.waiters.filter((waiter) => waiter.verify)
+      if (!state || !waiters?.length) continue
+      asked.set(scope, waiters)
+      keys.push(...state.keys)
+    }
+    if (keys.length === 0) return
+    const values = await this.kv.getEntries(keys)
+    if (typeof values === 'string') return
+    for (const [scope, waiters] of asked) {
+      const state = this.states.get(scope)
+      if (!state) continue
+      const until = this.reads.ownOpenBurst(state.keys, values)
+      if (until === undefined || until < this.reachNeeded(state)) continue
+      this.counters.count('stampsVerified', scope, undefined)
+      this.release(state, (waiter) => waiters.includes(waiter))
+    }
   }
 
   /**
@@ -356,13 +431,15 @@ export class Stamps {
    * this isolate bypasses the scope meanwhile. Stops when a newer writer took over.
    */
   private async writeLoop(scope: StampScope, state: ScopeState, id: number): Promise<void> {
-    let failures = 0
+    // KV failing lately (a write given up on): one attempt, then the write returns.
+    let failures = this.clock() - this.lastGiveUp < OUTAGE_MS ? RETRY_BACKOFF_MS.length : 0
     let attemptsThisRound = 0
     let retryAt = -Infinity
     /** The first attempt after a backoff: counted as one retry, whichever slots it goes on to. */
     let retryRound = false
     try {
-      while (state.dirty && state.writerId === id) {
+      // After a burst token, one more put even with no bump asking: it closes the burst.
+      while ((state.dirty || state.burstOpen) && state.writerId === id) {
         const now = this.clock()
         const slot = freeSlot(state, now)
         const wait = Math.max(slot < 0 ? nextFreeAt(state) - now : 0, retryAt - now)
@@ -386,20 +463,22 @@ export class Stamps {
         // frees, only a horizon can tell other isolates about a further write. A document's
         // stamp needs none: its next bump this second goes to the bulk stamp (see fold).
         const burstUntil = state.keys.length > 1 && freeSlot(state, now) < 0 ? nextFreeAt(state) + this.burstMarginMs : undefined
-        const written = await this.writeToken(scope, state.keys[slot]!, newToken(now, burstUntil))
+        const written = await this.writeToken(scope, state.keys[slot]!, newToken(now, burstUntil, this.writer))
         if (written === true) {
           failures = 0
           attemptsThisRound = 0
           retryAt = -Infinity
           this.retrying.delete(scope)
           this.failed.delete(scope)
+          this.lastGiveUp = -Infinity
           if (burstUntil !== undefined) state.burstUntil = burstUntil
+          state.burstOpen = burstUntil !== undefined
           // KV now holds a new token; a bump asked for during the put keeps its local one.
           if (state.pending === carried) {
             state.pending = undefined
             this.reads.setLocal(state.keys[0]!, undefined)
           } else if (state.pending !== undefined) this.reads.setLocal(state.keys[0]!, state.pending)
-          this.settle(state, attempt)
+          this.settle(scope, state, attempt)
           continue
         }
         // A newer writer took over meanwhile: its own puts decide what this isolate reads.
@@ -420,6 +499,9 @@ export class Stamps {
         this.reads.setLocal(state.keys[0]!, undefined)
         if (failures > RETRY_BACKOFF_MS.length) {
           state.dirty = false
+          // Its horizon ends by itself (burstReachMs): nothing more to close.
+          state.burstOpen = false
+          this.lastGiveUp = this.clock()
           this.retrying.delete(scope)
           this.counters.count('stampFailures', scope, undefined)
           this.markFailed(scope)
@@ -428,10 +510,11 @@ export class Stamps {
           this.report(
             `could not write the invalidation stamp for ${scope} after ${failures} attempts; this isolate bypasses the cache for it until a write lands, other isolates may serve stale entries until their TTL`,
           )
-        } else if (written !== 'refused') this.release(state, (waiter) => !waiter.untilLanded)
-        // Refused on every slot: other writers fill them this second, and no token can say
-        // this write happened until one frees; its bump waits for the retry (a second), as
-        // returning would hide the write.
+        }
+        // Otherwise the bumps wait for the retry: until a put lands, other isolates still see
+        // the tokens the write replaced (refused on every slot, timed out, or failed), and
+        // returning would hide the write from them. A put that timed out may still land; the
+        // retry's token replaces it either way.
       }
     } finally {
       // Synchronously with the loop's last check: a bump arriving after it starts a new writer.
@@ -439,12 +522,21 @@ export class Stamps {
     }
   }
 
-  /** Resolves the waiters the landed attempt covers, or that its burst horizon covers. */
-  private settle(state: ScopeState, attempt: number): void {
+  /**
+   * Resolves the waiters the landed attempt covers; those its burst horizon may cover are
+   * verified (the horizon landed before some of them asked, and may have been replaced since).
+   */
+  private settle(scope: StampScope, state: ScopeState, attempt: number): void {
     state.settled = Math.max(state.settled, attempt)
     if (state.waiters.length === 0) return
-    const burst = this.burstCovers(state, this.clock())
-    this.release(state, (waiter) => waiter.target <= state.settled || (burst && !waiter.untilLanded))
+    this.release(state, (waiter) => waiter.target <= state.settled)
+    if (state.waiters.length === 0 || !this.burstCovers(scope, state, this.clock())) return
+    let any = false
+    for (const waiter of state.waiters) {
+      if (waiter.untilLanded) continue
+      waiter.verify = any = true
+    }
+    if (any) this.scheduleVerify(scope)
   }
 
   private release(state: ScopeState, done: (waiter: Waiter) => boolean): void {
