@@ -45,3 +45,51 @@ export function controlFor(req: unknown): CacheControl | undefined {
   if (!fromReq) return scoped
   return scoped ? { ...scoped, ...fromReq } : fromReq
 }
+
+/**
+ * The KV operations one request has made. Workers allow an invocation 1,000 (reads included),
+ * counted with the work it hands to `waitUntil`; past them every KV call throws. A bulk
+ * update or delete by `where` is one request that writes document after document (D1 has no
+ * transaction to gather their invalidations), so the cache counts per request and spends less
+ * as the count grows (store.ts, read.ts, stamps.ts).
+ */
+export interface RequestOperations {
+  used: number
+  /** Document and partition stamps this request has bumped one by one. */
+  fineStamps: number
+}
+
+const operationsStorage = AsyncLocalStorageImpl ? new AsyncLocalStorageImpl<RequestOperations>() : undefined
+/**
+ * A request's count, by its `req.context`: the object Payload gives each request and passes
+ * on by reference to every operation, hook and adapter call it makes for it. The `req` itself
+ * is not one object throughout: Payload hands some adapter calls a Proxy of it
+ * (`isolateObjectProperty`, for its own transaction id) or a copy, which share its `context`.
+ */
+const operationsByRequest = new WeakMap<object, RequestOperations>()
+
+function operationsOf(req: object): RequestOperations {
+  const context = (req as { context?: unknown }).context
+  const key = context !== null && typeof context === 'object' ? context : req
+  let operations = operationsByRequest.get(key)
+  if (!operations) operationsByRequest.set(key, (operations = { used: 0, fineStamps: 0 }))
+  return operations
+}
+
+/**
+ * Runs `fn` counting the KV operations it makes, and the background work it starts, against
+ * the request `req` belongs to (the count of an enclosing call when there is no `req`).
+ * Without AsyncLocalStorage (Workers without `nodejs_compat`) nothing is counted: README
+ * *Limits*.
+ */
+export function countingRequest<R>(req: unknown, fn: () => R): R {
+  if (!operationsStorage || req === null || typeof req !== 'object') return fn()
+  const operations = operationsOf(req)
+  if (operationsStorage.getStore() === operations) return fn()
+  return operationsStorage.run(operations, fn)
+}
+
+/** The count of the request this code runs for, if one is known. */
+export function currentRequest(): RequestOperations | undefined {
+  return operationsStorage?.getStore()
+}

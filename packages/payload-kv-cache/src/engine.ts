@@ -1,5 +1,6 @@
 import { Auditor } from './audit.js'
 import { BackgroundWork } from './background.js'
+import { countingRequest } from './context.js'
 import type { ConfigLike } from './dependencies.js'
 import { EventSink } from './events.js'
 import { PrefixStrategy } from './invalidation/prefix-strategy.js'
@@ -153,12 +154,13 @@ export class CacheEngine implements EngineContext {
     this.strategy.configure()
   }
 
+  /** Counted against the request's KV operations (context.ts), the background work it starts too. */
   read(operation: ReadOperation, method: Method, args: Args): Promise<unknown> {
-    return this.reads.read(operation, method, args)
+    return countingRequest(args.req, () => this.reads.read(operation, method, args))
   }
 
   write(operation: string, method: Method, args: Args): Promise<unknown> {
-    return this.writes.write(operation, method, args)
+    return countingRequest(args.req, () => this.writes.write(operation, method, args))
   }
 
   transaction(operation: TransactionOperation, method: Method, callArgs: unknown[]): Promise<unknown> {

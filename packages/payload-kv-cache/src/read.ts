@@ -15,6 +15,7 @@ import type { InnerAdapter } from './schema.js'
 import type { BypassReason, FillSkipReason } from './stats.js'
 import { BYPASS_COUNTERS, FILL_SKIP_COUNTERS } from './stats.js'
 import type { KVFailure } from './store.js'
+import { READS_STOP_AT } from './store.js'
 
 export type Method = (this: InnerAdapter, ...args: unknown[]) => unknown
 
@@ -59,6 +60,9 @@ export class ReadPath {
     if (strong && !strategy.strong) return this.bypass(call, 'strong', scope, operation, started)
     const dependencies = strategy.dependencies(operation, ref, scope, args, strong)
     if (strategy.unsettled(dependencies)) return this.bypass(call, 'pending', scope, operation, started)
+    // A request that has spent most of its invocation's KV operations (a bulk edit) keeps the
+    // rest for the stamp writes its writes still need: those decide what other isolates serve.
+    if (ctx.kv.used() >= READS_STOP_AT) return this.bypass(call, 'budget', scope, operation, started)
     const key = entryKeyFor(ctx, operation, ref, scope, args, strong)
     if (key === undefined) return this.bypass(call, 'unkeyable', scope, operation, started)
 
@@ -302,6 +306,8 @@ export class ReadPath {
   }
 
   private kvFailed(failure: KVFailure, what: 'get' | 'put', scope: Scope, operation: ReadOperation, key: string, started: number): void {
+    // Not made at all (the request's operations are spent): no KV failure to report.
+    if (failure === 'budget') return
     // SafeKV counted the total; this adds where it happened.
     this.ctx.counters.attribute(failure === 'timeout' ? 'timeouts' : 'kvErrors', scope, operation)
     if (this.ctx.events.enabled)

@@ -101,8 +101,12 @@ export interface ReasonCounters {
   bypassesUnkeyable: number
   /** Bypassed: a strong read whose Durable Object failed or was slower than `kvTimeoutMs`, or asked for with no `strongStamps` binding. */
   bypassesStrong: number
+  /** Bypassed: the request has spent most of the KV operations Workers allow one invocation; the rest is kept for its stamp writes. */
+  bypassesBudget: number
   /** Bumps returned on a burst horizon once a read made after them found it still in KV (README, *Write bursts*). */
   stampsVerified: number
+  /** Document and partition stamps bumped as their collection's bulk or unknown partition stamp: past 20 a second or a request, or once the request has spent half its KV operations. */
+  stampsFolded: number
   /** Durable Object calls made to read strong stamps: one per collection or global a strong read depends on. */
   strongReads: number
   /** Durable Object calls made to bump stamps after writes (retries included). */
@@ -117,7 +121,7 @@ export type DetailedStats = CacheStats & ReasonCounters
 export type CounterName = keyof DetailedStats
 
 /** Why a read went straight to the database; each reason has its own `bypasses*` counter. */
-export type BypassReason = 'excluded' | 'transaction' | 'requested' | 'pending' | 'burst' | 'unkeyable' | 'strong'
+export type BypassReason = 'excluded' | 'transaction' | 'requested' | 'pending' | 'burst' | 'unkeyable' | 'strong' | 'budget'
 
 /** Why a result was not written to KV; each reason has its own `fillSkips*` counter. */
 export type FillSkipReason = 'tooLarge' | 'uncacheable' | 'race' | 'replica' | 'members'
@@ -130,6 +134,7 @@ export const BYPASS_COUNTERS: Readonly<Record<BypassReason, CounterName>> = {
   burst: 'bypassesBurst',
   unkeyable: 'bypassesUnkeyable',
   strong: 'bypassesStrong',
+  budget: 'bypassesBudget',
 }
 
 export const FILL_SKIP_COUNTERS: Readonly<Record<FillSkipReason, CounterName>> = {
@@ -206,7 +211,9 @@ function emptyDetailedStats(): DetailedStats {
     bypassesBurst: 0,
     bypassesUnkeyable: 0,
     bypassesStrong: 0,
+    bypassesBudget: 0,
     stampsVerified: 0,
+    stampsFolded: 0,
     strongReads: 0,
     strongBumps: 0,
     strongFailures: 0,

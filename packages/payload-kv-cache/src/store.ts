@@ -1,3 +1,4 @@
+import { currentRequest } from './context.js'
 import type { KVListResult, KVNamespaceLike } from './kv.js'
 import { KV_LIMITS } from './kv.js'
 import type { CacheStats } from './stats.js'
@@ -11,9 +12,20 @@ export class KVTimeoutError extends Error {
 
 /**
  * Why a KV call gave nothing: it threw, it was refused with a 429 (KV's one write per second
- * per key), or it did not answer within the timeout.
+ * per key), it did not answer within the timeout, or it was not made because its request has
+ * spent the KV operations Workers allow one invocation.
  */
-export type KVFailure = 'error' | 'refused' | 'timeout'
+export type KVFailure = 'error' | 'refused' | 'timeout' | 'budget'
+
+/**
+ * KV operations the cache makes in one request at most: Workers' 1,000 per invocation, less a
+ * few for the site's own KV calls. Past it a call is not made (it would throw).
+ */
+export const REQUEST_OPERATIONS = KV_LIMITS.operationsPerInvocation - 20
+/** Past this many in a request, reads go to the database: the rest is kept for stamp writes. */
+export const READS_STOP_AT = 600
+/** Past this many in a request, document and partition stamps fold into their collection's. */
+export const FOLD_AT = 300
 
 /** Workers KV's binding throws `KV PUT failed: 429 Too Many Requests` for a rate-limited write. */
 function isRateLimit(error: unknown): boolean {
@@ -39,6 +51,7 @@ export class SafeKV {
    * bulk get takes one `cacheTtl` for all its keys, the entry's too.
    */
   async getEntries(keys: readonly string[]): Promise<Map<string, string | null> | KVFailure> {
+    if (!this.spend(Math.ceil(keys.length / KV_LIMITS.maxBulkGetKeys))) return 'budget'
     try {
       const kv = this.getKV()
       const parts: Promise<Map<string, string | null>>[] = []
@@ -63,6 +76,7 @@ export class SafeKV {
 
   /** As `put`, saying how it failed. */
   async putEntry(key: string, value: string, expirationTtl?: number): Promise<true | KVFailure> {
+    if (!this.spend(1)) return 'budget'
     try {
       const kv = this.getKV()
       await this.withTimeout(kv.put(key, value, expirationTtl === undefined ? undefined : { expirationTtl }))
@@ -74,6 +88,7 @@ export class SafeKV {
 
   /** One page of keys under `prefix`; undefined when listing failed. */
   async list(prefix: string, cursor: string | undefined): Promise<KVListResult | undefined> {
+    if (!this.spend(1)) return undefined
     try {
       const page = await this.withTimeout(this.getKV().list({ prefix, cursor: cursor ?? null }))
       if (!page || !Array.isArray(page.keys)) throw new TypeError('KV list did not return keys')
@@ -86,6 +101,7 @@ export class SafeKV {
 
   /** Returns whether the key was deleted. */
   async delete(key: string): Promise<boolean> {
+    if (!this.spend(1)) return false
     try {
       await this.withTimeout(this.getKV().delete(key))
       return true
@@ -93,6 +109,20 @@ export class SafeKV {
       this.fail(error, 'delete')
       return false
     }
+  }
+
+  /** KV operations the current request has made (0 outside one). */
+  used(): number {
+    return currentRequest()?.used ?? 0
+  }
+
+  /** Counts `n` operations against the current request; false when they would pass its budget. */
+  private spend(n: number): boolean {
+    const request = currentRequest()
+    if (!request) return true
+    if (request.used + n > REQUEST_OPERATIONS) return false
+    request.used += n
+    return true
   }
 
   private fail(error: unknown, what: string): KVFailure {

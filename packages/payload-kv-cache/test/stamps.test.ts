@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { KVServer } from '@pkc/testkit'
 import { countingKV, startKV } from '@pkc/testkit'
 import { BackgroundWork } from '../src/background.js'
+import { countingRequest, currentRequest } from '../src/context.js'
 import type { KVNamespaceLike } from '../src/index.js'
 import { StampReads } from '../src/invalidation/stamp-reads.js'
 import { burstHorizon, slotKeys, STAMP_SLOTS } from '../src/invalidation/stamp-tokens.js'
 import { Stamps } from '../src/invalidation/stamps.js'
 import { Counters } from '../src/stats.js'
-import { SafeKV } from '../src/store.js'
+import { REQUEST_OPERATIONS, SafeKV } from '../src/store.js'
 import { ManualClock, skippingClock } from './support/clock.js'
 
 /** The stamp writer on its own, on Miniflare's KV: slots, burst horizons, and puts that fail. */
@@ -187,5 +188,39 @@ describe('stamp slots', () => {
       if (navigator) Object.defineProperty(globalThis, 'navigator', navigator)
       else delete (globalThis as { navigator?: unknown }).navigator
     }
+  })
+
+  it('per request, as Workers count KV operations: past 20 document stamps a request bumps the bulk stamp instead; past its budget no call is made, and the write returns at once', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 5))
+    const kv = countingKV(server.kv)
+    const { stamps, counters, background } = stampsOn(kv, clock, 'budget')
+    // A bulk edit: one request, a document after another, each in a second of its own (so the
+    // per-second fold does not apply).
+    const bulk = { context: {} }
+    await countingRequest(bulk, async () => {
+      for (let i = 0; i < 25; i++) {
+        await clock.until(stamps.bump([`c:posts#=${i}`]))
+        await clock.advance(1100)
+      }
+    })
+    expect(counters.totals.stampsFolded).toBe(5)
+    expect(kv.puts.filter((key) => key.endsWith('c:posts#*')).length).toBeGreaterThan(0)
+    expect(kv.puts.filter((key) => /c:posts#=2[0-4]$/.test(key))).toEqual([])
+    // A request that has spent its operations: the put is not made, the bump returns at once,
+    // and this isolate bypasses the scope until a later request writes it.
+    const puts = kv.puts.length
+    const spent = { context: {} }
+    let returned = false
+    await countingRequest(spent, async () => {
+      currentRequest()!.used = REQUEST_OPERATIONS
+      await stamps.bump(['c:posts']).then(() => (returned = true))
+    })
+    expect(returned).toBe(true)
+    expect(kv.puts.length).toBe(puts)
+    expect(stamps.isUnsettled(['c:posts'])).toBe(true)
+    await countingRequest({ context: {} }, () => clock.until(stamps.bump(['c:posts'])))
+    expect(kv.puts.length).toBe(puts + 1)
+    expect(stamps.isUnsettled(['c:posts'])).toBe(false)
+    await clock.until(background.settled())
   })
 })

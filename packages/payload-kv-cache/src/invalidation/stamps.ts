@@ -14,7 +14,9 @@ import { CLOCK_SKEW_MS, foldedStamp, localToken, newToken, newWriterID, slotKeys
 import type { EventSink } from '../events.js'
 import { elapsedSince, timerStart } from '../events.js'
 import type { Counters } from '../stats.js'
+import { currentRequest } from '../context.js'
 import type { KVFailure, SafeKV } from '../store.js'
+import { FOLD_AT } from '../store.js'
 
 export type { StampScope } from './stamp-tokens.js'
 
@@ -47,6 +49,14 @@ const MAX_FAILED = 1000
  * stale in other isolates until TTL. The bulk stamp invalidates a superset.
  */
 export const DOCUMENT_STAMPS_PER_SECOND = 20
+/**
+ * Document and partition stamps one request may bump one by one; past it, or once it has made
+ * `FOLD_AT` KV operations, they fold too. Workers count KV operations per invocation, and a bulk
+ * edit on D1 (no transaction) is one request writing document after document for longer than a
+ * second: folded early, its writes keep to a few stamps, each written at most once a second per
+ * slot, and the budget lasts (README *Limits*).
+ */
+export const FINE_STAMPS_PER_REQUEST = 20
 /** A writer this old hands its loop to the next request's bump (waitUntil has a lifetime). */
 const WRITER_HANDOVER_MS = 10_000
 /** A sleeping writer this late past its wake-up is taken for cancelled. */
@@ -284,18 +294,29 @@ export class Stamps {
   private fold(scopes: Iterable<StampScope>): StampScope[] {
     const out = new Set<StampScope>()
     const now = this.clock()
+    const request = currentRequest()
+    const foldAll = request !== undefined && request.used >= FOLD_AT
     for (const scope of scopes) {
       const folded = foldedStamp(scope)
       if (folded === undefined) {
         out.add(scope)
         continue
       }
+      if (request && (foldAll || request.fineStamps >= FINE_STAMPS_PER_REQUEST)) {
+        this.counters.count('stampsFolded', scope, undefined)
+        out.add(folded)
+        continue
+      }
+      if (request) request.fineStamps++
       let window = this.documentBumps.get(folded)
       if (!window || now - window.start >= STAMP_WRITE_INTERVAL_MS) this.documentBumps.set(folded, (window = { start: now, count: 0 }))
       if (window.count < DOCUMENT_STAMPS_PER_SECOND) {
         window.count++
         out.add(scope)
-      } else out.add(folded)
+      } else {
+        this.counters.count('stampsFolded', scope, undefined)
+        out.add(folded)
+      }
     }
     return [...out]
   }
@@ -377,7 +398,8 @@ export class Stamps {
    */
   private burstCovers(scope: StampScope, state: ScopeState, now: number): boolean {
     if (!this.background.outlivesResponse || this.retrying.has(scope)) return false
-    return freeSlot(state, now) < 0 && state.burstUntil >= this.reachNeeded(state)
+    // The newest token this isolate landed must be the burst token: a later plain one closed it.
+    return state.burstOpen && freeSlot(state, now) < 0 && state.burstUntil >= this.reachNeeded(state)
   }
 
   /** How far a horizon must reach to cover the put the next free slot carries, less the skew allowance. */
@@ -484,11 +506,16 @@ export class Stamps {
         // A newer writer took over meanwhile: its own puts decide what this isolate reads.
         if (state.writerId !== id) return
         state.dirty = true
+        // This request's KV operations are spent (Workers allow 1,000 per invocation): no
+        // retry can land from it. Given up on here; the next bump or read of the scope, in
+        // another request, starts a writer of its own (unsettled()).
+        if (written === 'budget') failures = RETRY_BACKOFF_MS.length
         attemptsThisRound++
         // Refused (a 429: another isolate wrote that key this second) or failed at once: the
         // next free slot at once, each slot once a round. A KV that does not answer would
         // only make the write wait once per slot.
-        if (written !== 'timeout' && attemptsThisRound < state.keys.length && freeSlot(state, this.clock()) >= 0) continue
+        if (written !== 'timeout' && written !== 'budget' && attemptsThisRound < state.keys.length && freeSlot(state, this.clock()) >= 0)
+          continue
         attemptsThisRound = 0
         failures++
         retryRound = true
@@ -501,7 +528,7 @@ export class Stamps {
           state.dirty = false
           // Its horizon ends by itself (burstReachMs): nothing more to close.
           state.burstOpen = false
-          this.lastGiveUp = this.clock()
+          if (written !== 'budget') this.lastGiveUp = this.clock()
           this.retrying.delete(scope)
           this.counters.count('stampFailures', scope, undefined)
           this.markFailed(scope)
