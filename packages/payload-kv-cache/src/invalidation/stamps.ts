@@ -474,6 +474,12 @@ export class Stamps {
           continue
         }
         state.deadline = now + this.writerGraceMs
+        // A put that only closes a burst (no bump asked for it since the last put started)
+        // carries no horizon: no write waits on it, and one would take the last free slot again
+        // and again, a burst without end. No bump may return on the old horizon while it is in
+        // flight, as its landing ends that horizon.
+        const closing = !state.dirty
+        if (closing) state.burstOpen = false
         // Every write that asked before this point has finished: this token covers them all.
         state.dirty = false
         state.attemptedAt[slot] = now
@@ -484,7 +490,8 @@ export class Stamps {
         // The last slot free this second: until the next one
         // frees, only a horizon can tell other isolates about a further write. A document's
         // stamp needs none: its next bump this second goes to the bulk stamp (see fold).
-        const burstUntil = state.keys.length > 1 && freeSlot(state, now) < 0 ? nextFreeAt(state) + this.burstMarginMs : undefined
+        const burstUntil =
+          !closing && state.keys.length > 1 && freeSlot(state, now) < 0 ? nextFreeAt(state) + this.burstMarginMs : undefined
         const written = await this.writeToken(scope, state.keys[slot]!, newToken(now, burstUntil, this.writer))
         if (written === true) {
           failures = 0
