@@ -61,19 +61,27 @@ export interface RequestOperations {
 
 const operationsStorage = AsyncLocalStorageImpl ? new AsyncLocalStorageImpl<RequestOperations>() : undefined
 /**
- * A request's count, by its `req.context`: the object Payload gives each request and passes
- * on by reference to every operation, hook and adapter call it makes for it. The `req` itself
- * is not one object throughout: Payload hands some adapter calls a Proxy of it
- * (`isolateObjectProperty`, for its own transaction id) or a copy, which share its `context`.
+ * Where a request's count is kept: on Payload's `req` itself, under a symbol no one else reads.
+ * Payload hands some adapter calls a Proxy of the request (`isolateObjectProperty`, for its
+ * own transaction id) or a copy of it, whose identity differs but whose properties are the
+ * request's: a WeakMap by identity would count each apart. (Not by `req.context`: Local API
+ * calls without one may share a default object, and one count would then span requests.)
  */
-const operationsByRequest = new WeakMap<object, RequestOperations>()
+const OPERATIONS = Symbol.for('payload-kv-cache.requestOperations')
+/** For a request that cannot take the property (frozen). */
+const operationsByReq = new WeakMap<object, RequestOperations>()
 
 function operationsOf(req: object): RequestOperations {
-  const context = (req as { context?: unknown }).context
-  const key = context !== null && typeof context === 'object' ? context : req
-  let operations = operationsByRequest.get(key)
-  if (!operations) operationsByRequest.set(key, (operations = { used: 0, fineStamps: 0 }))
-  return operations
+  const held = (req as Record<symbol, RequestOperations | undefined>)[OPERATIONS] ?? operationsByReq.get(req)
+  if (held) return held
+  const fresh: RequestOperations = { used: 0, fineStamps: 0 }
+  try {
+    // Enumerable: a copy made by spreading the request (`{ ...req }`) counts with it.
+    Object.defineProperty(req, OPERATIONS, { value: fresh, configurable: true, enumerable: true })
+  } catch {
+    operationsByReq.set(req, fresh)
+  }
+  return fresh
 }
 
 /**
