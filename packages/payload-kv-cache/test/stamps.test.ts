@@ -168,6 +168,47 @@ describe('stamp slots', () => {
     expect(landed.burst).toBe(false)
   })
 
+  it('the put that closes a burst starts none of its own: two writes in the second after it carry no horizon; a third waits for a slot, and its put carries one', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 5))
+    const start = clock.now()
+    const kv = countingKV(server.kv)
+    const { stamps, background } = stampsOn(kv, clock, 'chain')
+    const at = (ms: number) => clock.advance(start + ms - clock.now())
+    // A burst: three writes within a second, the third token with a horizon.
+    for (let i = 0; i < STAMP_SLOTS; i++) {
+      await at(i * 100)
+      await stamps.bump(['c:posts'])
+    }
+    expect((await seenElsewhere('chain', clock)).burst).toBe(true)
+    // No write follows: when slot 0 frees, the writer puts the token that closes it.
+    await at(1000)
+    await background.settled()
+    expect(kv.puts).toHaveLength(STAMP_SLOTS + 1)
+    expect((await seenElsewhere('chain', clock)).burst).toBe(false)
+    // Two writes in the second after it: the closing put holds one of its slots, so the
+    // second write takes the last one free, yet two writes a second are no burst (README
+    // *Write bursts*). With a horizon, other isolates would be kept off again and another
+    // closing put would follow: a burst that two writes a second keep going.
+    await at(1150)
+    await stamps.bump(['c:posts'])
+    expect((await seenElsewhere('chain', clock)).burst).toBe(false)
+    await at(1650)
+    await stamps.bump(['c:posts'])
+    expect((await seenElsewhere('chain', clock)).burst).toBe(false)
+    // A third write in that second finds no slot and no horizon to return on: it waits for
+    // the closing put's slot to free, and that put, the third of its second, carries one.
+    await at(1700)
+    let returned = false
+    const third = stamps.bump(['c:posts']).then(() => (returned = true))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(returned).toBe(false)
+    await at(2000)
+    await third
+    expect(kv.puts).toHaveLength(STAMP_SLOTS + 4)
+    expect((await seenElsewhere('chain', clock)).burst).toBe(true)
+    await clock.until(background.settled())
+  })
+
   it('on Workers without waitUntil a bump never returns on a horizon: its trailing put could be dropped with the response', async () => {
     const navigator = Object.getOwnPropertyDescriptor(globalThis, 'navigator')
     Object.defineProperty(globalThis, 'navigator', { value: { userAgent: 'Cloudflare-Workers' }, configurable: true })

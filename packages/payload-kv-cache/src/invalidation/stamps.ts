@@ -98,6 +98,12 @@ interface ScopeState {
    * until a newer one of ours lands, so the writer puts one even when no bump asks for it.
    */
   burstOpen: boolean
+  /**
+   * When this isolate last attempted a put that only closes a burst. That put takes a slot for
+   * a second like any other, but it is no write: a put that takes the last slot within that
+   * second carries no horizon (`writeLoop`).
+   */
+  closedAt: number
   /** When the writer, sleeping for a slot or a retry, should wake. */
   wakeAt: number | undefined
   waiters: Waiter[]
@@ -347,6 +353,7 @@ export class Stamps {
         settled: 0,
         burstUntil: -Infinity,
         burstOpen: false,
+        closedAt: -Infinity,
         wakeAt: undefined,
         waiters: [],
         pending: undefined,
@@ -479,7 +486,10 @@ export class Stamps {
         // and again, a burst without end. No bump may return on the old horizon while it is in
         // flight, as its landing ends that horizon.
         const closing = !state.dirty
-        if (closing) state.burstOpen = false
+        if (closing) {
+          state.burstOpen = false
+          state.closedAt = now
+        }
         // Every write that asked before this point has finished: this token covers them all.
         state.dirty = false
         state.attemptedAt[slot] = now
@@ -489,9 +499,16 @@ export class Stamps {
         retryRound = false
         // The last slot free this second: until the next one
         // frees, only a horizon can tell other isolates about a further write. A document's
-        // stamp needs none: its next bump this second goes to the bulk stamp (see fold).
+        // stamp needs none: its next bump this second goes to the bulk stamp (see fold). Nor
+        // does a put whose second holds a closing put: the writes themselves then came at most
+        // two a second, which is no burst (README *Write bursts*). A further write this second
+        // waits for a slot to free instead. With a horizon, it would take one more closing put,
+        // which takes a slot again: two writes a second after any burst would keep other
+        // isolates off the scope, and the writing isolate filling twice, for as long as they last.
         const burstUntil =
-          !closing && state.keys.length > 1 && freeSlot(state, now) < 0 ? nextFreeAt(state) + this.burstMarginMs : undefined
+          !closing && now - state.closedAt >= STAMP_WRITE_INTERVAL_MS && state.keys.length > 1 && freeSlot(state, now) < 0
+            ? nextFreeAt(state) + this.burstMarginMs
+            : undefined
         const written = await this.writeToken(scope, state.keys[slot]!, newToken(now, burstUntil, this.writer))
         if (written === true) {
           failures = 0
