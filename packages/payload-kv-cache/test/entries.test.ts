@@ -3,7 +3,7 @@ import type { Payload } from 'payload'
 import { argumentsDigest, entryKey } from '../src/keys.js'
 import type { Pair } from './support/app.js'
 import { useTestEnv } from './support/env.js'
-import { db, delta, keyNamespace, listAll, useNotesPair } from './support/inspect.js'
+import { db, delta, emptyCache, keyNamespace, listAll, useNotesPair } from './support/inspect.js'
 import type { CallLog } from './support/spy.js'
 
 /** What an entry holds and what happens when it cannot be read: null results, malformed entries. */
@@ -23,7 +23,7 @@ describe('entries', () => {
   describe('results that are not plain documents', () => {
     it('a findOne that finds nothing is cached as null and served as null', async () => {
       const read = (p: Payload) => db(p).findOne!({ collection: 'notes', where: { text: { equals: 'no such note' } } })
-      await pair.cache.invalidateAll()
+      await emptyCache(pair)
       log.reset()
       const first = await read(pair.cached)
       await pair.cache.settled()
@@ -48,7 +48,7 @@ describe('entries', () => {
       ['an envelope whose patch list names a path its data lacks', null],
     ])('%s is a miss, answered from the database, and refilled', async (_, garbage) => {
       const read = (p: Payload) => db(p).find!({ collection: 'notes', sort: '-text', limit: 2 })
-      await pair.cache.invalidateAll()
+      await emptyCache(pair)
       await read(pair.cached)
       await pair.cache.settled()
       const keys = await listAll(env.kv(), `${prefix}:c:notes:find:`)

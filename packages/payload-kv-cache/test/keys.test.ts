@@ -4,7 +4,7 @@ import type { KeyInput } from '../src/index.js'
 import { argumentsDigest, byteLength, entryKey } from '../src/keys.js'
 import type { Pair } from './support/app.js'
 import { useTestEnv } from './support/env.js'
-import { db, keyNamespace, listAll, useNotesPair } from './support/inspect.js'
+import { db, emptyCache, keyNamespace, listAll, useNotesPair } from './support/inspect.js'
 import type { CallLog } from './support/spy.js'
 import { spyOnDatabase } from './support/spy.js'
 
@@ -26,7 +26,7 @@ describe('prefix and keys', () => {
     await pair.cache.settled()
     const existing = new Set(await listAll(env.kv()))
     const token = `prefix-${Date.now()}`
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     // reads whose keys cannot exist yet, and a write to a scope never written before
     await db(pair.cached).find!({ collection: 'notes', where: { text: { not_equals: token } } })
     await pair.cached.findGlobal({ slug: 'banner', locale: 'de' })
@@ -58,7 +58,7 @@ describe('prefix and keys', () => {
   it('a huge where is cached under a key shorter than 512 bytes', async () => {
     const where = { text: { in: Array.from({ length: 600 }, (_, i) => `${'long value '.repeat(4)}${i}`).concat(['beta']) } }
     const read = (p: Payload) => db(p).find!({ collection: 'notes', where })
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     log.reset()
     await read(pair.cached)
     await pair.cache.settled()
@@ -104,7 +104,7 @@ describe('a custom key function', () => {
   })
 
   it('is used: two calls it maps to one string share one entry', async () => {
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     log.reset()
     inputs.length = 0
     const onlyA = await db(pair.cached).count!({ collection: 'notes', where: { text: { equals: 'a' } } })
@@ -127,7 +127,7 @@ describe('a custom key function', () => {
   })
 
   it('keeps the scope in the key, so a write still invalidates a custom-keyed entry', async () => {
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     await db(pair.cached).count!({ collection: 'notes' })
     await pair.cache.settled()
     const created = await pair.cached.create({ collection: 'notes', data: { text: 'd' } })
@@ -168,7 +168,7 @@ describe('a custom key function', () => {
   ] as const)(
     'that %s falls back to the default key; the read succeeds and equals the database',
     async (_, slug, read, operation, args) => {
-      await pair.cache.invalidateAll()
+      await emptyCache(pair)
       log.reset()
       const first = await read(pair.cached)
       await pair.cache.settled()
@@ -189,7 +189,7 @@ describe('a custom key function', () => {
   )
 
   it('a key longer than KV allows is hashed: still shared, still under 512 bytes', async () => {
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     log.reset()
     const en = await db(pair.cached).findGlobal!({ slug: 'banner', locale: 'en' })
     await pair.cache.settled()
@@ -203,7 +203,7 @@ describe('a custom key function', () => {
   })
 
   it('the same failures through the Local API still return what the database holds', async () => {
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     for (const collection of ['categories', 'authors', 'posts'] as const) {
       const cached = await pair.cached.find({ collection, depth: 0 })
       await pair.cache.settled()

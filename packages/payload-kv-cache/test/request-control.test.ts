@@ -3,7 +3,7 @@ import type { Payload } from 'payload'
 import type { Pair } from './support/app.js'
 import { useTestEnv } from './support/env.js'
 import type { NotesPair } from './support/inspect.js'
-import { delta, useNotesPair } from './support/inspect.js'
+import { delta, emptyCache, useNotesPair } from './support/inspect.js'
 import type { CallLog } from './support/spy.js'
 
 /** Per-request control: `req.context.kvCache` and `kvCache.run()`, bypass and refresh. */
@@ -22,7 +22,7 @@ describe('per-request control', () => {
   })
 
   it('req.context.kvCache.bypass through the Local API context reaches the database every time and fills nothing', async () => {
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     log.reset()
     const before = pair.cache.stats()
     const bypassed = () => pair.cached.find({ collection: 'notes', sort: 'text', context: { kvCache: { bypass: true } } })
@@ -48,7 +48,7 @@ describe('per-request control', () => {
     const note = notes[0]!
     const read = (p: Payload, context?: Record<string, unknown>) =>
       p.find({ collection: 'notes', where: { id: { equals: note.id } }, context })
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     await read(pair.cached)
     await pair.cache.settled()
     // A change the cache cannot know of (made by a Payload without the wrapper).
@@ -74,7 +74,7 @@ describe('per-request control', () => {
   it('kvCache.run({ bypass: true }) reaches findByID, whose adapter call carries no context', async () => {
     const id = notes[1]!.id
     const read = () => pair.cached.findByID({ collection: 'notes', id })
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     log.reset()
     await read()
     await pair.cache.settled()
@@ -102,7 +102,7 @@ describe('per-request control', () => {
   it('kvCache.run({ refresh: true }) refills findByID', async () => {
     const note = notes[2]!
     const read = (p: Payload) => p.findByID({ collection: 'notes', id: note.id })
-    await pair.cache.invalidateAll()
+    await emptyCache(pair)
     await read(pair.cached)
     await pair.cache.settled()
     await pair.plain.update({ collection: 'notes', id: note.id, data: { text: 'gamma-changed' } })

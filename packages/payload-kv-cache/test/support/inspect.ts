@@ -38,6 +38,20 @@ export function delta(before: CacheStats, after: CacheStats): Partial<CacheStats
   return out
 }
 
+/**
+ * Starts a test from an empty cache: `invalidateAll()`, then `settled()`, so that the test's
+ * first fill is the entry its next read hits. Tests sharing a pair invalidate everything
+ * within a second of each other, and the third such write within a second is a burst (README
+ * *Write bursts*): once it has landed, the stamp's writer puts one more token, which ends the
+ * burst for other isolates and, like any new token, moves the stamp on, so an entry filled
+ * before that token lands is filled once more. `invalidateAll()` resolves once its own token
+ * has landed; `settled()` waits for the closing one too (README, *The cache handle*).
+ */
+export async function emptyCache(pair: Pair): Promise<void> {
+  await pair.cache.invalidateAll()
+  await pair.cache.settled()
+}
+
 export interface NotesPair {
   pair: Pair
   /** The inner adapter's calls: what reached the database. */
