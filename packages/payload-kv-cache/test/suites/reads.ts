@@ -3,6 +3,7 @@ import type { Payload } from 'payload'
 import type { Pair } from '../support/app.js'
 import { missingFeatures } from '../support/app.js'
 import type { TestEnv } from '../support/env.js'
+import { emptyCache } from '../support/inspect.js'
 import type { Seed } from '../support/seed.js'
 import { seed } from '../support/seed.js'
 import type { CallLog } from '../support/spy.js'
@@ -55,7 +56,7 @@ export function readSuite(env: TestEnv): void {
       missingFeatures(env.kind).findDistinct ? cases.filter((c) => !c.includes('findDistinct')) : cases
 
     it.each(supported(localApi))('Local API %s: a repeat is served from KV and equals the database', async (_, operation, read) => {
-      await pair.cache.invalidateAll()
+      await emptyCache(pair)
       log.reset()
       const first = await read(pair.cached, data)
       expect(log.reads.some((call) => call.startsWith(`${operation}:`))).toBe(true)
@@ -86,7 +87,7 @@ export function readSuite(env: TestEnv): void {
       'adapter %s: the cached result is strictly the inner result (undefined keys, dates, NaN)',
       async (operation, makeArgs) => {
         const call = (p: Payload) => (p.db as unknown as Record<string, (a: unknown) => Promise<unknown>>)[operation]!(makeArgs(data))
-        await pair.cache.invalidateAll()
+        await emptyCache(pair)
         log.reset()
         const miss = await call(pair.cached)
         expect(log.reads).toEqual([expect.stringMatching(new RegExp(`^${operation}:`))])
