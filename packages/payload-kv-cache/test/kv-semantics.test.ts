@@ -130,23 +130,6 @@ function hanging(real: KVNamespaceLike, rate: number, seedValue: number) {
 
 type Wrap = 'as-is' | 'refusing' | 'hanging' | 'budget'
 
-/**
- * Waits for `work` in real time, and moves the clock only once it seems to wait on it (not
- * done after 400 ms of real time, longer than any write takes here, with something asleep on
- * the clock): a write that waits for a slot or a retry gets there, and the others leave the
- * clock where it was, so that writes close together stay within one of KV's seconds.
- */
-async function waitMovingClock<T>(clock: ManualClock, work: Promise<T>): Promise<T> {
-  let done = false
-  const watched = work.finally(() => (done = true))
-  const startedAt = Date.now()
-  while (!done) {
-    await Promise.race([watched.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10))])
-    if (!done && Date.now() - startedAt > 400 && clock.pending > 0) await clock.advance(200)
-  }
-  return watched
-}
-
 interface WalkResult {
   reads: number
   stale: string[]
@@ -253,7 +236,7 @@ describe('KV semantics: two isolates on one database and one KV', () => {
                   return post
                 }
               : () => isolate.payload.update({ collection: 'authors', id: pick(authorIDs), data: { name: `a${at}` } })
-      await waitMovingClock(clock, inInvocation(run))
+      await clock.waitFor(inInvocation(run))
       lap('write')
     }
     const read = async (isolate: Isolate, pair: [string, (payload: Payload) => Promise<unknown>]): Promise<void> => {
@@ -398,8 +381,7 @@ describe('KV semantics: two isolates on one database and one KV', () => {
       // As the admin's bulk edit does it: Payload updates the documents one by one, and each
       // result is populated (its author, the author's joins) through the cache.
       const bulk: Invocation = { operations: 0 }
-      await waitMovingClock(
-        clock,
+      await clock.waitFor(
         invocations.run(bulk, () => a.payload.update({ collection: 'posts', where, data: { title: `bulk round ${round}` } })),
       )
       const seen = await readAll(b.payload)

@@ -43,6 +43,25 @@ export class ManualClock implements KVCacheClock {
     await watched
   }
 
+  /**
+   * Waits for `work` in real time, and moves time only once it seems to wait on it (not done
+   * after 400 ms of real time, longer than any write takes here, with something asleep on the
+   * clock): a write that waits for a slot or a retry (a stamp put that timed out on a busy
+   * machine) gets there, and the others leave time where it was, so that writes close together
+   * stay within one of KV's seconds. Unlike `until`, which moves 100 ms at every turn of the
+   * event loop, however long the work takes in real time.
+   */
+  async waitFor<T>(work: Promise<T>): Promise<T> {
+    let done = false
+    const watched = work.finally(() => (done = true))
+    const startedAt = Date.now()
+    while (!done) {
+      await Promise.race([watched.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10))])
+      if (!done && Date.now() - startedAt > 400 && this.pending > 0) await this.advance(200)
+    }
+    return watched
+  }
+
   /** Drops every sleeper without waking it: what Workers do to waitUntil work past its limit. */
   cancelSleepers(): void {
     this.sleepers = []
