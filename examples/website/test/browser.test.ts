@@ -19,7 +19,18 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { mkdirSync } from 'node:fs'
 import pg from 'pg'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { dashboard, editView, freePort, launchChromium, login as loginAt, openRow, save as saveWith, toast, until } from '../src/browser.js'
+import {
+  dashboard,
+  editView,
+  freePort,
+  hydrated,
+  launchChromium,
+  login as loginAt,
+  openRow,
+  save as saveWith,
+  toast,
+  until,
+} from '../src/browser.js'
 import { startWebsite, type Website } from '../src/site.js'
 
 const screenshots = new URL('../test-results/screenshots/', import.meta.url).pathname
@@ -209,12 +220,15 @@ describe('the website, in Chromium, with the cache on', () => {
         const page = await context.newPage()
         // No user yet: the admin sends its first visitor to create one, and logs them in.
         await page.goto(`${site.url}/admin`)
-        await page.locator('#field-confirm-password').waitFor()
+        await hydrated(page, '.form-submit > button')
         await page.fill('#field-email', site.admin.email)
         await page.fill('#field-password', site.admin.password)
         await page.fill('#field-confirm-password', site.admin.password)
         await page.click('.form-submit > button')
-        await dashboard(page)
+        await dashboard(page).catch(async (error: unknown) => {
+          await page.screenshot({ path: `${screenshots}failed-first-user.png`, fullPage: true })
+          throw error
+        })
         // The session the form started is a real one: the admin's REST API takes its cookie.
         const me = await context.request.get(`${site.url}/api/users/me`)
         expect(((await me.json()) as { user: { email: string } | null }).user?.email).toBe(site.admin.email)
