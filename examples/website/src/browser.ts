@@ -49,6 +49,22 @@ export async function until<T>(
   }
 }
 
+/**
+ * Resolves once React has taken over `selector`'s element (hydration puts its fiber on the
+ * node). The admin's pages arrive rendered by the server and show their forms before their
+ * script runs; a fill or click before then is lost (the submit button posts the bare HTML
+ * form, which reloads the page). Chromium 150 on an idle machine typed into the first-user
+ * form before hydration in one run of five (issue 20); a person would have seen nothing
+ * happen and tried again, which a test cannot tell from a broken form.
+ */
+export async function hydrated(page: Page, selector: string): Promise<void> {
+  await page.locator(selector).first().waitFor()
+  await page.waitForFunction((sel) => {
+    const node = document.querySelector(sel)
+    return node !== null && Object.keys(node).some((key) => key.startsWith('__reactFiber$'))
+  }, selector)
+}
+
 /** Resolves once the admin's dashboard is on screen: its Collections heading. */
 export async function dashboard(page: Page): Promise<void> {
   await page.locator('.dashboard').getByRole('heading', { name: 'Collections' }).waitFor()
@@ -57,6 +73,7 @@ export async function dashboard(page: Page): Promise<void> {
 /** Logs a browser context in through the admin's login form; resolves on the dashboard. */
 export async function login(page: Page, url: string, user: { email: string; password: string }): Promise<void> {
   await page.goto(`${url}/admin/login`)
+  await hydrated(page, 'button[type="submit"]')
   await page.fill('#field-email', user.email)
   await page.fill('#field-password', user.password)
   await page.click('button[type="submit"]')
@@ -68,7 +85,7 @@ export async function login(page: Page, url: string, user: { email: string; pass
  * the address naming the document. Returns the document's id.
  */
 export async function editView(page: Page, collection: string, field: string): Promise<string> {
-  await page.locator(field).waitFor()
+  await hydrated(page, field)
   const pattern = new RegExp(`/admin/collections/${collection}/(\\d+)`)
   return until(`the edit view of ${collection}`, () => pattern.exec(page.url())?.[1])
 }
@@ -88,11 +105,15 @@ export async function openRow(
 /** Waits for a toast holding `text`, then closes it so that the next action waits for its own. */
 export async function toast(page: Page, text: string): Promise<void> {
   // The toast itself: the container list has no size of its own, so Playwright never sees it visible.
-  await page.locator('.payload-toast-container li').filter({ hasText: text }).first().waitFor()
-  // Closed (force: the toast is still sliding in, so never "stable"), and gone before the next
-  // action, which must wait for its own.
-  await page.locator('.payload-toast-container button.payload-toast-close-button').first().click({ force: true })
-  await page.locator('.payload-toast-container li').first().waitFor({ state: 'detached' })
+  const item = page.locator('.payload-toast-container li').filter({ hasText: text }).first()
+  await item.waitFor()
+  // This toast closed, and gone before the next action, which must wait for its own. The
+  // click is dispatched to its own close button, not made at the button's place on screen: the
+  // toast is still sliding in (never "stable"), and after a delete the confirmation's backdrop
+  // is still fading out over it, so a click there closed nothing and the delete test waited a
+  // minute for the toast to go (issue 20: two runs of five on Chromium 150, idle).
+  await item.locator('button.payload-toast-close-button').dispatchEvent('click')
+  await item.waitFor({ state: 'detached' })
 }
 
 /**
