@@ -50,19 +50,15 @@ export async function until<T>(
 }
 
 /**
- * Resolves once React has taken over `selector`'s element (hydration puts its fiber on the
- * node). The admin's pages arrive rendered by the server and show their forms before their
- * script runs; a fill or click before then is lost (the submit button posts the bare HTML
- * form, which reloads the page). Chromium 150 on an idle machine typed into the first-user
- * form before hydration in one run of five (issue 20); a person would have seen nothing
- * happen and tried again, which a test cannot tell from a broken form.
+ * Resolves once the Payload form holding `selector` is ready to take input: Payload's Form marks
+ * itself `data-form-ready` once it is mounted, initialised and not submitting, and its own e2e
+ * tests wait for that mark. The admin's pages arrive rendered by the server and show their
+ * forms before their script runs; a fill or click before then is lost (issue 20: the first-user
+ * form's Create did nothing in one run of five on Chromium 150, idle).
  */
-export async function hydrated(page: Page, selector: string): Promise<void> {
+export async function formReady(page: Page, selector: string): Promise<void> {
   await page.locator(selector).first().waitFor()
-  await page.waitForFunction((sel) => {
-    const node = document.querySelector(sel)
-    return node !== null && Object.keys(node).some((key) => key.startsWith('__reactFiber$'))
-  }, selector)
+  await page.waitForFunction((sel) => document.querySelector(sel)?.closest('form')?.getAttribute('data-form-ready') === 'true', selector)
 }
 
 /** Resolves once the admin's dashboard is on screen: its Collections heading. */
@@ -73,7 +69,7 @@ export async function dashboard(page: Page): Promise<void> {
 /** Logs a browser context in through the admin's login form; resolves on the dashboard. */
 export async function login(page: Page, url: string, user: { email: string; password: string }): Promise<void> {
   await page.goto(`${url}/admin/login`)
-  await hydrated(page, 'button[type="submit"]')
+  await formReady(page, 'button[type="submit"]')
   await page.fill('#field-email', user.email)
   await page.fill('#field-password', user.password)
   await page.click('button[type="submit"]')
@@ -85,7 +81,7 @@ export async function login(page: Page, url: string, user: { email: string; pass
  * the address naming the document. Returns the document's id.
  */
 export async function editView(page: Page, collection: string, field: string): Promise<string> {
-  await hydrated(page, field)
+  await formReady(page, field)
   const pattern = new RegExp(`/admin/collections/${collection}/(\\d+)`)
   return until(`the edit view of ${collection}`, () => pattern.exec(page.url())?.[1])
 }
