@@ -57,8 +57,7 @@ export async function until<T>(
  * form's Create did nothing in one run of five on Chromium 150, idle).
  */
 export async function formReady(page: Page, selector: string): Promise<void> {
-  await page.locator(selector).first().waitFor()
-  await page.waitForFunction((sel) => document.querySelector(sel)?.closest('form')?.getAttribute('data-form-ready') === 'true', selector)
+  await page.locator(`form[data-form-ready="true"]:has(${selector})`).first().waitFor()
 }
 
 /** Resolves once the admin's dashboard is on screen: its Collections heading. */
