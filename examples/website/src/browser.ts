@@ -49,6 +49,17 @@ export async function until<T>(
   }
 }
 
+/**
+ * Resolves once the Payload form holding `selector` is ready to take input: Payload's Form marks
+ * itself `data-form-ready` once it is mounted, initialised and not submitting, and its own e2e
+ * tests wait for that mark. The admin's pages arrive rendered by the server and show their
+ * forms before their script runs; a fill or click before then is lost (issue 20: the first-user
+ * form's Create did nothing in one run of five on Chromium 150, idle).
+ */
+export async function formReady(page: Page, selector: string): Promise<void> {
+  await page.locator(`form[data-form-ready="true"]:has(${selector})`).first().waitFor()
+}
+
 /** Resolves once the admin's dashboard is on screen: its Collections heading. */
 export async function dashboard(page: Page): Promise<void> {
   await page.locator('.dashboard').getByRole('heading', { name: 'Collections' }).waitFor()
@@ -57,6 +68,7 @@ export async function dashboard(page: Page): Promise<void> {
 /** Logs a browser context in through the admin's login form; resolves on the dashboard. */
 export async function login(page: Page, url: string, user: { email: string; password: string }): Promise<void> {
   await page.goto(`${url}/admin/login`)
+  await formReady(page, 'button[type="submit"]')
   await page.fill('#field-email', user.email)
   await page.fill('#field-password', user.password)
   await page.click('button[type="submit"]')
@@ -68,7 +80,7 @@ export async function login(page: Page, url: string, user: { email: string; pass
  * the address naming the document. Returns the document's id.
  */
 export async function editView(page: Page, collection: string, field: string): Promise<string> {
-  await page.locator(field).waitFor()
+  await formReady(page, field)
   const pattern = new RegExp(`/admin/collections/${collection}/(\\d+)`)
   return until(`the edit view of ${collection}`, () => pattern.exec(page.url())?.[1])
 }
@@ -88,11 +100,15 @@ export async function openRow(
 /** Waits for a toast holding `text`, then closes it so that the next action waits for its own. */
 export async function toast(page: Page, text: string): Promise<void> {
   // The toast itself: the container list has no size of its own, so Playwright never sees it visible.
-  await page.locator('.payload-toast-container li').filter({ hasText: text }).first().waitFor()
-  // Closed (force: the toast is still sliding in, so never "stable"), and gone before the next
-  // action, which must wait for its own.
-  await page.locator('.payload-toast-container button.payload-toast-close-button').first().click({ force: true })
-  await page.locator('.payload-toast-container li').first().waitFor({ state: 'detached' })
+  const item = page.locator('.payload-toast-container li').filter({ hasText: text }).first()
+  await item.waitFor()
+  // This toast closed, and gone before the next action, which must wait for its own. The
+  // click is dispatched to its own close button, not made at the button's place on screen: the
+  // toast is still sliding in (never "stable"), and after a delete the confirmation's backdrop
+  // is still fading out over it, so a click there closed nothing and the delete test waited a
+  // minute for the toast to go (issue 20: two runs of five on Chromium 150, idle).
+  await item.locator('button.payload-toast-close-button').dispatchEvent('click')
+  await item.waitFor({ state: 'detached' })
 }
 
 /**

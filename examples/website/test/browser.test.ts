@@ -19,7 +19,18 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { mkdirSync } from 'node:fs'
 import pg from 'pg'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { dashboard, editView, freePort, launchChromium, login as loginAt, openRow, save as saveWith, toast, until } from '../src/browser.js'
+import {
+  dashboard,
+  editView,
+  freePort,
+  formReady,
+  launchChromium,
+  login as loginAt,
+  openRow,
+  save as saveWith,
+  toast,
+  until,
+} from '../src/browser.js'
 import { startWebsite, type Website } from '../src/site.js'
 
 const screenshots = new URL('../test-results/screenshots/', import.meta.url).pathname
@@ -139,9 +150,17 @@ const pagesOf = (post: Post) => [post.path, '/', post.categoryPath]
 async function pagesShow(post: Post, shown: string, hidden?: string): Promise<void> {
   for (const path of pagesOf(post)) {
     const html = await content(path)
-    expect({ path, shows: html.includes(shown) }).toEqual({ path, shows: true })
-    if (hidden !== undefined) expect({ path, hides: !html.includes(hidden) }).toEqual({ path, hides: true })
+    expect({ path, shows: names(html, shown) }).toEqual({ path, shows: true })
+    if (hidden !== undefined) expect({ path, hides: !names(html, hidden) }).toEqual({ path, hides: true })
   }
+}
+
+/**
+ * Whether a page names a post `title`, as a whole: each page writes a title as the whole text
+ * of its heading or link. A substring would not do: "History notes #5" is in "History notes #53".
+ */
+function names(html: string, title: string): boolean {
+  return html.includes(`>${title}<`)
 }
 
 const editURL = (collection: string, id: number | string) => `${site.url}/admin/collections/${collection}/${id}`
@@ -207,14 +226,42 @@ describe('the website, in Chromium, with the cache on', () => {
       context.setDefaultTimeout(ACTION_TIMEOUT_MS)
       try {
         const page = await context.newPage()
+        // What the page asked the server, for the failure message: the form's POST, the
+        // admin's server function calls and the pages the router fetched.
+        const requests: string[] = []
+        const said = (url: string) => {
+          const { pathname, search } = new URL(url)
+          return pathname.startsWith('/api') || pathname.startsWith('/admin') ? `${pathname}${search.slice(0, 24)}` : undefined
+        }
+        page.on('request', (request) => {
+          const path = said(request.url())
+          if (path) requests.push(`${request.method()} ${path}`)
+        })
+        page.on('response', (response) => {
+          const path = said(response.url())
+          if (path) requests.push(`${response.status()} ${path}`)
+        })
+        page.on('requestfailed', (request) => {
+          const path = said(request.url())
+          if (path) requests.push(`failed ${path} ${request.failure()?.errorText ?? ''}`)
+        })
         // No user yet: the admin sends its first visitor to create one, and logs them in.
+        // It renders the form at /admin first, then its router moves to the form's own address
+        // and renders it again: a form filled before that move lost its Create click (2 runs of
+        // 30 on Chromium 156, idle; the page never posted to first-register). A person sees the
+        // address change; the test waits for it, then for the form to be ready.
         await page.goto(`${site.url}/admin`)
-        await page.locator('#field-confirm-password').waitFor()
+        await until('the create-first-user address', () => page.url().endsWith('/admin/create-first-user'))
+        await formReady(page, '.form-submit > button')
         await page.fill('#field-email', site.admin.email)
         await page.fill('#field-password', site.admin.password)
         await page.fill('#field-confirm-password', site.admin.password)
         await page.click('.form-submit > button')
-        await dashboard(page)
+        await dashboard(page).catch(async (error: unknown) => {
+          await page.screenshot({ path: `${screenshots}failed-first-user.png`, fullPage: true })
+          const init = await (await fetch(`${site.url}/api/users/init`)).text()
+          throw new Error(`${String(error)}\nat ${page.url()}; users/init: ${init}; requests: ${requests.join(', ')}`)
+        })
         // The session the form started is a real one: the admin's REST API takes its cookie.
         const me = await context.request.get(`${site.url}/api/users/me`)
         expect(((await me.json()) as { user: { email: string } | null }).user?.email).toBe(site.admin.email)
@@ -367,8 +414,8 @@ describe('the website, in Chromium, with the cache on', () => {
         await toast(page, 'deleted')
       })
       expect(await status(post.path)).toBe(404)
-      expect(await content('/')).not.toContain(post.title)
-      expect(await content(post.categoryPath)).not.toContain(post.title)
+      expect(names(await content('/'), post.title)).toBe(false)
+      expect(names(await content(post.categoryPath), post.title)).toBe(false)
     },
     TEST_TIMEOUT_MS,
   )

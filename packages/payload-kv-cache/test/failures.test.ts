@@ -100,16 +100,19 @@ describe('the failure contract: KV errors, timeouts and garbage never fail a Pay
     faults.put = 'ok'
     await recover()
     await readsEqualTheDatabase()
-    await pair.cache.settled()
-    // The stamps retried on recovery came as a burst, and the put that ends it (settled() waits
-    // for it) moved them on once more: fill once again.
-    await readsEqualTheDatabase()
-    await pair.cache.settled()
-    const hitsBefore = pair.cache.stats().hits
-    log.reset()
-    await readsEqualTheDatabase()
-    expect(pair.cache.stats().hits - hitsBefore).toBeGreaterThanOrEqual(reads.length)
-    expect(log.reads).toEqual([])
+    // Two things can make a round of the same reads miss once more after an outage: a stamp
+    // whose put was given up on is put again when a read first depends on it, which can be a
+    // list's check of its members while that list is being filled (the fill is then skipped as
+    // a race, correctly); and the stamps retried on recovery come as a burst, whose closing put
+    // (settled() waits for it) moves them on once more. So within three rounds, not one.
+    for (let round = 1; ; round++) {
+      await pair.cache.settled()
+      const hitsBefore = pair.cache.stats().hits
+      log.reset()
+      await readsEqualTheDatabase()
+      if (pair.cache.stats().hits - hitsBefore === reads.length && log.reads.length === 0) break
+      expect(round).toBeLessThan(3)
+    }
   })
 
   it('a put that fails loses only the fill: the read succeeds, kvErrors count, and the next read goes to the database again', async () => {

