@@ -76,8 +76,10 @@ function operationsOf(req: object): RequestOperations {
   if (held) return held
   const fresh: RequestOperations = { used: 0, fineStamps: 0 }
   try {
-    // Enumerable: a copy made by spreading the request (`{ ...req }`) counts with it.
-    Object.defineProperty(req, OPERATIONS, { value: fresh, configurable: true, enumerable: true })
+    // Enumerable: a copy made by spreading the request (`{ ...req }`) counts with it. Writable:
+    // Payload copies a request back onto one that has the count (`Object.assign`, restoring a
+    // version), which throws on a read-only property (the admin's Restore answered 500).
+    Object.defineProperty(req, OPERATIONS, { value: fresh, configurable: true, enumerable: true, writable: true })
   } catch {
     operationsByReq.set(req, fresh)
   }
