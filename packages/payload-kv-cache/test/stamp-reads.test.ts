@@ -24,7 +24,7 @@ describe('the stamps an isolate wrote lately', () => {
   }
 
   it('a stamp it wrote and then forgot for room is unsure while KV may still show the older token', () => {
-    const reads = new StampReads('p', () => now)
+    const reads = new StampReads('p', () => now, 'w1')
     const older = newToken(now - 5_000)
     const [first] = writeMany(reads)
     // KV answers the first stamp this isolate wrote with the token it replaced.
@@ -38,14 +38,14 @@ describe('the stamps an isolate wrote lately', () => {
   })
 
   it('once the propagation window has passed, what it forgot is trusted again', () => {
-    const reads = new StampReads('p', () => now)
+    const reads = new StampReads('p', () => now, 'w1')
     const [first] = writeMany(reads)
     now += 61_000
     expect(reads.contradictsRecentWrites([first!], new Map([[first!, newToken(now - 70_000)]]))).toBe(false)
   })
 
   it('a stamp it remembers is judged by its own token, as before', () => {
-    const reads = new StampReads('p', () => now)
+    const reads = new StampReads('p', () => now, 'w1')
     const keys = writeMany(reads)
     const last = keys[keys.length - 1]!
     expect(reads.contradictsRecentWrites([last], new Map([[last, newToken(now - 50_000)]]))).toBe(true)
