@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { closePayload } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { KVCacheHandle } from '../src/index.js'
-import { unwrapAdapter, withKVCache } from '../src/index.js'
+import { withKVCache } from '../src/index.js'
 import type { KVCacheClock } from '../src/internals.js'
 import { withTestHooks } from '../src/internals.js'
 import type { Database } from './support/app.js'
 import { startPayload } from './support/app.js'
 import { useTestEnv } from './support/env.js'
+import { holdNextFind } from './support/hold.js'
 import { seed } from './support/seed.js'
 
 /*
@@ -69,24 +70,16 @@ describe('the member race between isolates whose clocks disagree', () => {
       const member = (await read(plain)).docs[0]!.id
       const body = `Written elsewhere mid-read, ${skew} ms behind`
       // The reader's query has answered; the writer edits a member and its stamp lands before the fill.
-      const inner = unwrapAdapter(reader.payload.db) as unknown as { find: (args: unknown) => Promise<unknown> }
-      const original = inner.find
-      let ran = false
-      inner.find = async function (this: unknown, args: unknown) {
-        const result = await original.call(this, args)
-        if (!ran && (args as { collection?: string }).collection === 'posts') {
-          ran = true
-          await writer.payload.update({ collection: 'posts', id: member, data: { body } })
-          await writer.cache.settled()
-        }
-        return result
-      }
+      const hold = holdNextFind(reader.payload, async () => {
+        await writer.payload.update({ collection: 'posts', id: member, data: { body } })
+        await writer.cache.settled()
+      })
       try {
         await read(reader.payload)
-        expect(ran).toBe(true)
+        expect(hold.ran()).toBe(true)
         await reader.cache.settled()
       } finally {
-        inner.find = original
+        hold.restore()
       }
       const served = await read(reader.payload)
       if (name === 'withinTheAllowance') expect(served).toStrictEqual(await read(plain))

@@ -7,6 +7,7 @@ import { withKVCache } from '../src/index.js'
 import { withTestHooks } from '../src/internals.js'
 import type { Database, DatabaseKind } from './support/app.js'
 import type { TestEnv } from './support/env.js'
+import { skippingClock } from './support/clock.js'
 import { useTestEnv } from './support/env.js'
 
 /*
@@ -97,29 +98,7 @@ interface Site {
   a: Isolate
   b: Isolate
   plain: Payload
-  clock: SharedClock
-}
-
-interface SharedClock {
-  now(): number
-  sleep(ms: number): Promise<void>
-  /** Moves both isolates' time on. */
-  skip(ms: number): void
-}
-
-/** Real time that skips the waits the cache asks for (a free stamp slot), for both isolates at once. */
-function sharedClock(): SharedClock {
-  let offset = 0
-  return {
-    now: () => Date.now() + offset,
-    sleep: (ms) => {
-      offset += Math.max(0, ms)
-      return new Promise((resolve) => setImmediate(resolve))
-    },
-    skip: (ms) => {
-      offset += ms
-    },
-  }
+  clock: ReturnType<typeof skippingClock>
 }
 
 async function startSite(
@@ -129,7 +108,7 @@ async function startSite(
   adapter = () => database.adapter(),
 ): Promise<Site> {
   const prefix = `forms${prefixes++}${Date.now().toString(36)}`
-  const clock = sharedClock()
+  const clock = skippingClock()
   const start = (db: DatabaseAdapterObj) =>
     getPayload({ config: config(db, site()), key: `pkc-forms-${process.pid}-${keys++}`, cron: false })
   const isolate = async (): Promise<Isolate> => {

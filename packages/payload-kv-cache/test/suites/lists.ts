@@ -3,6 +3,7 @@ import { closePayload } from '@pkc/testkit'
 import type { Payload, PayloadRequest, Where } from 'payload'
 import type { KVCacheHandle } from '../../src/index.js'
 import { unwrapAdapter, withKVCache } from '../../src/index.js'
+import { holdNextFind } from '../support/hold.js'
 import type { Pair } from '../support/app.js'
 import { missingFeatures, startPayload } from '../support/app.js'
 import type { TestEnv } from '../support/env.js'
@@ -273,23 +274,6 @@ export function listSuite(env: TestEnv): void {
 
     describe('the member race', () => {
       const held = (where: Where) => (p: Payload) => p.find({ collection: 'posts', depth: 0, limit: 4, sort: 'publishedOn', where })
-
-      /** Holds the next `find` of posts after the database answered, runs `during`, then lets the old answer through. */
-      function holdNextFind(payload: Payload, during: () => Promise<void>): { restore: () => void; ran: () => boolean } {
-        const inner = unwrapAdapter(payload.db) as unknown as { find: (args: unknown) => Promise<unknown> }
-        // Wrapped by hand: the database spy may already have replaced `find` with a jest spy.
-        const original = inner.find
-        let ran = false
-        inner.find = async function (this: unknown, args: unknown) {
-          const result = await original.call(this, args)
-          if (!ran && (args as { collection?: string }).collection === 'posts') {
-            ran = true
-            await during()
-          }
-          return result
-        }
-        return { restore: () => void (inner.find = original), ran: () => ran }
-      }
 
       it('a member edited and committed in this isolate while the query is held: not filled, the next read is fresh', async () => {
         const read = held({ views: { less_than: 100 } })

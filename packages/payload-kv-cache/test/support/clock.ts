@@ -77,13 +77,17 @@ export class ManualClock implements KVCacheClock {
  * next turn. For suites about what a read returns, not when: a write's trailing stamp lands
  * at once instead of a second later.
  */
-export function skippingClock(): KVCacheClock {
+export function skippingClock(): KVCacheClock & { skip(ms: number): void } {
   let offset = 0
   return {
     now: () => Date.now() + offset,
     sleep: (ms) => {
       offset += Math.max(0, ms)
       return new Promise((resolve) => setImmediate(resolve))
+    },
+    /** Moves the time of every isolate sharing this clock on. */
+    skip: (ms) => {
+      offset += ms
     },
   }
 }
