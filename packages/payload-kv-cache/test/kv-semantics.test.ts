@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { closePayload, random } from '@pkc/testkit'
 import type { Payload } from 'payload'
 import type { KVNamespaceLike, WithKVCache } from '../src/index.js'
@@ -11,6 +10,9 @@ import type { Database } from './support/app.js'
 import { startPayload } from './support/app.js'
 import { ManualClock } from './support/clock.js'
 import { edgeKV } from './support/edge.js'
+import { hangingPuts } from './support/faults.js'
+import type { Invocation } from './support/invocations.js'
+import { budgeted, inInvocation } from './support/invocations.js'
 import { useTestEnv } from './support/env.js'
 
 /**
@@ -38,94 +40,6 @@ interface Isolate {
   name: string
   payload: Payload
   adapter: Adapter
-}
-
-/** One Workers invocation: the KV operations it made, and the limit it may not pass. */
-interface Invocation {
-  operations: number
-}
-
-const invocations = new AsyncLocalStorage<Invocation>()
-
-/** The error workerd throws for the 1,001st KV operation of an invocation. */
-class TooManyOperationsError extends Error {
-  constructor() {
-    super('KV GET failed: Too many API requests by single worker invocation.')
-    this.name = 'TooManyOperationsError'
-  }
-}
-
-/** Counts every call and, with `limit`, refuses those past it in their invocation. */
-function budgeted(real: KVNamespaceLike, limit: number | undefined): KVNamespaceLike & { refused: number; maxPerInvocation: number } {
-  const out = {
-    refused: 0,
-    maxPerInvocation: 0,
-    spend(): void {
-      const invocation = invocations.getStore()
-      if (!invocation) return
-      invocation.operations++
-      out.maxPerInvocation = Math.max(out.maxPerInvocation, invocation.operations)
-      if (limit !== undefined && invocation.operations > limit) {
-        out.refused++
-        throw new TooManyOperationsError()
-      }
-    },
-    get: (async (key: string | string[], type: unknown) => {
-      out.spend()
-      return real.get(key as string, type as 'text')
-    }) as KVNamespaceLike['get'],
-    put: async (key: string, value: string, options?: { expirationTtl?: number }) => {
-      out.spend()
-      return real.put(key, value, options)
-    },
-    delete: async (key: string) => {
-      out.spend()
-      return real.delete(key)
-    },
-    list: async (options: Parameters<KVNamespaceLike['list']>[0]) => {
-      out.spend()
-      return real.list(options)
-    },
-  }
-  return out
-}
-
-/**
- * Puts that do not answer within the cache's timeout: a seeded share of stamp puts is held
- * and lands (is made against the real namespace) only when `release` lets it, a few steps
- * later, after the cache gave up on it; some never land.
- */
-function hanging(real: KVNamespaceLike, rate: number, seedValue: number) {
-  const rnd = random(seedValue)
-  let held: Array<{ land: () => Promise<void>; after: number; never: boolean }> = []
-  let step = 0
-  let hung = 0
-  const kv: KVNamespaceLike = {
-    get: real.get.bind<KVNamespaceLike['get']>(real),
-    put: (key, value, options) => {
-      if (!key.includes(':stamp:') || rnd() >= rate) return real.put(key, value, options)
-      hung++
-      const never = rnd() < 0.2
-      return new Promise<void>((resolve, reject) => {
-        held.push({ land: () => real.put(key, value, options).then(resolve, reject), after: step + 1 + Math.floor(rnd() * 4), never })
-      })
-    },
-    delete: real.delete.bind(real),
-    list: real.list.bind(real),
-  }
-  return {
-    kv,
-    get hung() {
-      return hung
-    },
-    /** A step is over: the held puts whose time has come land, in order. */
-    async tick(): Promise<void> {
-      step++
-      const due = held.filter((put) => put.after <= step && !put.never)
-      held = held.filter((put) => put.after > step && !put.never)
-      for (const put of due) await put.land().catch(() => undefined)
-    },
-  }
 }
 
 type Wrap = 'as-is' | 'refusing' | 'hanging' | 'budget'
@@ -208,7 +122,7 @@ describe('KV semantics: two isolates on one database and one KV', () => {
         },
       ],
     ]
-    const inInvocation = <T>(work: () => Promise<T>): Promise<T> => (hooks.invocation ? invocations.run({ operations: 0 }, work) : work())
+    const asStep = <T>(work: () => Promise<T>): Promise<T> => (hooks.invocation ? inInvocation(work) : work())
 
     const result: WalkResult = { reads: 0, stale: [], hits: 0, writes: 0 }
     const hitsBefore = isolates.reduce((sum, isolate) => sum + isolate.adapter.kvCache.stats().hits, 0)
@@ -236,13 +150,13 @@ describe('KV semantics: two isolates on one database and one KV', () => {
                   return post
                 }
               : () => isolate.payload.update({ collection: 'authors', id: pick(authorIDs), data: { name: `a${at}` } })
-      await clock.waitFor(inInvocation(run))
+      await clock.waitFor(asStep(run))
       lap('write')
     }
     const read = async (isolate: Isolate, pair: [string, (payload: Payload) => Promise<unknown>]): Promise<void> => {
       const [name, run] = pair
       result.reads++
-      const seen = await inInvocation(() => run(isolate.payload))
+      const seen = await asStep(() => run(isolate.payload))
       const truth = await run(plain)
       if (!strictlyEqual(seen, truth)) result.stale.push(`step ${step}: ${name} through ${isolate.name}`)
       lap('read')
@@ -336,7 +250,7 @@ describe('KV semantics: two isolates on one database and one KV', () => {
 
   it('(c) stamp puts that hang past the timeout (some land later, some never): every read equals the database', async () => {
     const clock = new ManualClock(Date.now())
-    const slow = hanging(env.kv(), 0.15, SEED + 2)
+    const slow = hangingPuts(env.kv(), 0.15, SEED + 2)
     // A short timeout: the hung puts are given up on in real time, quickly.
     const [a, b] = await twoIsolates(slow.kv, clock, { kvTimeoutMs: 30 })
     const result = await walk([a, b], clock, Math.round(STEPS / 2), SEED + 2, { afterStep: () => slow.tick() })
@@ -366,12 +280,9 @@ describe('KV semantics: two isolates on one database and one KV', () => {
     // One invocation per read, as one request each.
     const readAll = async (payload: Payload) => {
       const out: unknown[] = [
-        await invocations.run({ operations: 0 }, () =>
-          payload.find({ collection: 'posts', where, sort: 'id', depth: 0, limit: 0, pagination: false }),
-        ),
+        await inInvocation(() => payload.find({ collection: 'posts', where, sort: 'id', depth: 0, limit: 0, pagination: false })),
       ]
-      for (const id of ids)
-        out.push(await invocations.run({ operations: 0 }, () => payload.findByID({ collection: 'posts', id, depth: 0 })))
+      for (const id of ids) out.push(await inInvocation(() => payload.findByID({ collection: 'posts', id, depth: 0 })))
       return out
     }
     // B caches every document and the list.
@@ -382,7 +293,7 @@ describe('KV semantics: two isolates on one database and one KV', () => {
       // result is populated (its author, the author's joins) through the cache.
       const bulk: Invocation = { operations: 0 }
       await clock.waitFor(
-        invocations.run(bulk, () => a.payload.update({ collection: 'posts', where, data: { title: `bulk round ${round}` } })),
+        inInvocation(() => a.payload.update({ collection: 'posts', where, data: { title: `bulk round ${round}` } }), bulk),
       )
       const seen = await readAll(b.payload)
       const truth = await readAll(plain)

@@ -65,6 +65,50 @@ export function faultyKV(real: KVNamespaceLike, decide: (method: KVMethod, keys:
   }
 }
 
+export interface HangingKV {
+  kv: KVNamespaceLike
+  /** Stamp puts held so far. */
+  readonly hung: number
+  /** A step is over: the held puts whose time has come land, in order. */
+  tick(): Promise<void>
+}
+
+/**
+ * Puts that do not answer within the cache's timeout: a seeded share of stamp puts is held
+ * and lands (is made against the real namespace) only when `tick` lets it, one to four steps
+ * later, after the cache gave up on it; one in five never lands.
+ */
+export function hangingPuts(real: KVNamespaceLike, rate: number, seedValue: number): HangingKV {
+  const rnd = random(seedValue)
+  let held: Array<{ land: () => Promise<void>; after: number; never: boolean }> = []
+  let step = 0
+  let hung = 0
+  return {
+    kv: {
+      get: real.get.bind<KVNamespaceLike['get']>(real),
+      put: (key, value, options) => {
+        if (!key.includes(':stamp:') || rnd() >= rate) return real.put(key, value, options)
+        hung++
+        const never = rnd() < 0.2
+        return new Promise<void>((resolve, reject) => {
+          held.push({ land: () => real.put(key, value, options).then(resolve, reject), after: step + 1 + Math.floor(rnd() * 4), never })
+        })
+      },
+      delete: real.delete.bind(real),
+      list: real.list.bind(real),
+    },
+    get hung() {
+      return hung
+    },
+    async tick() {
+      step++
+      const due = held.filter((put) => put.after <= step && !put.never)
+      held = held.filter((put) => put.after > step && !put.never)
+      for (const put of due) await put.land().catch(() => undefined)
+    },
+  }
+}
+
 /** Every call of the given methods fails. */
 export const always =
   (fault: Fault, methods: readonly KVMethod[] = ['get', 'put', 'delete', 'list']) =>
