@@ -96,6 +96,7 @@ function run(writeShare: number, variant: number, perGet: EditorialGet[], stale 
     repeats: tally(perGet.length),
     changed: tally(0),
     perGet,
+    perWrite: [],
     pages: Object.fromEntries(PAGE_TYPES.map((page) => [page, tally(1)])) as EditorialResult['pages'],
     distinctPaths: 1,
     writeKinds: {},

@@ -92,7 +92,7 @@ export async function editorialOnD1(bundle: string, requests: number, log: (line
 }
 
 /**
- * Every GET of every run, one JSON line per run: what a later run of other code (before and
+ * Every GET (and save) of every run, one JSON line per run: what a later run of other code (before and
  * after a change to precision) is compared with GET by GET (`compareGets` in oracle.ts), since
  * BENCHMARKS.md keeps only the totals.
  */
@@ -104,6 +104,7 @@ export function writePerGet(file: string, runs: readonly EditorialRun[]): void {
       variant: run.variant.label,
       requests: run.result.requests,
       gets: run.result.perGet,
+      writes: run.result.perWrite,
     }),
   )
   writeFileSync(file, `${lines.join('\n')}\n`)

@@ -54,6 +54,8 @@ export interface EditorialResult {
   changed: ReadTally
   /** Every GET in order, with the oracle's verdict: what efficiency is computed from (oracle.ts). */
   perGet: EditorialGet[]
+  /** Every save in order, between the GETs: what a GET that read the database needlessly followed. */
+  perWrite: Array<{ request: number; kind: WriteKind; id?: Id }>
   pages: Record<PageType, ReadTally>
   /** Different URLs among the GETs: each one's first read must reach the database. */
   distinctPaths: number
@@ -94,6 +96,7 @@ export async function runEditorial(
     repeats: tally(),
     changed: tally(),
     perGet: [],
+    perWrite: [],
     pages: Object.fromEntries(PAGE_TYPES.map((page) => [page, tally()])) as Record<PageType, ReadTally>,
     distinctPaths: 0,
     writeKinds: {},
@@ -111,6 +114,7 @@ export async function runEditorial(
     if (step.kind === 'write') {
       const answer = await target.write(step.write)
       workload.created(answer.id)
+      result.perWrite.push({ request: i, kind: step.write.kind, id: 'id' in step.write ? step.write.id : answer.id })
       result.writes++
       result.writeKinds[step.write.kind] = (result.writeKinds[step.write.kind] ?? 0) + 1
       result.writeDb.reads += answer.dbReads
