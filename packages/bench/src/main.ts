@@ -11,7 +11,7 @@ import { barChart } from './chart.js'
 import { buildWorker, schemaD1, startWorker } from './d1.js'
 import { d1Target, workerBurst, workerState } from './d1-target.js'
 import type { EditorialRun } from './editorial/bench.js'
-import { editorialOnD1, editorialOnPostgres } from './editorial/bench.js'
+import { editorialOnD1, editorialOnPostgres, writePerGet } from './editorial/bench.js'
 import { editorialHeadline, renderEditorial, spliceEditorial } from './editorial/report.js'
 import { measureInvalidation } from './invalidation.js'
 import { measureCodec, measureKeys } from './keys-codec.js'
@@ -43,6 +43,8 @@ const ONLY = process.env.BENCH_ONLY
 const ADMIN_ROUNDS = Number(process.env.BENCH_ADMIN_ROUNDS ?? 4)
 /** With BENCH_ONLY=editorial: the backends to run it on, `postgres`, `d1` or both (the default). */
 const BACKENDS = new Set((process.env.BENCH_BACKENDS ?? 'postgres,d1').split(',').map((name) => name.trim()))
+/** A file to write every GET of section 1b to, one JSON line per run, for comparing runs GET by GET. */
+const PER_GET_FILE = process.env.BENCH_EDITORIAL_GETS
 const root = join(import.meta.dirname, '../../..')
 const chartsDir = join(import.meta.dirname, '../charts')
 
@@ -85,7 +87,13 @@ async function editorialOnly(): Promise<void> {
   const section = renderEditorial(runs, { requests: REQUESTS, alone: { date, seconds: (performance.now() - started) / 1000 } })
   writeFileSync(file, spliceEditorial(readFileSync(file, 'utf8'), section))
   log(`[${elapsed()}] wrote section 1b of BENCHMARKS.md`)
+  if (PER_GET_FILE) writePerGetTo(PER_GET_FILE, runs)
   for (const line of editorialHeadline(runs)) log(`  ${line}`)
+}
+
+function writePerGetTo(file: string, runs: EditorialRun[]): void {
+  writePerGet(file, runs)
+  log(`[${elapsed()}] wrote every GET of section 1b to ${file}`)
 }
 
 /** The section 3 microbenchmarks: one setting for the full run and a run of them alone. */
@@ -253,6 +261,7 @@ async function main(): Promise<void> {
   const admin = between(readFileSync(file, 'utf8'), ADMIN_MARKERS)
   writeFileSync(file, admin ? splice(rendered, ADMIN_MARKERS, admin) : rendered)
   log(`[${elapsed()}] wrote BENCHMARKS.md`)
+  if (PER_GET_FILE) writePerGetTo(PER_GET_FILE, editorial)
   for (const line of [...headline(figures), ...editorialHeadline(editorial)]) log(`  ${line}`)
 }
 

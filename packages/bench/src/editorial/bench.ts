@@ -2,7 +2,7 @@
  * Section 1's editorial workload on both backends: every write mix against every cache
  * variant, each on a freshly seeded database and an empty cache.
  */
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import type { PostgresServer } from '@pkc/testkit'
 import type { KVNamespaceLike } from 'payload-kv-cache'
 import type { BenchWorker } from '../d1.js'
@@ -89,4 +89,23 @@ export async function editorialOnD1(bundle: string, requests: number, log: (line
     rmSync(schema, { recursive: true, force: true })
   }
   return runs
+}
+
+/**
+ * Every GET (and save) of every run, one JSON line per run: what a later run of other code (before and
+ * after a change to precision) is compared with GET by GET (`compareGets` in oracle.ts), since
+ * BENCHMARKS.md keeps only the totals.
+ */
+export function writePerGet(file: string, runs: readonly EditorialRun[]): void {
+  const lines = runs.map((run) =>
+    JSON.stringify({
+      backend: run.backend,
+      writeShare: run.result.writeShare,
+      variant: run.variant.label,
+      requests: run.result.requests,
+      gets: run.result.perGet,
+      writes: run.result.perWrite,
+    }),
+  )
+  writeFileSync(file, `${lines.join('\n')}\n`)
 }

@@ -6,6 +6,8 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { Answer } from '../load.js'
 import type { Ops, Phase } from '../phased-kv.js'
+import type { EditorialGet } from './oracle.js'
+import { LastAnswers } from './oracle.js'
 import type { EditorialIds } from './seed.js'
 import type { PageType } from './workload.js'
 import { EditorialWorkload, PAGE_TYPES } from './workload.js'
@@ -50,6 +52,10 @@ export interface EditorialResult {
   repeats: ReadTally
   /** Repeat GETs whose uncached answer differs from the last uncached answer to that URL: the data really changed. */
   changed: ReadTally
+  /** Every GET in order, with the oracle's verdict: what efficiency is computed from (oracle.ts). */
+  perGet: EditorialGet[]
+  /** Every save in order, between the GETs: what a GET that read the database needlessly followed. */
+  perWrite: Array<{ request: number; kind: WriteKind; id?: Id }>
   pages: Record<PageType, ReadTally>
   /** Different URLs among the GETs: each one's first read must reach the database. */
   distinctPaths: number
@@ -89,6 +95,8 @@ export async function runEditorial(
     secondHalf: tally(),
     repeats: tally(),
     changed: tally(),
+    perGet: [],
+    perWrite: [],
     pages: Object.fromEntries(PAGE_TYPES.map((page) => [page, tally()])) as Record<PageType, ReadTally>,
     distinctPaths: 0,
     writeKinds: {},
@@ -98,9 +106,7 @@ export async function runEditorial(
     staleByPage: {},
     seconds: 0,
   }
-  const paths = new Set<string>()
-  /** The last uncached answer to each URL. */
-  const last = new Map<string, unknown>()
+  const last = new LastAnswers()
   const started = performance.now()
   const tick = Math.max(1, Math.ceil(requests / 4))
   for (let i = 0; i < requests; i++) {
@@ -108,23 +114,35 @@ export async function runEditorial(
     if (step.kind === 'write') {
       const answer = await target.write(step.write)
       workload.created(answer.id)
+      result.perWrite.push({ request: i, kind: step.write.kind, id: 'id' in step.write ? step.write.id : answer.id })
       result.writes++
       result.writeKinds[step.write.kind] = (result.writeKinds[step.write.kind] ?? 0) + 1
       result.writeDb.reads += answer.dbReads
       result.writeDb.writes += answer.dbWrites
     } else {
       const { plain, cached } = await target.get(step.path)
-      if (paths.has(step.path)) {
-        add(result.repeats, plain, cached)
-        if (!isDeepStrictEqual(last.get(step.path), plain.body)) add(result.changed, plain, cached)
-      }
-      last.set(step.path, plain.body)
-      paths.add(step.path)
+      // The uncached answer is the truth a cache that is never stale must equal.
+      const verdict = last.observe(step.path, plain)
+      if (verdict !== 'first') add(result.repeats, plain, cached)
+      if (verdict === 'changed') add(result.changed, plain, cached)
       result.gets++
       add(result.all, plain, cached)
       add(result.pages[step.page], plain, cached)
       if (i >= requests / 2) add(result.secondHalf, plain, cached)
-      if (plain.status !== cached.status || !isDeepStrictEqual(plain.body, cached.body)) {
+      const stale = plain.status !== cached.status || !isDeepStrictEqual(plain.body, cached.body)
+      result.perGet.push({
+        request: i,
+        path: step.path,
+        name: step.name,
+        page: step.page,
+        verdict,
+        plainReads: plain.dbReads,
+        cachedReads: cached.dbReads,
+        hits: cached.hits,
+        lookups: cached.lookups,
+        stale,
+      })
+      if (stale) {
         result.stale++
         result.staleByPage[step.page] = (result.staleByPage[step.page] ?? 0) + 1
         if (result.stale <= 3) progress(`    MISMATCH on GET ${step.path}`)
@@ -137,7 +155,7 @@ export async function runEditorial(
   }
   await target.settled()
   result.kv = await target.kvCounts()
-  result.distinctPaths = paths.size
+  result.distinctPaths = last.size
   result.seconds = (performance.now() - started) / 1000
   return result
 }

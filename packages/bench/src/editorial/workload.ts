@@ -37,7 +37,7 @@ import type { EditorialWrite, Id } from './writes.js'
 export type PageType = 'by id' | 'list' | 'count' | 'global' | 'other'
 export const PAGE_TYPES: readonly PageType[] = ['by id', 'list', 'count', 'global', 'other']
 
-export type Read = { kind: 'read'; path: string; page: PageType; name: string }
+export type Read = { kind: 'read'; path: string; page: PageType; name: ReadName }
 export type EditorialStep = Read | { kind: 'write'; write: EditorialWrite }
 
 const READS = [
@@ -53,6 +53,10 @@ const READS = [
   ['profile', 3],
   ['sections', 3],
 ] as const satisfies ReadonlyArray<readonly [string, number]>
+
+/** The workload's own kinds of page (finer than `PageType`): what a per-page figure is reported by. */
+export type ReadName = (typeof READS)[number][0]
+export const READ_NAMES: readonly ReadName[] = READS.map(([name]) => name)
 
 const WRITES = [
   ['edit', 40],
