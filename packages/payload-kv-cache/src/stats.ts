@@ -71,6 +71,8 @@ export interface ReasonCounters {
   listsPrecise: number
   /** Of the precise lists, those that depend on the partition of a value their `where` requires (`category = X`): creates, deletes and moves elsewhere leave them be. */
   listsByValue: number
+  /** Of the precise lists, those whose `where` pins them to named ids (relationship population's `id in [...]`): they depend on those documents' stamps alone, whatever their page size. */
+  listsPinned: number
   /** List reads kept to the collection stamp: a path follows a relationship or join into other rows. */
   listFallbacksTraversal: number
   /** List reads kept to the collection stamp: a path starts at a virtual field, a join or a name the config does not have. */
@@ -196,6 +198,7 @@ function emptyDetailedStats(): DetailedStats {
     fillSkipsMembers: 0,
     listsPrecise: 0,
     listsByValue: 0,
+    listsPinned: 0,
     listFallbacksTraversal: 0,
     listFallbacksField: 0,
     listFallbacksPageSize: 0,

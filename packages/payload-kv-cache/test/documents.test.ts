@@ -11,6 +11,7 @@ import {
   idOfWriteResult,
   ownerOfStamp,
   pinnedID,
+  pinnedIDs,
 } from '../src/invalidation/documents.js'
 import type { KVNamespaceLike } from '../src/index.js'
 import { DOCUMENT_STAMPS_PER_SECOND, Stamps } from '../src/invalidation/stamps.js'
@@ -41,6 +42,30 @@ describe('document stamps: which reads and writes name one document', () => {
     ['NaN', { id: { equals: Number.NaN } }],
   ])('%s does not', (_, where) => {
     expect(pinnedID(where)).toBeUndefined()
+  })
+
+  it.each([
+    ['id in a list (relationship population)', { id: { in: [7, 8] } }, [7, 8]],
+    ['id equals', { id: { equals: 7 } }, [7]],
+    ['an empty list: nothing can match', { id: { in: [] } }, []],
+    ['beside access control in and', { and: [{ id: { in: [7, 8] } }, { _status: { equals: 'published' } }] }, [7, 8]],
+    ['two conditions: what both allow', { and: [{ id: { in: [7, 8, 9] } }, { AND: [{ id: { in: [8, 9, 10] } }] }] }, [8, 9]],
+    ['spellings the database takes as one id, every one kept', { and: [{ id: { in: [7, 8] } }, { id: { equals: '7' } }] }, [7, '7']],
+    ['in and equals in one object', { id: { in: [7, 8], equals: 8 } }, [8]],
+  ])('%s pins a list to its ids', (_, where, ids) => {
+    expect(pinnedIDs(where)).toStrictEqual(ids)
+  })
+
+  it.each([
+    ['no where', undefined],
+    ['id under or', { or: [{ id: { in: [7] } }, { title: { equals: 'x' } }] }],
+    ['a comma-separated string, split by Payload’s rules', { id: { in: '7,8' } }],
+    ['a null among the ids', { id: { in: [7, null] } }],
+    ['an id too long for a stamp key', { id: { in: ['x'.repeat(201)] } }],
+    ['not_in', { id: { not_in: [7] } }],
+    ['a relationship in a list', { author: { in: [7] } }],
+  ])('%s does not pin a list', (_, where) => {
+    expect(pinnedIDs(where)).toBeUndefined()
   })
 
   it('writes name their document from the arguments where they can, else from the result', () => {

@@ -152,6 +152,52 @@ export function pinnedID(where: unknown): DocumentID | undefined {
   return found.size === 1 ? id : undefined
 }
 
+/**
+ * The ids a `where` pins its result to: every match must have one of them. Each
+ * `id: { equals }` or `id: { in: [...] }` met at the top or in an `and` at any depth narrows
+ * the set (a match meets them all); undefined when nothing pins it, or an id is of a shape no
+ * document stamp names. Relationship population asks `id in [...]` (README, *What a list
+ * depends on*).
+ */
+export function pinnedIDs(where: unknown): DocumentID[] | undefined {
+  // By text, as the databases compare them (`id = 7 AND id = '7'` matches document 7), with
+  // every spelling met: each must name the document's stamp, or the caller keeps to the
+  // collection's.
+  let pinned: Map<string, DocumentID[]> | undefined
+  let unusable = false
+  const narrow = (ids: readonly unknown[]): void => {
+    if (!ids.every(usable)) {
+      unusable = true
+      return
+    }
+    const next = new Map<string, DocumentID[]>()
+    for (const id of ids) {
+      const text = String(id)
+      if (pinned && !pinned.has(text)) continue
+      const spellings = next.get(text) ?? pinned?.get(text) ?? []
+      next.set(text, spellings.includes(id) ? spellings : [...spellings, id])
+    }
+    pinned = next
+  }
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+      if (key.toLowerCase() === 'and' && Array.isArray(value)) for (const part of value) visit(part)
+      else if (key === 'id' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        const condition = value as Record<string, unknown>
+        if ('equals' in condition) narrow([condition.equals])
+        // A string is a comma-separated list to Payload, split by rules of its own.
+        if ('in' in condition) {
+          if (Array.isArray(condition.in)) narrow(condition.in)
+          else unusable = true
+        }
+      }
+    }
+  }
+  visit(where)
+  return pinned && !unusable ? [...pinned.values()].flat() : undefined
+}
+
 /** The id of the document a single-document write names before it runs, if it does. */
 export function idOfWriteArgs(operation: string, args: Record<string, unknown>): DocumentID | undefined {
   // The adapters take `id` before `where` when given both.

@@ -2,7 +2,18 @@ import { strictlyEqual } from '../equality.js'
 import type { Scope } from '../keys.js'
 import { KV_LIMITS } from '../kv.js'
 import type { ReadTraversal } from '../paths.js'
-import { bulkStamp, fieldStamp, membershipStamp, ownerOfStamp, partitionStamp, stampKind, unknownPartitionStamp } from './documents.js'
+import type { DocumentID } from './documents.js'
+import {
+  bulkStamp,
+  documentStamp,
+  fieldStamp,
+  membershipStamp,
+  ownerOfStamp,
+  partitionStamp,
+  pinnedIDs,
+  stampKind,
+  unknownPartitionStamp,
+} from './documents.js'
 import type { Partitions } from './partitions.js'
 import { STAMP_SLOTS } from './stamp-tokens.js'
 
@@ -38,7 +49,7 @@ export type ListPlan =
    * `members`: most documents whose stamps the entry carries (0: none, a count or distinct
    * values); `byValue`: it depends on a value partition (partitions.ts) instead of membership.
    */
-  { scopes: Scope[]; members: number; byValue: boolean } | { fallback: ListFallbackReason }
+  { scopes: Scope[]; members: number; byValue: boolean; pinned: boolean } | { fallback: ListFallbackReason }
 
 /**
  * Changed fields one write may bump one by one; past it, the write bumps the membership stamp
@@ -60,10 +71,13 @@ export function planList(
   traversal: ReadTraversal,
   hasCreatedAt: boolean,
   partitions: Partitions,
+  canonical: (id: DocumentID) => DocumentID | undefined,
 ): ListPlan {
   if (operation === 'queryDrafts') return { fallback: 'versions' }
   if (!traversal.ownRowsOnly) return { fallback: 'traversal' }
   if (!traversal.understood) return { fallback: 'field' }
+  const pinned = pinnedList(scope, args.where, canonical)
+  if (pinned) return pinned
   const fields = new Set(traversal.fields)
   // Without a unique order the adapters add `createdAt` (or `id`) as the last sort key.
   if (operation !== 'count' && hasCreatedAt) fields.add('createdAt')
@@ -74,11 +88,35 @@ export function planList(
   const own = [...fields].filter((field) => !partition || !partitions.keys(scope, field)).sort()
   const scopes: Scope[] = [bulkStamp(scope), ...membership, ...own.map((field) => fieldStamp(scope, field))]
   const byValue = partition !== undefined
-  if (operation !== 'find') return { scopes, members: 0, byValue }
+  if (operation !== 'find') return { scopes, members: 0, byValue, pinned: false }
   const limit = args.limit
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0) return { fallback: 'pageSize' }
   if (limit > memberRoom(STAMP_SLOTS * (1 + scopes.length))) return { fallback: 'pageSize' }
-  return { scopes, members: limit, byValue }
+  return { scopes, members: limit, byValue, pinned: false }
+}
+
+/**
+ * A list whose `where` pins its matches to named ids (relationship population's
+ * `id in [...]`, under access control's `and`): only those documents can be in it, so what
+ * it returns, in which order and how many, changes only with a write to one of them (their
+ * document stamps: a create, an update, a delete of that id) or a write that names no
+ * document (the bulk stamp), whatever its page size or sort. Every path it reads must be of
+ * the collection's own rows (checked by the caller). Undefined when nothing pins it, an id is
+ * spelt other than the database returns it (its write would bump another stamp), or the
+ * stamps would not fit one bulk `get` with the entry.
+ */
+function pinnedList(scope: Scope, where: unknown, canonical: (id: DocumentID) => DocumentID | undefined): ListPlan | undefined {
+  const ids = pinnedIDs(where)
+  if (!ids) return undefined
+  const stamps = new Set<Scope>()
+  for (const id of ids) {
+    const spelt = canonical(id)
+    if (spelt === undefined) return undefined
+    stamps.add(documentStamp(scope, spelt))
+  }
+  // Beside the bulk stamp and the global one.
+  if (stamps.size > memberRoom(STAMP_SLOTS * 2)) return undefined
+  return { scopes: [bulkStamp(scope), ...[...stamps].sort()], members: 0, byValue: false, pinned: true }
 }
 
 /** Whether a list's dependencies are those of a precise list (it then carries members if a `find`). */

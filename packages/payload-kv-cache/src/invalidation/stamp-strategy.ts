@@ -118,13 +118,17 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     }
     if (!this.listPrecision || !LIST_OPERATIONS.has(operation)) return paths.dependenciesOfCall(operation, scope, args)
     const traversal = paths.traversal(operation, scope, args)
-    const plan = planList(operation, scope, args, traversal, paths.hasStoredField(scope, 'createdAt'), this.schema().partitions)
+    const schema = this.schema()
+    const plan = planList(operation, scope, args, traversal, paths.hasStoredField(scope, 'createdAt'), schema.partitions, (id) =>
+      schema.canonicalID(scope, id),
+    )
     if ('fallback' in plan) {
       this.counters.count(FALLBACK_COUNTERS[plan.fallback], scope, operation)
       return traversal.scopes
     }
     this.counters.count('listsPrecise', scope, operation)
     if (plan.byValue) this.counters.count('listsByValue', scope, operation)
+    if (plan.pinned) this.counters.count('listsPinned', scope, operation)
     return plan.scopes
   }
 

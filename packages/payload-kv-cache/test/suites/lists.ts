@@ -183,6 +183,97 @@ export function listSuite(env: TestEnv): void {
       expect(JSON.stringify(after)).toContain('77')
     })
 
+    describe('population reads (a where that pins ids)', () => {
+      /** As Payload populates a relationship: the ids a page names, no page size. */
+      const populate = (ids: Array<number | string>) => (p: Payload) =>
+        p.find({ collection: 'categories', where: { id: { in: ids } }, depth: 0, pagination: false })
+      const pinned = () => pair.cache.breakdown().totals.listsPinned
+
+      it('depends on the documents it names: an edit, a create or a delete of another leaves it cached; an edit or a delete of one it names is seen', async () => {
+        const [news, tech] = data.categories.map((category) => category.id) as [number | string, number | string]
+        const other = await pair.cached.create({ collection: 'categories', data: { title: 'Other' } })
+        const read = populate([news, tech])
+        const before = pinned()
+        const page = await warm(read)
+        expect(pinned()).toBeGreaterThan(before)
+        await pair.cached.update({ collection: 'categories', id: other.id, data: { title: 'Other, edited' } })
+        await expectServed(read, page)
+        const created = await pair.cached.create({ collection: 'categories', data: { title: 'Created' } })
+        await expectServed(read, page)
+        await pair.cached.delete({ collection: 'categories', id: created.id })
+        await expectServed(read, page)
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title: 'Tech, renamed' } })
+        expect((await expectFresh(read)).docs.map((doc) => doc.title)).toContain('Tech, renamed')
+        await warm(read)
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title: 'Tech' } })
+        await expectFresh(read)
+        // A document it names deleted is seen; so is a create that takes its id again (SQLite
+        // hands the highest id out again once its row is gone).
+        const later = populate([news, other.id])
+        await warm(later)
+        await pair.cached.delete({ collection: 'categories', id: other.id })
+        expect((await expectFresh(later)).docs.map((doc) => doc.id)).toStrictEqual([news])
+        await warm(later)
+        const again = await pair.cached.create({ collection: 'categories', data: { title: 'Perhaps the same id' } })
+        await expectFresh(later)
+        await pair.cached.delete({ collection: 'categories', id: again.id })
+      })
+
+      it('with access control’s conditions beside the ids (`and`), under a sort and a page size: an edit that makes a named document match is seen', async () => {
+        const [news, tech] = data.categories.map((category) => category.id) as [number | string, number | string]
+        const read = (p: Payload) =>
+          p.find({
+            collection: 'categories',
+            where: { and: [{ id: { in: [news, tech] } }, { title: { like: 'Visible' } }] },
+            sort: '-title',
+            limit: 1,
+            depth: 0,
+          })
+        const before = pinned()
+        expect((await warm(read)).docs).toStrictEqual([])
+        expect(pinned()).toBeGreaterThan(before)
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title: 'Visible tech' } })
+        expect((await expectFresh(read)).docs.map((doc) => doc.id)).toStrictEqual([tech])
+        await warm(read)
+        await pair.cached.update({ collection: 'categories', id: news, data: { title: 'Visible news' } })
+        expect((await expectFresh(read)).docs.map((doc) => doc.id)).toStrictEqual([tech])
+        expect((await expectFresh(read)).totalDocs).toBe(2)
+        for (const [id, title] of [
+          [news, 'News'],
+          [tech, 'Tech'],
+        ] as const)
+          await pair.cached.update({ collection: 'categories', id, data: { title } })
+        await expectFresh(read)
+      })
+
+      it('Payload’s own population (find with depth): an edit of a category no post on the page names leaves the whole read served from KV', async () => {
+        const page = (p: Payload) =>
+          p.find({ collection: 'posts', depth: 1, limit: 4, sort: 'title', where: { categories: { in: [data.categories[0]!.id] } } })
+        const before = await warm(page)
+        const other = await pair.cached.create({ collection: 'categories', data: { title: 'Unused' } })
+        await pair.cached.update({ collection: 'categories', id: other.id, data: { title: 'Unused, edited' } })
+        await expectServed(page, before)
+        await pair.cached.update({ collection: 'categories', id: data.categories[0]!.id, data: { title: 'News, renamed' } })
+        await expectFresh(page)
+        await pair.cached.update({ collection: 'categories', id: data.categories[0]!.id, data: { title: 'News' } })
+        await pair.cached.delete({ collection: 'categories', id: other.id })
+      })
+
+      it('ids it cannot name a stamp by (a number id as text, a comma-separated string) keep to the collection stamp', async () => {
+        const [news] = data.categories.map((category) => category.id) as [number | string]
+        const before = pinned()
+        const asString = (p: Payload) =>
+          p.find({ collection: 'categories', where: { id: { in: String(news) } }, depth: 0, pagination: false })
+        await warm(asString)
+        if (typeof news === 'number') {
+          const asText = (p: Payload) =>
+            p.find({ collection: 'categories', where: { id: { in: [String(news)] } }, depth: 0, pagination: false })
+          await warm(asText)
+        }
+        expect(pinned()).toBe(before)
+      })
+    })
+
     it('reads it cannot make precise keep to the collection stamp, each counted by reason', async () => {
       const totals = () => pair.cache.breakdown().totals
       const before = totals()
