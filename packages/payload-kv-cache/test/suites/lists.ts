@@ -494,6 +494,45 @@ export function listSuite(env: TestEnv): void {
           })
         }
 
+        it('a population read (id in [...]) in one isolate: an edit of another post through the other leaves it served, an edit of a post it names is seen, and one made while its query is held is never served old', async () => {
+          const ids = (await plain.find({ collection: 'posts', depth: 0, limit: 3, sort: 'id' })).docs.map((doc) => doc.id)
+          const [named, alsoNamed, other] = ids as [number | string, number | string, number | string]
+          const read = (p: Payload) =>
+            p.find({ collection: 'posts', where: { id: { in: [named, alsoNamed] } }, depth: 0, pagination: false })
+          const hitsOf = () => b.cache.stats().hits
+          await read(b.payload)
+          await b.cache.settled()
+          let hits = hitsOf()
+          expect(await read(b.payload)).toStrictEqual(await read(plain))
+          expect(hitsOf()).toBe(hits + 1)
+          await a.payload.update({ collection: 'posts', id: other, data: { body: 'Not on the page' } })
+          await a.cache.settled()
+          hits = hitsOf()
+          expect(await read(b.payload)).toStrictEqual(await read(plain))
+          expect(hitsOf()).toBe(hits + 1)
+          await a.payload.update({ collection: 'posts', id: alsoNamed, data: { body: 'On the page' } })
+          await a.cache.settled()
+          // The edit is seen (a miss), and this read is held after the database answered while
+          // the other isolate edits the other post it names.
+          const hold = holdNextFind(b.payload, async () => {
+            await a.payload.update({ collection: 'posts', id: named, data: { body: 'Written mid-read' } })
+            await a.cache.settled()
+          })
+          try {
+            await read(b.payload)
+            expect(hold.ran()).toBe(true)
+            await b.cache.settled()
+          } finally {
+            hold.restore()
+          }
+          for (const isolate of [a, b]) {
+            const seen = await read(isolate.payload)
+            expect(seen.docs.find((doc) => doc.id === alsoNamed)?.body).toBe('On the page')
+            expect(seen.docs.find((doc) => doc.id === named)?.body).toBe('Written mid-read')
+            expect(seen).toStrictEqual(await read(plain))
+          }
+        })
+
         it('a member edited through another isolate while the query is held: the old row is never served', async () => {
           const read = held({ views: { less_than: 100 } })
           const member = (await read(plain)).docs[1]!.id
