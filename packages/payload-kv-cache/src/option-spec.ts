@@ -127,7 +127,8 @@ export const OPTION_SPEC = {
     shown: 'none',
     meaning: lines(
       "The Durable Object binding of `KVCacheStamps` (`payload-kv-cache/durable-object`): keeps the stamps of scopes with `consistency: 'strong'`,",
-      'whose reads then see every committed write in every location (see *Strong consistency*).',
+      'whose reads then see every committed write in every location (see *Strong consistency*). With it, auth collections and `payload-locked-documents`',
+      'are cached as strong scopes by default (see *Not cached by default*).',
     ),
     check: check.strongStampsBinding,
     resolve: check.strongStampsGetter,

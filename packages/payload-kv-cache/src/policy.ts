@@ -7,6 +7,7 @@ import { KVCacheConfigError } from './options.js'
 /**
  * Collections written so often, or whose staleness is so harmful, that caching them does more
  * harm than good (README, Not cached by default). Each can be opted in with `collections: { slug: true }`.
+ * With `strongStamps`, auth collections and the lock collection are cached as strong scopes instead.
  */
 export const DEFAULT_EXCLUDED_COLLECTIONS: readonly string[] = [
   'payload-jobs',
@@ -16,6 +17,9 @@ export const DEFAULT_EXCLUDED_COLLECTIONS: readonly string[] = [
   'payload-kv',
 ]
 export const DEFAULT_EXCLUDED_GLOBALS: readonly string[] = ['payload-jobs-stats']
+
+/** Payload's document locks: who is editing what (README, Not cached by default). */
+const LOCKS = 'payload-locked-documents'
 
 /** Which reads are cached and for how long, decided once per scope and operation. */
 export class CachePolicy {
@@ -45,16 +49,25 @@ export class CachePolicy {
         )
       }
     }
+    // A logout, revoked session or lock-out must never be read back stale, nor a lock taken or
+    // released: with a Durable Object to keep their stamps these are cached as strong scopes,
+    // which see every committed write in every location; without one they are not cached,
+    // as KV's window (its propagation, plus up to 30 s) is too long for them.
+    const strongByDefault = [
+      ...[...collections.values()].filter((c) => Boolean(c.auth)).map((c) => `c:${c.slug}` as const),
+      ...(collections.has(LOCKS) ? [`c:${LOCKS}` as const] : []),
+    ]
+    this.strongByDefault = new Set(options.strongStamps ? strongByDefault : [])
     this.excluded = new Set<Scope>([
       ...DEFAULT_EXCLUDED_COLLECTIONS.map((slug) => `c:${slug}` as const),
       ...DEFAULT_EXCLUDED_GLOBALS.map((slug) => `g:${slug}` as const),
-      // A logout, revoked session or lock-out must never be read back stale.
-      ...[...collections.values()].filter((c) => Boolean(c.auth)).map((c) => `c:${c.slug}` as const),
+      ...strongByDefault,
     ])
     this.known = new Set<Scope>([...[...collections.keys()].map((s) => `c:${s}` as const), ...[...globals].map((s) => `g:${s}` as const)])
   }
 
   private readonly excluded: Set<Scope>
+  private readonly strongByDefault: ReadonlySet<Scope>
   private readonly known: Set<Scope>
 
   /** TTL in seconds, or null when this read is not cached. */
@@ -88,6 +101,12 @@ export class CachePolicy {
     const table = scope.startsWith('c:') ? this.options.collections : this.options.globals
     // Own keys only: a slug such as `constructor` must not find Object.prototype's.
     const setting = Object.hasOwn(table, slug) ? table[slug] : undefined
+    if (this.strongByDefault.has(scope)) {
+      // Strong unless the setting says otherwise (`false`, or `consistency: 'eventual'`).
+      if (setting === undefined || setting === true) return { consistency: 'strong' }
+      if (typeof setting === 'object' && setting.consistency === undefined) return { ...setting, consistency: 'strong' }
+      return setting
+    }
     if (setting !== undefined) return setting
     return this.excluded.has(scope) ? false : undefined
   }

@@ -138,6 +138,44 @@ describe('strong consistency through a Durable Object', () => {
     expect(a.adapter.kvCache.breakdown().totals.strongBumps).toBeGreaterThan(0)
   })
 
+  it('with the binding, the auth collection and document locks are strong scopes by default: cached, and a change to a user or a lock taken or released in one location is seen at once in the other', async () => {
+    const [a, b] = await twoLocations()
+    const user = await plain.create({
+      collection: 'users',
+      data: { email: `strong${prefixes}@example.com`, password: 'secret-1', name: 'Ada' },
+    })
+    const post = await plain.create({ collection: 'posts', data: { title: 'Locked post' } })
+    const readUser = (p: Payload) => p.findByID({ collection: 'users', id: user.id, depth: 0 })
+    const readLocks = (p: Payload) =>
+      p.find({ collection: 'payload-locked-documents', where: { 'document.value': { equals: post.id } }, depth: 0, sort: 'id' })
+    for (const read of [readUser, readLocks]) await warm(read, a, b)
+    // Served from KV in both locations: the defaults cache them (issue 22).
+    for (const isolate of [a, b]) {
+      const hits = isolate.adapter.kvCache.stats().hits
+      await readUser(isolate.payload)
+      await readLocks(isolate.payload)
+      expect(isolate.adapter.kvCache.stats().hits).toBe(hits + 2)
+    }
+    const strongReads = b.adapter.kvCache.breakdown().totals.strongReads
+    // A change to the user (as a logout, a lock-out or a role change is), then a lock taken and released.
+    await clock.waitFor(a.payload.update({ collection: 'users', id: user.id, data: { name: 'Ada, signed out' } }))
+    expect(await readUser(b.payload)).toStrictEqual(await readUser(plain))
+    const lock = await clock.waitFor(
+      a.payload.create({
+        collection: 'payload-locked-documents',
+        data: { document: { relationTo: 'posts', value: post.id }, user: { relationTo: 'users', value: user.id } },
+      }),
+    )
+    const locked = await readLocks(b.payload)
+    expect(locked.docs.map((doc) => doc.id)).toStrictEqual([lock.id])
+    expect(locked).toStrictEqual(await readLocks(plain))
+    await settle(a, b)
+    await readLocks(b.payload)
+    await clock.waitFor(a.payload.delete({ collection: 'payload-locked-documents', id: lock.id }))
+    expect((await readLocks(b.payload)).docs).toStrictEqual([])
+    expect(b.adapter.kvCache.breakdown().totals.strongReads).toBeGreaterThan(strongReads)
+  })
+
   it('a flush (invalidateAll, a migration) reaches every strong scope, though no read asks a shared object', async () => {
     const [a, b] = await twoLocations()
     const n = await plain.create({ collection: 'notes', data: { text: 'flushed' } })
