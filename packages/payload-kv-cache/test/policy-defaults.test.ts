@@ -11,7 +11,7 @@ import { CachePolicy } from '../src/policy.js'
  */
 // Never called: the policy reads only which options are given.
 const unused = () => Promise.reject(new Error('not called'))
-const kv: KVNamespaceLike = { get: unused as KVNamespaceLike['get'], put: unused, delete: unused, list: unused }
+const kv: KVNamespaceLike = { get: unused, put: unused, delete: unused, list: unused }
 const strongStamps = { idFromName: () => ({}), get: () => ({ fetch: unused }) } as unknown as DurableObjectNamespaceLike
 const config = {
   collections: [
