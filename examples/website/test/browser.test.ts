@@ -401,6 +401,42 @@ describe('the website, in Chromium, with the cache on', () => {
   )
 
   test(
+    'a logout is seen at once: the signed-out session, sent from a second browser context, is no longer signed in',
+    async () => {
+      const { context, page, user } = await editorSession()
+      try {
+        const session = (await context.cookies()).find((cookie) => cookie.name === 'payload-token')
+        expect(session).toBeDefined()
+        const me = async () =>
+          (
+            (await (await fetch(`${site.url}/api/users/me`, { headers: { Cookie: `payload-token=${session!.value}` } })).json()) as {
+              user: { email: string } | null
+            }
+          ).user?.email ?? null
+        // Signed in, read again and again: the user Payload loads for it is cached (strongly,
+        // with the Durable Object bound: README, Not cached by default).
+        for (let i = 0; i < 3; i++) expect(await me()).toBe(user.email)
+        await page.goto(`${site.url}/admin/logout`)
+        await page.locator('#field-email').waitFor()
+        expect(await me()).toBeNull()
+        const second = await browser.newContext()
+        try {
+          await second.addCookies([session!])
+          const other = await second.newPage()
+          await other.goto(`${site.url}/admin`)
+          await formReady(other, 'button[type="submit"]')
+          expect(other.url()).toContain('/admin/login')
+        } finally {
+          await second.close()
+        }
+      } finally {
+        await context.close()
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
     'a post deleted in the admin is gone from the front end at the next load',
     async () => {
       const post = await takePost('History')
