@@ -12,10 +12,12 @@ import { KVCacheConfigError } from './options.js'
 export const DEFAULT_EXCLUDED_COLLECTIONS: readonly string[] = [
   'payload-jobs',
   'payload-locked-documents',
-  'payload-preferences',
   'payload-migrations',
   'payload-kv',
 ]
+// Not `payload-preferences`: the admin reads them on every page (BENCHMARKS.md 1c: a third of
+// an editor session's database reads), writes them seldom, and they are one editor's view
+// settings, which the editor's own isolate sees at once and others within KV's window.
 export const DEFAULT_EXCLUDED_GLOBALS: readonly string[] = ['payload-jobs-stats']
 
 /** Payload's document locks: who is editing what (README, Not cached by default). */

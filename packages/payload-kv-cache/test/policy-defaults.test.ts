@@ -46,8 +46,9 @@ describe('the auth collection and document locks by default', () => {
     const of = (scope: 'c:users' | 'c:payload-locked-documents') =>
       p.ttlFor(scope, 'findOne') === null ? null : p.isStrong(scope) ? 'strong' : 'eventual'
     expect({ users: of('c:users'), locks: of('c:payload-locked-documents') }).toStrictEqual(expected)
-    // Others keep their defaults whatever the binding.
-    expect(p.ttlFor('c:payload-preferences', 'find')).toBeNull()
+    // Others keep their defaults whatever the binding: preferences cached, eventual.
+    expect(p.ttlFor('c:payload-preferences', 'find')).not.toBeNull()
+    expect(p.isStrong('c:payload-preferences')).toBe(false)
     expect(p.isStrong('c:posts')).toBe(false)
   })
 

@@ -6,6 +6,7 @@ import { differentialSuite } from './differential.js'
 import { draftSuite } from './drafts.js'
 import { listSuite } from './lists.js'
 import { methodSuite } from './methods.js'
+import { preferencesSuite } from './preferences.js'
 import { raceSuite } from './race.js'
 import { readSuite } from './reads.js'
 import { replicaSuite } from './replicas.js'
@@ -29,6 +30,7 @@ function strategySuites(env: TestEnv, options: { transactions: boolean }): void 
   if (env.strategy === 'stamp') listSuite(env)
   draftSuite(env)
   methodSuite(env)
+  preferencesSuite(env)
   // MongoDB without a replica set has no transactions to track.
   if (options.transactions) transactionSuite(env)
   raceSuite(env)
