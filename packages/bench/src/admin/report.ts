@@ -179,7 +179,12 @@ function interpretation(run: AdminRun): string {
     const later = c.filter((s) => s.round > 1)
     return `${mean(p, (s) => s.dbReads)} → ${mean(c, (s) => s.dbReads)}${later.length > 0 ? ` (${mean(later, (s) => s.dbReads)} in later sessions)` : ''}`
   }
-  const excluded = (slug: string) => b.byScope[`c:${slug}`]?.bypassesExcluded ?? 0
+  /** How a collection's reads were served: from KV (of how many), or left out. */
+  const own = (slug: string) => {
+    const scope = b.byScope[`c:${slug}`]
+    const all = lookupsIn(scope)
+    return (scope?.bypassesExcluded ?? 0) > 0 ? `${all} reads, left out (not cached)` : `${scope?.hits ?? 0} of ${all} reads from KV`
+  }
   const opShare = (ops: string[]) => {
     const hits = ops.reduce((acc, op) => acc + (b.byOperation[op]?.hits ?? 0), 0)
     const all = ops.reduce((acc, op) => acc + lookupsIn(b.byOperation[op]), 0)
@@ -187,7 +192,7 @@ function interpretation(run: AdminRun): string {
   }
   return [
     `Over ${run.rounds} ${run.rounds === 1 ? 'session' : 'sessions'} per server, the editor's sessions made ${dbPlain} database reads uncached and ${dbCached} cached (${times(dbPlain, dbCached)} fewer); per step, uncached → cached, admin page loads ${byKind('admin page')}, editor actions ${byKind('editor action')}, front-end page loads ${byKind('front end')}; ${fromKV(cached.samples)} of the cached server's adapter reads came from KV.`,
-    `Most of an admin session's reads are of collections the cache leaves out by default: \`users\` ${excluded('users')} (every admin request, the admin's own follow-up requests included, reads its user: the auth collection, never cached so that a logout or a revoked session is never read back stale), \`payload-preferences\` ${excluded('payload-preferences')} (read on every admin page: columns, sort, navigation) and \`payload-locked-documents\` ${excluded('payload-locked-documents')} (document locks, which list and edit views check and an edit takes): ${percent(t.bypassesExcluded, allLookups, 0)} of the adapter reads the cached server saw.`,
+    `The admin's own collections: \`users\` ${own('users')} (every admin request, the admin's own follow-up requests included, reads its user; with the Durable Object bound a strong scope, so a logout or a revoked session is seen at once everywhere), \`payload-preferences\` ${own('payload-preferences')} (read on every admin page: columns, sort, navigation) and \`payload-locked-documents\` ${own('payload-locked-documents')} (document locks, which list and edit views check and an edit takes and refreshes; a strong scope with the binding); reads of collections left out: ${percent(t.bypassesExcluded, allLookups, 0)} of the adapter reads the cached server saw.`,
     `Of the rest, ${t.misses} were first reads of their query (every filter, sort, page and document is a query of its own, and each session works on other posts), ${t.stale} found their entry stale because a save (publish, draft, autosave) had changed what it depends on, and ${t.bypassesTransaction} ran inside the transactions Payload runs saves in on Postgres (where a read may see uncommitted rows)${t.bypassesPending > 0 ? `; ${t.bypassesPending} were bypassed while a write to what they depend on was in flight` : ''}. The versions reads the admin makes for a collection with drafts, \`queryDrafts\` (what its list views read) and \`findVersions\`/\`countVersions\` (the edit view's version history and autosave state), came from KV ${opShare(['queryDrafts'])} and ${opShare(['findVersions', 'countVersions'])} times: they depend on the versions table, which every save and autosave writes.`,
   ].join(' ')
 }
