@@ -1,7 +1,7 @@
 import type { Scope } from '../keys.js'
 import { stampKey } from '../keys.js'
 import { KV_LIMITS } from '../kv.js'
-import { bulkStamp, ownerOfStamp, stampKind, unknownPartitionStamp } from './documents.js'
+import { bulkStamp, ownerOfStamp, stampKind, unknownPartitionStamp, versionsBulkStamp } from './documents.js'
 
 /*
  * How a stamp is stored (ARCHITECTURE.md, Invalidation strategies): the keys it is spread
@@ -41,11 +41,13 @@ export const STAMP_SLOTS = 3
 /**
  * Stamps named by a value no config bounds (a document id, a partition value) fold into one
  * stamp of their collection that every read depending on them also checks: the bulk stamp for
- * a document's, the unknown partition stamp for a partition's. Undefined for any other stamp.
+ * a document's, the unknown partition stamp for a partition's, the versions bulk stamp for a
+ * document's versions stamp. Undefined for any other stamp.
  */
 export function foldedStamp(scope: StampScope): Scope | undefined {
   const kind = stampKind(scope)
   if (kind === 'document') return bulkStamp(ownerOfStamp(scope) as Scope)
+  if (kind === 'versions') return versionsBulkStamp(ownerOfStamp(scope) as Scope)
   if (kind === 'partition') return unknownPartitionStamp(ownerOfStamp(scope) as Scope)
   return undefined
 }
