@@ -16,8 +16,13 @@ import { bulkStamp, ownerOfStamp, stampKind, unknownPartitionStamp, versionsBulk
  * under the other's stamps (for example two unwritten stamps, both read as absent) as valid.
  * It keeps the two versions' entries apart; which stamps each one's writes bump is the write
  * path's to keep compatible (issue 21, item 1).
+ *
+ * 2: versions reads pinned to a `parent` depend on its versions stamp and the versions bulk
+ * stamp instead of the collection's (documents.ts, `versionsStamp`). A deploy of version 1
+ * bumps neither, so an entry it shared with version 2 would outlive version 1's version
+ * writes: the bump keeps their entries apart while both run (README, Across deploys).
  */
-export const STAMP_PROTOCOL_VERSION = 1
+export const STAMP_PROTOCOL_VERSION = 2
 
 /** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
 export type StampScope = Scope | '*'
