@@ -219,6 +219,15 @@ export function versionSuite(env: TestEnv): void {
       await seen(reads, () =>
         pair.cached.db.updateVersion({ collection: 'posts', id: moved.id, versionData: { parent: c } as never, req: {} }),
       )
+      // A version edited without naming its parent: the parent it returns.
+      await seen(reads, () =>
+        pair.cached.db.updateVersion({
+          collection: 'posts',
+          id: moved.id,
+          versionData: { version: { ...moved.version, body: 'Edited in place' } } as never,
+          req: {},
+        }),
+      )
       // Written where the cache cannot see it, then invalidated by hand.
       await seen(reads, async () => {
         await pair.plain.db.updateVersion({
