@@ -224,7 +224,7 @@ export function versionSuite(env: TestEnv): void {
         pair.cached.db.updateVersion({
           collection: 'posts',
           id: moved.id,
-          versionData: { version: { ...moved.version, body: 'Edited in place' } } as never,
+          versionData: { version: { ...moved.version, body: 'Edited in place' } },
           req: {},
         }),
       )
