@@ -342,6 +342,7 @@ export function versionSuite(env: TestEnv): void {
       let b: { payload: Payload; cache: KVCacheHandle }
       let plain: Payload
       let posts: ID[]
+      const others: Array<{ payload: Payload; cache: KVCacheHandle }> = []
 
       beforeAll(async () => {
         const database = await env.newDatabase()
@@ -353,6 +354,12 @@ export function versionSuite(env: TestEnv): void {
         a = await start()
         b = await start()
         plain = await startPayload(database.adapter())
+        // Deploys sharing the KV whose read options differ (README, Across deploys): what
+        // their writes bump is the schema's to say.
+        for (const options of [{ collections: { posts: false } }, { documentStamps: false, listPrecision: false }] as const) {
+          const wrapped = withKVCache(database.adapter(), { kv: env.kv(), prefix, ...options })
+          others.push({ payload: await startPayload(wrapped), cache: wrapped.kvCache })
+        }
         posts = (await seed(a.payload)).posts.map((doc) => doc.id)
         await a.cache.settled()
       })
@@ -363,6 +370,31 @@ export function versionSuite(env: TestEnv): void {
         await closePayload(a.payload)
         await closePayload(b.payload)
         await closePayload(plain)
+        for (const other of others) {
+          await other.cache.settled()
+          await closePayload(other.payload)
+        }
+      })
+
+      it('deploys that cache no posts, or read without document stamps, bump what a default deploy’s versions reads depend on', async () => {
+        const named = posts[3]!
+        const reads = versionReads(named).filter(([name]) => !name.startsWith('draft findByID'))
+        for (const [i, other] of others.entries()) {
+          const saves = [
+            { draft: true, data: { title: `Deploy ${i}: draft` } },
+            { draft: true, autosave: true, data: { title: `Deploy ${i}: autosave` } },
+            { draft: true, autosave: true, data: { title: `Deploy ${i}: autosave in place` } },
+            { data: { title: `Deploy ${i}: published`, _status: 'published' as const } },
+          ]
+          for (const save of saves) {
+            for (const [, read] of reads) await read(b.payload)
+            await b.cache.settled()
+            await other.payload.update({ collection: 'posts', id: named, ...save })
+            await other.cache.settled()
+            for (const [name, read] of reads) expect([name, await read(b.payload)]).toStrictEqual([name, await read(plain)])
+          }
+          expect((await b.payload.findByID({ collection: 'posts', id: named, draft: true, depth: 0 })).title).toBe(`Deploy ${i}: published`)
+        }
       })
 
       it('one isolate’s saves of another post leave the other’s versions reads served; a save of the post is seen; one made while its read is held after the database answered is never served old', async () => {
