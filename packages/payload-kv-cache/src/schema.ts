@@ -75,6 +75,8 @@ export class Schema {
     const { docs } = await findVersions.call(this.inner, {
       collection: slug,
       where: { id: { equals: id } },
+      // The one column: not the whole document the version holds.
+      select: { parent: true },
       limit: 1,
       pagination: false,
       req,
