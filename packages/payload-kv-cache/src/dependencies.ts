@@ -2,7 +2,7 @@ import type { Scope } from './keys.js'
 
 /** The parts of Payload's sanitized config the dependency graph reads. */
 export interface ConfigLike {
-  collections?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown>; auth?: unknown }>
+  collections?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown>; auth?: unknown; versions?: unknown }>
   globals?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
   blocks?: ReadonlyArray<{ slug: string; fields?: ReadonlyArray<unknown> }>
 }

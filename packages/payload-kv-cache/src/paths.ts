@@ -73,6 +73,13 @@ export interface ReadTraversal {
 
 const VERSION_OPERATIONS = new Set(['findVersions', 'countVersions', 'findGlobalVersions', 'countGlobalVersions'])
 
+/**
+ * Whether a read's paths are of the versions table: `versions` (a versions read, whose
+ * document fields are under `version.`), `drafts` (`queryDrafts`: Payload spells them so, and
+ * a collection may have a field named `version`), or false (the main table).
+ */
+type VersionsTable = false | 'versions' | 'drafts'
+
 export class ReadPaths {
   private readonly shapes = new Map<Scope, ScopeShape>()
   /** A path may name a locale after a localized field (`title.de`, `group.en.author.name`). */
@@ -128,13 +135,13 @@ export class ReadPaths {
 
   private collect(operation: string, scope: Scope, shape: ScopeShape, args: Record<string, unknown>, out: Traversal): void {
     for (const target of shape.virtualTargets) out.add(target)
-    const versions = VERSION_OPERATIONS.has(operation)
+    const versions: VersionsTable = VERSION_OPERATIONS.has(operation) ? 'versions' : operation === 'queryDrafts' ? 'drafts' : false
     this.where(scope, args.where, out, versions)
     // Without a sort the adapters use the collection's defaultSort.
     this.sort(scope, args.sort ?? shape.defaultSort, out, versions)
     if (operation === 'findDistinct' && typeof args.field === 'string') this.path(scope, args.field, out, versions)
     if (operation === 'findDistinct') this.relatedAccess(scope, args.relatedAccess, out)
-    if (!versions) this.joins(scope, shape, args.joins, args.select, out)
+    if (versions !== 'versions') this.joins(scope, shape, args.joins, args.select, out)
   }
 
   private joins(scope: Scope, shape: ScopeShape, joins: unknown, select: unknown, out: Traversal): void {
@@ -174,7 +181,7 @@ export class ReadPaths {
     }
   }
 
-  private where(scope: Scope, where: unknown, out: Traversal, versions: boolean, base = ''): void {
+  private where(scope: Scope, where: unknown, out: Traversal, versions: VersionsTable, base = ''): void {
     if (where === null || typeof where !== 'object') return
     if (Array.isArray(where)) {
       for (const part of where) this.where(scope, part, out, versions, base)
@@ -195,19 +202,29 @@ export class ReadPaths {
     }
   }
 
-  private sort(scope: Scope, sort: unknown, out: Traversal, versions: boolean): void {
+  private sort(scope: Scope, sort: unknown, out: Traversal, versions: VersionsTable): void {
     const list = typeof sort === 'string' ? sort.split(',') : Array.isArray(sort) ? sort : []
     for (const entry of list) {
       if (typeof entry === 'string') this.path(scope, entry.trim().replace(/^[-+]/, ''), out, versions)
     }
   }
 
-  private path(scope: Scope, path: string, out: Traversal, versions: boolean): void {
+  private path(scope: Scope, path: string, out: Traversal, versions: VersionsTable): void {
     // Payload accepts `__` for `.` in paths (`author__name`).
     let segments = path.replace(/__/g, '.').split('.')
+    if (versions && segments[0] === 'parent') {
+      // The versions table's own column (the document's id; a field of the document named
+      // `parent` is `version.parent` there). A path beyond it reads the document's main row.
+      if (segments.length > 1) {
+        out.add(scope)
+        this.resolve(scope, segments.slice(1), out, 0)
+      }
+      return
+    }
     // Version reads, and draft reads (which query the versions table), address the
     // document's fields under `version.`.
-    if (segments[0] === 'version' && (versions || !this.shapes.get(scope)?.fields.has('version'))) segments = segments.slice(1)
+    if (segments[0] === 'version' && (versions === 'versions' || !this.shapes.get(scope)?.fields.has('version')))
+      segments = segments.slice(1)
     const first = segments[0] ?? ''
     if (first !== 'id') {
       if (this.hasStoredField(scope, first)) out.fields.add(first)

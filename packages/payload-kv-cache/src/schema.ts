@@ -33,6 +33,8 @@ export class Schema {
   readonly partitions: Partitions
   readonly keyNamespace: string
   private readonly customIDs: Map<string, IDKind>
+  /** Collections with a versions table (`versions` set: drafts, or history alone). */
+  private readonly versioned: Set<Scope>
 
   constructor(
     options: ResolvedOptions,
@@ -44,6 +46,7 @@ export class Schema {
     const dialect = this.dialect()
     this.paths = new ReadPaths(config, dialect)
     this.customIDs = customIDKinds(config)
+    this.versioned = new Set((config.collections ?? []).filter((c) => Boolean(c.versions)).map((c) => `c:${c.slug}` as const))
     this.partitions = new Partitions(config, {
       idKind: (scope) => this.idKind(scope),
       dialect,
@@ -55,6 +58,31 @@ export class Schema {
   /** The id if it is the one spelling the database returns for its row (documents.ts). */
   canonicalID(scope: Scope, id: DocumentID | undefined): DocumentID | undefined {
     return canonicalID(id, this.idKind(scope))
+  }
+
+  /** Whether a collection keeps versions: a table (or MongoDB collection) of its own, with a `parent` column. */
+  hasVersions(scope: Scope): boolean {
+    return this.versioned.has(scope)
+  }
+
+  /**
+   * The `parent` of one version, as the database has it, within the transaction `req`
+   * carries (the inner adapter, never a cached answer); undefined when there is no such
+   * version. What an `updateVersion` may move a version from (invalidation/stamp-writes.ts).
+   */
+  async readVersionParent(slug: string, id: DocumentID, req: unknown): Promise<unknown> {
+    const findVersions = this.inner.findVersions as (args: Record<string, unknown>) => Promise<{ docs?: unknown[] }>
+    const { docs } = await findVersions.call(this.inner, {
+      collection: slug,
+      where: { id: { equals: id } },
+      // The one column: not the whole document the version holds.
+      select: { parent: true },
+      limit: 1,
+      pagination: false,
+      req,
+    })
+    const row = docs?.[0] as { parent?: unknown } | undefined
+    return row?.parent
   }
 
   /** How the database compares a collection's ids (documents.ts, IDKind). */

@@ -79,8 +79,10 @@ export interface ReasonCounters {
   listFallbacksField: number
   /** `find`s kept to the collection stamp: no page size, or more documents than one bulk get can check with the entry. */
   listFallbacksPageSize: number
-  /** `queryDrafts` reads: the versions table, which version writes change without naming a document. */
+  /** `queryDrafts` reads pinned to no parent: they keep to the collection stamp. */
   listFallbacksVersions: number
+  /** Versions reads (`findVersions`, `countVersions`, `queryDrafts`) pinned to parents: they depend on those documents' versions stamps alone (README, *What a versions read depends on*). */
+  versionsPrecise: number
   /** Database reads of a row before an update (list precision), inside the write's transaction. */
   beforeImages: number
   /** Before images that threw: the update bumped membership instead. */
@@ -203,6 +205,7 @@ function emptyDetailedStats(): DetailedStats {
     listFallbacksField: 0,
     listFallbacksPageSize: 0,
     listFallbacksVersions: 0,
+    versionsPrecise: 0,
     beforeImages: 0,
     beforeImagesFailed: 0,
     membershipBumps: 0,

@@ -12,7 +12,12 @@ import {
   ownerOfStamp,
   pinnedID,
   pinnedIDs,
+  stampKind,
+  versionsBulkStamp,
+  versionsStamp,
 } from '../src/invalidation/documents.js'
+import { planVersions } from '../src/invalidation/lists.js'
+import { foldedStamp } from '../src/invalidation/stamp-tokens.js'
 import type { KVNamespaceLike } from '../src/index.js'
 import { DOCUMENT_STAMPS_PER_SECOND, Stamps } from '../src/invalidation/stamps.js'
 import { Counters } from '../src/stats.js'
@@ -78,6 +83,50 @@ describe('document stamps: which reads and writes name one document', () => {
     expect(idOfWriteArgs('create', { data: { id: 9 } })).toBeUndefined()
     expect(idOfWriteResult({ id: 9, title: 'x' })).toBe(9)
     expect(idOfWriteResult(null)).toBeUndefined()
+  })
+
+  it.each([
+    ['parent equals (findVersions of one document)', { parent: { equals: 7 } }, [7]],
+    [
+      'a draft find by id, as Payload turns id into parent',
+      { and: [{ parent: { equals: 7 } }, { 'version._status': { equals: 'draft' } }] },
+      [7],
+    ],
+    ['draft population: parent in', { parent: { in: [7, 8] } }, [7, 8]],
+    ['beside other conditions in one object', { parent: { equals: 7 }, updatedAt: { less_than_equal: '2025-01-01' } }, [7]],
+  ])('%s pins a versions read to its parents', (_, where, ids) => {
+    expect(pinnedIDs(where, 'parent')).toStrictEqual(ids)
+    expect(pinnedIDs(where)).toBeUndefined()
+  })
+
+  it.each([
+    ['no parent: every version', { 'version.title': { equals: 'x' } }],
+    ['a version id', { id: { equals: 7 } }],
+    ['parent under or', { or: [{ parent: { equals: 7 } }, { latest: { equals: true } }] }],
+    ['a null parent', { parent: { equals: null } }],
+  ])('%s does not pin a versions read', (_, where) => {
+    expect(pinnedIDs(where, 'parent')).toBeUndefined()
+    expect(planVersions('c:posts', where, (id) => canonicalID(id, 'number'))).toBeUndefined()
+  })
+
+  it('a versions read pinned to parents depends on their versions stamps and the versions bulk stamp; a parent spelt otherwise keeps to the collection', () => {
+    const number = (id: string | number) => canonicalID(id, 'number')
+    expect(planVersions('c:posts', { parent: { in: [8, 7] } }, number)).toStrictEqual(['c:posts#v*', 'c:posts#v=7', 'c:posts#v=8'])
+    expect(planVersions('c:posts', { parent: { equals: '7' } }, number)).toBeUndefined()
+    const many = Array.from({ length: 40 }, (_, i) => i)
+    expect(planVersions('c:posts', { parent: { in: many } }, number)).toBeUndefined()
+  })
+
+  it('versions stamps: their own kinds, their collection, and they fold into the versions bulk stamp', () => {
+    expect(versionsStamp('c:posts', 12)).toBe('c:posts#v=12')
+    expect(versionsBulkStamp('c:posts')).toBe('c:posts#v*')
+    expect(stampKind(versionsStamp('c:posts', 12))).toBe('versions')
+    expect(stampKind(versionsBulkStamp('c:posts'))).toBe('versionsBulk')
+    // A field named `v` is a field stamp still.
+    expect(stampKind('c:posts#.v')).toBe('field')
+    expect(ownerOfStamp(versionsStamp('c:posts', 'a#b'))).toBe('c:posts')
+    expect(foldedStamp(versionsStamp('c:posts', 12))).toBe(versionsBulkStamp('c:posts'))
+    expect(foldedStamp(versionsBulkStamp('c:posts'))).toBeUndefined()
   })
 
   it('stamps keep their collection, for stats', () => {

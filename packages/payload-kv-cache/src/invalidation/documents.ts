@@ -10,6 +10,12 @@ import type { Scope } from '../keys.js'
  * the collection's bulk stamp, bumped by every write that cannot say which documents it
  * touched (`updateMany`, `deleteMany`, a foreign key nulled by a delete elsewhere,
  * `invalidate()`). Version writes touch neither: `findOne` reads the main table only.
+ *
+ * Reads of the versions table pinned to one document's versions (`findVersions`,
+ * `countVersions` and `queryDrafts` whose `where` requires `parent`: the admin's document
+ * views and version history) likewise depend on that document's versions stamp and the
+ * collection's versions bulk stamp (`versionsStamp`, `versionsBulkStamp`), which version
+ * writes bump instead of leaving every versions read of the collection to its stamp.
  */
 
 /** Writes that change exactly one main-table row, whose id the call or its result names. */
@@ -29,6 +35,26 @@ export function documentStamp(scope: Scope, id: DocumentID): Scope {
 
 export function bulkStamp(scope: Scope): Scope {
   return `${scope}#*` as Scope
+}
+
+/**
+ * Bumped by every write that changes the versions rows of one document (its `parent`): a
+ * version created, updated or deleted, the document deleted (SQL sets its versions' `parent`
+ * to null). What a versions read pinned to that document depends on, beside
+ * `versionsBulkStamp`.
+ */
+export function versionsStamp(scope: Scope, id: DocumentID): Scope {
+  return `${scope}#v=${String(id)}` as Scope
+}
+
+/**
+ * Bumped by writes that change versions rows without saying whose: a `deleteVersions` whose
+ * `where` pins no parent, an `updateVersion` whose parent cannot be known, a `deleteMany` or a
+ * delete elsewhere whose foreign keys change versions rows (SQL), `invalidate()`. Every pinned
+ * versions read checks it; its document's versions stamps fold into it.
+ */
+export function versionsBulkStamp(scope: Scope): Scope {
+  return `${scope}#v*` as Scope
 }
 
 /** Bumped by creates and deletes in the collection: which documents exist (invalidation/lists.ts). */
@@ -54,7 +80,8 @@ export function unknownPartitionStamp(scope: Scope): Scope {
   return `${scope}#+?` as Scope
 }
 
-export type StampKind = 'collection' | 'document' | 'bulk' | 'membership' | 'partition' | 'unknownPartition' | 'field' | 'all'
+export type StampKind =
+  'collection' | 'document' | 'bulk' | 'membership' | 'partition' | 'unknownPartition' | 'field' | 'versions' | 'versionsBulk' | 'all'
 
 /**
  * What a stamp is, from its spelling: the part after the scope's `#` (a slug never holds
@@ -70,6 +97,8 @@ export function stampKind(stamp: string): StampKind {
   if (rest === '+') return 'membership'
   if (rest === '+?') return 'unknownPartition'
   if (rest.startsWith('+')) return 'partition'
+  if (rest.startsWith('v=')) return 'versions'
+  if (rest === 'v*') return 'versionsBulk'
   return 'field'
 }
 
@@ -157,9 +186,10 @@ export function pinnedID(where: unknown): DocumentID | undefined {
  * `id: { equals }` or `id: { in: [...] }` met at the top or in an `and` at any depth narrows
  * the set (a match meets them all); undefined when nothing pins it, or an id is of a shape no
  * document stamp names. Relationship population asks `id in [...]` (README, *What a list
- * depends on*).
+ * depends on*). `field` names another column holding a document id: `parent` pins a read of
+ * the versions table to the versions of those documents.
  */
-export function pinnedIDs(where: unknown): DocumentID[] | undefined {
+export function pinnedIDs(where: unknown, field: 'id' | 'parent' = 'id'): DocumentID[] | undefined {
   // By text, as the databases compare them (`id = 7 AND id = '7'` matches document 7), with
   // every spelling met: each must name the document's stamp, or the caller keeps to the
   // collection's.
@@ -183,7 +213,7 @@ export function pinnedIDs(where: unknown): DocumentID[] | undefined {
     if (node === null || typeof node !== 'object' || Array.isArray(node)) return
     for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
       if (key.toLowerCase() === 'and' && Array.isArray(value)) for (const part of value) visit(part)
-      else if (key === 'id' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      else if (key === field && value !== null && typeof value === 'object' && !Array.isArray(value)) {
         const condition = value as Record<string, unknown>
         if ('equals' in condition) narrow([condition.equals])
         // A string is a comma-separated list to Payload, split by rules of its own.

@@ -13,6 +13,8 @@ import {
   pinnedIDs,
   stampKind,
   unknownPartitionStamp,
+  versionsBulkStamp,
+  versionsStamp,
 } from './documents.js'
 import type { Partitions } from './partitions.js'
 import { STAMP_SLOTS } from './stamp-tokens.js'
@@ -36,8 +38,8 @@ import { STAMP_SLOTS } from './stamp-tokens.js'
 
 /**
  * The reads that list a collection: each is made precise or counted as a fallback.
- * `queryDrafts` reads the versions table, which version writes change without naming a
- * document: always a fallback.
+ * `queryDrafts` reads the versions table: precise only when pinned to parents (`planVersions`),
+ * else a fallback.
  */
 export const LIST_OPERATIONS: ReadonlySet<string> = new Set(['find', 'count', 'findDistinct', 'queryDrafts'])
 
@@ -117,6 +119,34 @@ function pinnedList(scope: Scope, where: unknown, canonical: (id: DocumentID) =>
   // Beside the bulk stamp and the global one.
   if (stamps.size > memberRoom(STAMP_SLOTS * 2)) return undefined
   return { scopes: [bulkStamp(scope), ...[...stamps].sort()], members: 0, byValue: false, pinned: true }
+}
+
+/** Reads of a collection's versions table (drafts too): what `planVersions` makes precise. */
+export const VERSION_READS: ReadonlySet<string> = new Set(['findVersions', 'countVersions', 'queryDrafts'])
+
+/**
+ * A read of the versions table whose `where` pins `parent` (`parent: { equals }` or `in`, at
+ * the top or in an `and`, beside any other condition: Payload's document views, version
+ * history, pruning, and a draft `find` by id, whose `id` Payload turns into `parent`) reads
+ * only those documents' versions rows: what it returns changes only with a write to their
+ * versions (their versions stamps) or one that cannot say whose (the versions bulk stamp),
+ * never with the main table's writes or another document's versions. Every path it reads must
+ * be of the versions table's own rows (checked by the caller). Undefined when nothing pins it,
+ * a parent is spelt other than the database returns it, or the stamps would not fit one bulk
+ * `get` with the entry: the read keeps to the collection stamp.
+ */
+export function planVersions(scope: Scope, where: unknown, canonical: (id: DocumentID) => DocumentID | undefined): Scope[] | undefined {
+  const ids = pinnedIDs(where, 'parent')
+  if (!ids) return undefined
+  const stamps = new Set<Scope>()
+  for (const id of ids) {
+    const spelt = canonical(id)
+    if (spelt === undefined) return undefined
+    stamps.add(versionsStamp(scope, spelt))
+  }
+  // Beside the versions bulk stamp and the global one.
+  if (stamps.size > memberRoom(STAMP_SLOTS * 2)) return undefined
+  return [versionsBulkStamp(scope), ...[...stamps].sort()]
 }
 
 /** Whether a list's dependencies are those of a precise list (it then carries members if a `find`). */

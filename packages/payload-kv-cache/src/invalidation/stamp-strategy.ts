@@ -3,9 +3,9 @@ import type { ReadOperation, ScopeRef } from '../operations.js'
 import type { Schema } from '../schema.js'
 import type { CounterName, Counters } from '../stats.js'
 import type { SafeKV } from '../store.js'
-import { bulkStamp, documentStamp, pinnedID, stampKind } from './documents.js'
+import { bulkStamp, documentStamp, pinnedID, stampKind, versionsBulkStamp } from './documents.js'
 import type { ListFallbackReason } from './lists.js'
-import { isPreciseList, LIST_OPERATIONS, memberRoom, planList } from './lists.js'
+import { isPreciseList, LIST_OPERATIONS, memberRoom, planList, planVersions, VERSION_READS } from './lists.js'
 import type { KnownMembers } from './members.js'
 import { ListMembers } from './members.js'
 import type { Purger } from './purge.js'
@@ -103,8 +103,9 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
 
   /**
    * A `findOne` pinned to one id that follows no relationship or join reads one row: it
-   * depends on that document's stamp and the collection's bulk stamp. A list of the
-   * collection's own rows depends on what lists.ts names.
+   * depends on that document's stamp and the collection's bulk stamp. A read of the versions
+   * table pinned to parents depends on their versions stamps and the versions bulk stamp. A
+   * list of the collection's own rows depends on what lists.ts names.
    */
   dependencies(operation: ReadOperation, ref: ScopeRef, scope: Scope, args: Args, strong: boolean): Scope[] {
     const { paths } = this.schema()
@@ -115,6 +116,19 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
       const { scopes, ownRowsOnly } = paths.traversal(operation, scope, args)
       const id = ownRowsOnly ? this.schema().canonicalID(scope, pinnedID(args.where)) : undefined
       return id === undefined ? scopes : [bulkStamp(scope), documentStamp(scope, id)]
+    }
+    if (VERSION_READS.has(operation)) {
+      // Pinned to parents, and reading no other rows (no relationship or join followed, not
+      // even into the collection's own main table through `parent.title`): those documents'
+      // versions stamps (lists.ts, `planVersions`), whatever list precision says.
+      const { scopes, ownRowsOnly } = paths.traversal(operation, scope, args)
+      const schema = this.schema()
+      const versions = ownRowsOnly ? planVersions(scope, args.where, (id) => schema.canonicalID(scope, id)) : undefined
+      if (versions) {
+        this.counters.count('versionsPrecise', scope, operation)
+        return versions
+      }
+      if (operation !== 'queryDrafts') return scopes
     }
     if (!this.listPrecision || !LIST_OPERATIONS.has(operation)) return paths.dependenciesOfCall(operation, scope, args)
     const traversal = paths.traversal(operation, scope, args)
@@ -206,12 +220,18 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   }
 
   /**
-   * Changes made outside Payload name no documents: every document read goes too, whatever
-   * this deploy's `documentStamps` (another deploy sharing the KV may read by document).
+   * Changes made outside Payload name no documents: every document read goes too, and every
+   * versions read, whatever this deploy's `documentStamps` (another deploy sharing the KV may
+   * read by document).
    */
   expandInvalidation(scopes: StampScope[]): StampScope[] {
     const out = [...scopes]
-    for (const scope of scopes) if (scope !== '*' && scope.startsWith('c:') && !scope.includes('#')) out.push(bulkStamp(scope))
+    const schema = this.schema()
+    for (const scope of scopes) {
+      if (scope === '*' || !scope.startsWith('c:') || scope.includes('#')) continue
+      out.push(bulkStamp(scope))
+      if (schema.hasVersions(scope)) out.push(versionsBulkStamp(scope))
+    }
     return out
   }
 

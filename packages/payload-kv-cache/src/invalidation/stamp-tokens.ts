@@ -1,7 +1,7 @@
 import type { Scope } from '../keys.js'
 import { stampKey } from '../keys.js'
 import { KV_LIMITS } from '../kv.js'
-import { bulkStamp, ownerOfStamp, stampKind, unknownPartitionStamp } from './documents.js'
+import { bulkStamp, ownerOfStamp, stampKind, unknownPartitionStamp, versionsBulkStamp } from './documents.js'
 
 /*
  * How a stamp is stored (ARCHITECTURE.md, Invalidation strategies): the keys it is spread
@@ -16,8 +16,13 @@ import { bulkStamp, ownerOfStamp, stampKind, unknownPartitionStamp } from './doc
  * under the other's stamps (for example two unwritten stamps, both read as absent) as valid.
  * It keeps the two versions' entries apart; which stamps each one's writes bump is the write
  * path's to keep compatible (issue 21, item 1).
+ *
+ * 2: versions reads pinned to a `parent` depend on its versions stamp and the versions bulk
+ * stamp instead of the collection's (documents.ts, `versionsStamp`). A deploy of version 1
+ * bumps neither, so an entry it shared with version 2 would outlive version 1's version
+ * writes: the bump keeps their entries apart while both run (README, Across deploys).
  */
-export const STAMP_PROTOCOL_VERSION = 1
+export const STAMP_PROTOCOL_VERSION = 2
 
 /** A scope, or `*`: the stamp every read checks, bumped by migrations and flushes. */
 export type StampScope = Scope | '*'
@@ -41,11 +46,13 @@ export const STAMP_SLOTS = 3
 /**
  * Stamps named by a value no config bounds (a document id, a partition value) fold into one
  * stamp of their collection that every read depending on them also checks: the bulk stamp for
- * a document's, the unknown partition stamp for a partition's. Undefined for any other stamp.
+ * a document's, the unknown partition stamp for a partition's, the versions bulk stamp for a
+ * document's versions stamp. Undefined for any other stamp.
  */
 export function foldedStamp(scope: StampScope): Scope | undefined {
   const kind = stampKind(scope)
   if (kind === 'document') return bulkStamp(ownerOfStamp(scope) as Scope)
+  if (kind === 'versions') return versionsBulkStamp(ownerOfStamp(scope) as Scope)
   if (kind === 'partition') return unknownPartitionStamp(ownerOfStamp(scope) as Scope)
   return undefined
 }

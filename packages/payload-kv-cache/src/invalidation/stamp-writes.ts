@@ -11,10 +11,13 @@ import {
   idOfWriteResult,
   membershipStamp,
   ownerOfStamp,
+  pinnedIDs,
   SINGLE_DOCUMENT_WRITES,
   stampKind,
   unknownPartitionStamp,
   VERSION_WRITES,
+  versionsBulkStamp,
+  versionsStamp,
 } from './documents.js'
 import { changedFields, MAX_FIELD_BUMPS, OverlappingUpdates } from './lists.js'
 import { MAX_PARTITION_BUMPS } from './partitions.js'
@@ -28,8 +31,19 @@ export interface StampWritesOptions {
   listPrecision: boolean
 }
 
+/**
+ * Parents one `deleteVersions` may name one by one; past it, the versions bulk stamp. Payload
+ * deletes the versions of one document at a time (pruning past `maxPerDoc`, a delete).
+ */
+const MAX_VERSIONS_BUMPS = 8
+
 function hasKeys(value: unknown): boolean {
   return value !== null && typeof value === 'object' && Object.keys(value).length > 0
+}
+
+/** An id a stamp can be named by, as documents.ts takes them; undefined for any other value. */
+function usableID(value: unknown): DocumentID | undefined {
+  return idOfWriteResult(value === undefined || value === null ? undefined : { id: value })
 }
 
 /** Whether a write's result is its document's whole row: no `select`, returned, the id it wrote. */
@@ -84,11 +98,24 @@ export class StampWrites {
     for (const scope of affected) {
       if (scope === '*' || !scope.startsWith('c:')) continue
       if (scope !== own) {
-        // A referrer whose foreign keys a delete changed: which of its rows, nobody says.
+        // A referrer whose foreign keys a delete changed: which of its rows, nobody says. Its
+        // versions rows hold the same foreign keys (a version's author, its `_rels` rows).
         scopes.push(bulkStamp(scope))
+        if (!VERSION_WRITES.has(operation) && schema.hasVersions(scope)) scopes.push(versionsBulkStamp(scope))
         continue
       }
-      if (VERSION_WRITES.has(operation)) continue
+      if (VERSION_WRITES.has(operation)) {
+        // The main table is untouched: `findOne` and the lists keep their stamps.
+        const versions = this.versionWrite(schema, scope, operation, args)
+        scopes.push(...versions.scopes)
+        after = versions.after
+        before = versions.before
+        continue
+      }
+      // A delete in SQL sets its versions' `parent` to null (a foreign key), whatever Payload
+      // deleted before it: bumped whatever this deploy caches (README, Across deploys).
+      if (DELETE_OPERATIONS.has(operation) && schema.hasForeignKeys() && schema.hasVersions(scope))
+        scopes.push(...this.versionsOfDeleted(schema, scope, operation, args))
       const precision = this.precision(schema, scope)
       // A delete in a collection that points at itself (a parent page, related posts): its
       // foreign keys change other rows of the same collection, which nobody names.
@@ -146,6 +173,114 @@ export class StampWrites {
       } else scopes.push(...this.unsure(scope, operation, true, false))
     }
     return { scopes, before, after }
+  }
+
+  /**
+   * What a version write bumps besides the collection: the versions stamp of the document
+   * whose versions it changes (documents.ts, `versionsStamp`), or the versions bulk stamp when
+   * it cannot say whose. A `createVersion` names its `parent` (drizzle's and MongoDB's also
+   * unset `latest` on that parent's older versions: the same stamp); a `deleteVersions`, the
+   * parents its `where` requires; an `updateVersion` names a version, so its result names
+   * the parent, and one that sets `parent` (Payload's autosave passes the same one) may move
+   * the version from another: that one is read just before the write (see `versionParent`).
+   */
+  private versionWrite(
+    schema: Schema,
+    scope: Scope,
+    operation: string,
+    args: Args,
+  ): { scopes: StampScope[]; before?: WriteScopes['before']; after: WriteScopes['after'] } {
+    const bulk = versionsBulkStamp(scope)
+    const parentOf = (result: unknown, threw: boolean): DocumentID | undefined =>
+      threw || result === null || typeof result !== 'object'
+        ? undefined
+        : schema.canonicalID(scope, usableID((result as { parent?: unknown }).parent))
+    if (operation === 'createVersion') {
+      const named = schema.canonicalID(scope, usableID(args.parent))
+      return {
+        scopes: named === undefined ? [] : [versionsStamp(scope, named)],
+        after: (result, threw) => {
+          const returned = parentOf(result, threw)
+          if (returned !== undefined)
+            return named !== undefined && String(returned) === String(named) ? [] : [versionsStamp(scope, returned)]
+          return named === undefined ? [bulk] : []
+        },
+      }
+    }
+    if (operation === 'deleteVersions') {
+      const ids = pinnedIDs(args.where, 'parent')
+      const named = ids?.map((id) => schema.canonicalID(scope, id))
+      if (!named || named.some((id) => id === undefined) || named.length > MAX_VERSIONS_BUMPS) return { scopes: [bulk], after: () => [] }
+      return { scopes: [...new Set(named.map((id) => versionsStamp(scope, id!)))], after: () => [] }
+    }
+    // updateVersion.
+    const from = this.versionParent(schema, scope, args)
+    return {
+      scopes: from.scopes,
+      before: from.before,
+      after: (result, threw) => {
+        const returned = parentOf(result, threw)
+        const out = new Set<StampScope>(from.after(returned))
+        out.add(returned === undefined ? bulk : versionsStamp(scope, returned))
+        return [...out]
+      },
+    }
+  }
+
+  /**
+   * The parent an `updateVersion` that sets `parent` may move its version from: read just
+   * before the write, in its transaction (one database read, `beforeImages`). Unknown (the
+   * versions bulk stamp) when the write names no version by id, the read fails or may come
+   * from a replica behind the primary, or where this deploy caches no read of the collection
+   * (it does not look, as for documents: see `precision`). Another write moving the same
+   * version between the read and this write is not seen: Payload never moves a version.
+   */
+  private versionParent(
+    schema: Schema,
+    scope: Scope,
+    args: Args,
+  ): { scopes: StampScope[]; before?: WriteScopes['before']; after: (returned: DocumentID | undefined) => StampScope[] } {
+    const data = args.versionData
+    const moves = data !== null && typeof data === 'object' && Object.hasOwn(data, 'parent')
+    if (!moves) return { scopes: [], after: () => [] }
+    const bulk = versionsBulkStamp(scope)
+    const id = usableID(args.id)
+    const where = args.where
+    if (id === undefined || (where !== undefined && where !== null) || this.precision(schema, scope) === 'collection')
+      return { scopes: [bulk], after: () => [] }
+    let parent: unknown
+    let trusted = false
+    return {
+      scopes: [],
+      before: async (inTransaction) => {
+        if (!inTransaction && this.schema().readsMayLag()) return
+        try {
+          this.counters.count('beforeImages', scope, 'updateVersion')
+          parent = await this.schema().readVersionParent(scope.slice(2), id, args.req)
+          trusted = true
+        } catch {
+          this.counters.count('beforeImagesFailed', scope, 'updateVersion')
+        }
+      },
+      after: (returned) => {
+        // No such version: the write changed nothing (its result says so too).
+        if (trusted && (parent === undefined || parent === null)) return []
+        const old = trusted ? schema.canonicalID(scope, usableID(parent)) : undefined
+        if (old === undefined) return [bulk]
+        return returned !== undefined && String(old) === String(returned) ? [] : [versionsStamp(scope, old)]
+      },
+    }
+  }
+
+  /**
+   * A delete of documents in SQL: their versions' `parent` becomes null. A `deleteOne` by
+   * id names whose; anything else, or a collection whose rows point at each other (the
+   * versions of others hold those foreign keys too), the versions bulk stamp.
+   */
+  private versionsOfDeleted(schema: Schema, scope: Scope, operation: string, args: Args): StampScope[] {
+    const named = operation === 'deleteOne' ? schema.canonicalID(scope, idOfWriteArgs(operation, args)) : undefined
+    if (named === undefined || schema.graph.referrersOf(scope).has(scope)) return [versionsBulkStamp(scope)]
+    return [versionsStamp(scope, named)]
   }
 
   /**

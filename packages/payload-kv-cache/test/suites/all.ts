@@ -13,6 +13,7 @@ import { replicaSuite } from './replicas.js'
 import { siteLifeSuite } from './site-life.js'
 import { transactionSuite } from './transactions.js'
 import { variationSuite } from './variations.js'
+import { versionSuite } from './versions.js'
 import { writeSuite } from './writes.js'
 
 /** The database-independent suites, run once per database file and invalidation strategy. */
@@ -28,6 +29,8 @@ function strategySuites(env: TestEnv, options: { transactions: boolean }): void 
   dependencySuite(env)
   // List precision is the stamp strategy's (README, Invalidation strategies).
   if (env.strategy === 'stamp') listSuite(env)
+  // So is versions precision: the prefix strategy deletes every entry of the collection.
+  if (env.strategy === 'stamp') versionSuite(env)
   draftSuite(env)
   methodSuite(env)
   preferencesSuite(env)
