@@ -58,6 +58,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       password: 'postgres',
       port,
       persistent: false,
+      // A test file holds many Payload instances at once (each deploy of the site-life suite,
+      // every pair of the others), each with a pool of its own: Postgres's default 100
+      // connections ran out ("sorry, too many clients already").
+      postgresFlags: ['-c', 'max_connections=500'],
       onLog: keep,
       onError: keep,
     })

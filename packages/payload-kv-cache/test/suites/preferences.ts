@@ -23,7 +23,8 @@ export function preferencesSuite(env: TestEnv): void {
     })
 
     afterAll(async () => {
-      await pair.cache.settled()
+      // Undefined when beforeAll failed: its own error is the one to read.
+      await pair?.cache.settled()
     })
 
     const where = (editor: { id: number | string }, key: string): Where => ({

@@ -51,7 +51,7 @@ const KV_CASES: ReadonlyArray<readonly [SiteKV, string]> = [
 ]
 
 /** The hanging KV's timeout: short, so that the walk does not wait long on what never answers. */
-const HANGING_TIMEOUT_MS = 100
+const HANGING_TIMEOUT_MS = 200
 /** Posts the budget case's bulk edit changes in one invocation (README *Limits*, the bulk edit). */
 const BULK_POSTS = Number(process.env.PKC_BULK_DOCUMENTS ?? 150)
 
@@ -232,7 +232,14 @@ function siteLife(env: TestEnv, kind: SiteKV, steps: number): void {
   })
 
   it(`${steps} random operations, each write through a random deploy: every cached read of every deploy equals the database`, async () => {
-    const seedValue = process.env.PKC_SEED ? Number(process.env.PKC_SEED) : Math.floor(Math.random() * 2 ** 31)
+    // The misbehaving KVs' walks replay one seeded sequence unless PKC_SEED names another, as
+    // kv-semantics.test.ts does; the plain KV's walk takes a new one each run.
+    const seedValue = process.env.PKC_SEED
+      ? Number(process.env.PKC_SEED)
+      : kind === 'as-is'
+        ? Math.floor(Math.random() * 2 ** 31)
+        : 20261207
+
     const { next } = workload(seedValue, data, { findDistinct: !missingFeatures(env.kind).findDistinct })
     const rnd = random(seedValue + 1)
     const pick = () => deploys[Math.floor(rnd() * deploys.length)]!
