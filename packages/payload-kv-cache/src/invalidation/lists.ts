@@ -108,17 +108,31 @@ export function planList(
  * stamps would not fit one bulk `get` with the entry.
  */
 function pinnedList(scope: Scope, where: unknown, canonical: (id: DocumentID) => DocumentID | undefined): ListPlan | undefined {
-  const ids = pinnedIDs(where)
+  const scopes = pinnedStamps(pinnedIDs(where), canonical, bulkStamp(scope), (id) => documentStamp(scope, id))
+  return scopes && { scopes, members: 0, byValue: false, pinned: true }
+}
+
+/**
+ * The stamps of the ids a `where` pins (one per id, named by `stamp`), after the `bulk` stamp
+ * that covers writes naming none; undefined when nothing pins it, an id is spelt other than
+ * the database returns it, or they would not fit one bulk `get` beside the bulk stamp, the
+ * global one and the entry.
+ */
+function pinnedStamps(
+  ids: readonly DocumentID[] | undefined,
+  canonical: (id: DocumentID) => DocumentID | undefined,
+  bulk: Scope,
+  stamp: (id: DocumentID) => Scope,
+): Scope[] | undefined {
   if (!ids) return undefined
   const stamps = new Set<Scope>()
   for (const id of ids) {
     const spelt = canonical(id)
     if (spelt === undefined) return undefined
-    stamps.add(documentStamp(scope, spelt))
+    stamps.add(stamp(spelt))
   }
-  // Beside the bulk stamp and the global one.
   if (stamps.size > memberRoom(STAMP_SLOTS * 2)) return undefined
-  return { scopes: [bulkStamp(scope), ...[...stamps].sort()], members: 0, byValue: false, pinned: true }
+  return [bulk, ...[...stamps].sort()]
 }
 
 /** Reads of a collection's versions table (drafts too): what `planVersions` makes precise. */
@@ -136,17 +150,7 @@ export const VERSION_READS: ReadonlySet<string> = new Set(['findVersions', 'coun
  * `get` with the entry: the read keeps to the collection stamp.
  */
 export function planVersions(scope: Scope, where: unknown, canonical: (id: DocumentID) => DocumentID | undefined): Scope[] | undefined {
-  const ids = pinnedIDs(where, 'parent')
-  if (!ids) return undefined
-  const stamps = new Set<Scope>()
-  for (const id of ids) {
-    const spelt = canonical(id)
-    if (spelt === undefined) return undefined
-    stamps.add(versionsStamp(scope, spelt))
-  }
-  // Beside the versions bulk stamp and the global one.
-  if (stamps.size > memberRoom(STAMP_SLOTS * 2)) return undefined
-  return [versionsBulkStamp(scope), ...[...stamps].sort()]
+  return pinnedStamps(pinnedIDs(where, 'parent'), canonical, versionsBulkStamp(scope), (id) => versionsStamp(scope, id))
 }
 
 /** Whether a list's dependencies are those of a precise list (it then carries members if a `find`). */
