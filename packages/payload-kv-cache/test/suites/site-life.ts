@@ -154,6 +154,9 @@ function siteLife(env: TestEnv, kind: SiteKV, steps: number): void {
             })
           ).id,
         )
+    // Created past the cache, quickly: told as a site tells it of writes made outside Payload
+    // (README), or the authors' joins cached by the seed would not hold them.
+    if (kind === 'budget') await time.write(deploys[0]!.cache.invalidate({ collections: ['posts', 'authors'] }))
     await settled()
   })
 
@@ -211,9 +214,19 @@ function siteLife(env: TestEnv, kind: SiteKV, steps: number): void {
   // land in another slot, not be taken as written.
   it('two deploys save one post within a second, a third reads between the saves and after them: every read equals the database', async () => {
     const [first, second, reader] = [byName('no list precision'), byName('other TTLs, counts not cached, users cached'), byName('defaults')]
+    const keeper = byName('no document stamps')
     for (let round = 0; round < 2; round++) {
       await time.skip(2000)
-      const { id } = await plain.create({ collection: 'posts', data: { title: `saved twice ${round}`, author: data.authors[0]!.id } })
+      // Created and deleted through a deploy that neither saves nor reads it here: a write the
+      // cache is not told of (through `plain`) would leave the author's cached join holding the
+      // deleted post, as on a site that writes past Payload (README, Writes outside Payload).
+      const { id } = await time.write(
+        inInvocation(() =>
+          keeper.payload.create({ collection: 'posts', data: { title: `saved twice ${round}`, author: data.authors[0]!.id } }),
+        ),
+      )
+      // The saves are the round's only writes within their second.
+      await time.skip(2000)
       const read = (p: Payload) => p.findByID({ collection: 'posts', id, depth: 0 })
       await time.write(inInvocation(() => first.payload.update({ collection: 'posts', id, data: { title: `first ${round}` } })))
       expect(await read(reader.payload)).toStrictEqual(await read(plain))
@@ -226,15 +239,12 @@ function siteLife(env: TestEnv, kind: SiteKV, steps: number): void {
       await time.write(inInvocation(() => second.payload.update({ collection: 'posts', id, data: { title: `second ${round}` } })))
       expect({ round, post: await read(reader.payload) }).toStrictEqual({ round, post: await read(plain) })
       await site.afterStep()
-      await plain.delete({ collection: 'posts', id })
+      await time.write(inInvocation(() => keeper.payload.delete({ collection: 'posts', id })))
     }
     await settled()
   })
 
-  // The misbehaving KVs' walks failed once in two full runs of postgres.test.ts, unexplained
-  // yet (issue 21): run with PKC_SITE_LIFE_KV_WALKS=1 until it is; the plain KV's walk always runs.
-  const walk = kind === 'as-is' || process.env.PKC_SITE_LIFE_KV_WALKS ? it : it.skip
-  walk(
+  it(
     `${steps} random operations, each write through a random deploy: every cached read of every deploy equals the database`,
     async () => {
       // The misbehaving KVs' walks replay one seeded sequence unless PKC_SEED names another, as
@@ -288,12 +298,12 @@ function siteLife(env: TestEnv, kind: SiteKV, steps: number): void {
           }
           reads++
           const run = op.run
-          const cached = await inInvocation(() => run(deploy.payload))
-          const truth = await run(plain)
+          const cached = await outcome(() => inInvocation(() => run(deploy.payload)))
+          const truth = await outcome(() => run(plain))
           expect(cached).toStrictEqual(truth)
           // Half the time let every deploy's fills land; otherwise they race the next step.
           if (rnd() < 0.5) await settled()
-          expect(await inInvocation(() => run(deploy.payload))).toStrictEqual(truth)
+          expect(await outcome(() => inInvocation(() => run(deploy.payload)))).toStrictEqual(truth)
           await afterStep()
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error)
@@ -309,6 +319,19 @@ function siteLife(env: TestEnv, kind: SiteKV, steps: number): void {
     },
     360_000,
   )
+}
+
+/**
+ * What a read answered, or the error it threw: the database's own errors are part of the
+ * answer (D1 refuses more than 100 bound parameters, which Payload's `find` with `limit: 0`
+ * over the bulk posts exceeds, cached or not).
+ */
+async function outcome(read: () => Promise<unknown>): Promise<{ value: unknown } | { error: string }> {
+  try {
+    return { value: await read() }
+  } catch (error) {
+    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }
+  }
 }
 
 function siteKV(kind: SiteKV, real: KVNamespaceLike, now: () => number, seedValue: number): SiteKVInstance {
