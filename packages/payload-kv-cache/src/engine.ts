@@ -126,6 +126,7 @@ export class CacheEngine implements EngineContext {
             counters: this.counters,
             clock: this.clock,
             prefix: options.prefix,
+            countMatches: (collection, args) => countMatches(inner, collection, args),
             documentStamps: options.documentStamps,
             // A custom `key` may give calls with different dependencies one entry: then only
             // the collection-wide ones (the same for every list) keep them sharing it.
@@ -209,4 +210,17 @@ export class CacheEngine implements EngineContext {
     this.lastReported.set(kind, now)
     this.logger?.warn?.(`payload-kv-cache: ${message}`)
   }
+}
+
+/**
+ * How many documents match a `find`'s `where`, from the wrapped adapter (lists.ts, complete
+ * answers). Never with the call's `req`: the count runs after the call, in the background,
+ * and a `req` may by then be inside a transaction whose rows no other request can see yet.
+ */
+async function countMatches(inner: InnerAdapter, collection: string, args: Record<string, unknown>): Promise<number | undefined> {
+  const count = inner.count
+  if (typeof count !== 'function') return undefined
+  const answer: unknown = await count.call(inner, { collection, where: args.where, locale: args.locale })
+  const totalDocs = (answer as { totalDocs?: unknown } | null)?.totalDocs
+  return typeof totalDocs === 'number' ? totalDocs : undefined
 }

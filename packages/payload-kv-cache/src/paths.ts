@@ -67,6 +67,8 @@ export interface ReadTraversal {
   ownRowsOnly: boolean
   /** The top-level stored fields its `where`, `sort` and distinct field start at (`id` left out: it never changes). */
   fields: string[]
+  /** Those its `where` alone starts at: what decides which documents match (lists.ts, complete answers). */
+  whereFields: string[]
   /** Every path started at a stored field of the collection. */
   understood: boolean
 }
@@ -109,10 +111,16 @@ export class ReadPaths {
    */
   traversal(operation: string, scope: Scope, args: Record<string, unknown>): ReadTraversal {
     const shape = this.shapes.get(scope)
-    if (!shape) return { scopes: [scope], ownRowsOnly: false, fields: [], understood: false }
+    if (!shape) return { scopes: [scope], ownRowsOnly: false, fields: [], whereFields: [], understood: false }
     const out = new Traversal([scope])
-    this.collect(operation, scope, shape, args, out)
-    return { scopes: [...out].sort(), ownRowsOnly: !out.followed, fields: [...out.fields].sort(), understood: out.understood }
+    const whereFields = this.collect(operation, scope, shape, args, out)
+    return {
+      scopes: [...out].sort(),
+      ownRowsOnly: !out.followed,
+      fields: [...out.fields].sort(),
+      whereFields: [...whereFields].sort(),
+      understood: out.understood,
+    }
   }
 
   /**
@@ -133,15 +141,18 @@ export class ReadPaths {
     return node !== undefined && node.kind !== 'join' && !node.virtual
   }
 
-  private collect(operation: string, scope: Scope, shape: ScopeShape, args: Record<string, unknown>, out: Traversal): void {
+  /** Collects what the read traverses into `out`; returns the fields its `where` alone starts at. */
+  private collect(operation: string, scope: Scope, shape: ScopeShape, args: Record<string, unknown>, out: Traversal): Set<string> {
     for (const target of shape.virtualTargets) out.add(target)
     const versions: VersionsTable = VERSION_OPERATIONS.has(operation) ? 'versions' : operation === 'queryDrafts' ? 'drafts' : false
     this.where(scope, args.where, out, versions)
+    const whereFields = new Set(out.fields)
     // Without a sort the adapters use the collection's defaultSort.
     this.sort(scope, args.sort ?? shape.defaultSort, out, versions)
     if (operation === 'findDistinct' && typeof args.field === 'string') this.path(scope, args.field, out, versions)
     if (operation === 'findDistinct') this.relatedAccess(scope, args.relatedAccess, out)
     if (versions !== 'versions') this.joins(scope, shape, args.joins, args.select, out)
+    return whereFields
   }
 
   private joins(scope: Scope, shape: ScopeShape, joins: unknown, select: unknown, out: Traversal): void {

@@ -73,6 +73,8 @@ export interface ReasonCounters {
   listsByValue: number
   /** Of the precise lists, those whose `where` pins them to named ids (relationship population's `id in [...]`): they depend on those documents' stamps alone, whatever their page size. */
   listsPinned: number
+  /** `find`s stored as complete answers (every match on the page): they depend on no stamp of a field they only sort on. */
+  listsComplete: number
   /** List reads kept to the collection stamp: a path follows a relationship or join into other rows. */
   listFallbacksTraversal: number
   /** List reads kept to the collection stamp: a path starts at a virtual field, a join or a name the config does not have. */
@@ -201,6 +203,7 @@ function emptyDetailedStats(): DetailedStats {
     listsPrecise: 0,
     listsByValue: 0,
     listsPinned: 0,
+    listsComplete: 0,
     listFallbacksTraversal: 0,
     listFallbacksField: 0,
     listFallbacksPageSize: 0,

@@ -49,9 +49,11 @@ export type ListFallbackReason = 'traversal' | 'field' | 'pageSize' | 'versions'
 export type ListPlan =
   /**
    * `members`: most documents whose stamps the entry carries (0: none, a count or distinct
-   * values); `byValue`: it depends on a value partition (partitions.ts) instead of membership.
+   * values); `byValue`: it depends on a value partition (partitions.ts) instead of membership;
+   * `sortOnly`: the field stamps among `scopes` that only its order reads, which a complete
+   * answer does not need (`completeAnswer`).
    */
-  { scopes: Scope[]; members: number; byValue: boolean; pinned: boolean } | { fallback: ListFallbackReason }
+  { scopes: Scope[]; members: number; byValue: boolean; pinned: boolean; sortOnly: Scope[] } | { fallback: ListFallbackReason }
 
 /**
  * Changed fields one write may bump one by one; past it, the write bumps the membership stamp
@@ -90,11 +92,31 @@ export function planList(
   const own = [...fields].filter((field) => !partition || !partitions.keys(scope, field)).sort()
   const scopes: Scope[] = [bulkStamp(scope), ...membership, ...own.map((field) => fieldStamp(scope, field))]
   const byValue = partition !== undefined
-  if (operation !== 'find') return { scopes, members: 0, byValue, pinned: false }
+  if (operation !== 'find') return { scopes, members: 0, byValue, pinned: false, sortOnly: [] }
   const limit = args.limit
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0) return { fallback: 'pageSize' }
   if (limit > memberRoom(STAMP_SLOTS * (1 + scopes.length))) return { fallback: 'pageSize' }
-  return { scopes, members: limit, byValue, pinned: false }
+  const filters = new Set(traversal.whereFields)
+  const sortOnly = own.filter((field) => !filters.has(field)).map((field) => fieldStamp(scope, field))
+  return { scopes, members: limit, byValue, pinned: false, sortOnly }
+}
+
+/**
+ * Whether a `find` returned every document its `where` matches (`matches`: how many the
+ * database counts, when the answer does not say). Such an answer's order is its members'
+ * order: a write that changes a sort value changes it only by writing a member (its document
+ * stamp) or by moving a document into or out of the match (membership, a partition or a
+ * filtered field's stamp), so it needs no stamp of a field it only sorts on. Only the first
+ * page: a later one is a window even when short.
+ */
+export function completeAnswer(args: Record<string, unknown>, result: unknown, matches?: number): boolean | 'count' {
+  const { docs, totalDocs } = (result ?? {}) as { docs?: unknown; totalDocs?: unknown }
+  if (!Array.isArray(docs) || typeof args.limit !== 'number') return false
+  if (args.page !== undefined && args.page !== 1) return false
+  if (docs.length < args.limit) return true
+  if (args.pagination !== false) return totalDocs === docs.length
+  if (matches === undefined) return 'count'
+  return matches === docs.length
 }
 
 /**
@@ -109,7 +131,7 @@ export function planList(
  */
 function pinnedList(scope: Scope, where: unknown, canonical: (id: DocumentID) => DocumentID | undefined): ListPlan | undefined {
   const scopes = pinnedStamps(pinnedIDs(where), canonical, bulkStamp(scope), (id) => documentStamp(scope, id))
-  return scopes && { scopes, members: 0, byValue: false, pinned: true }
+  return scopes && { scopes, members: 0, byValue: false, pinned: true, sortOnly: [] }
 }
 
 /**

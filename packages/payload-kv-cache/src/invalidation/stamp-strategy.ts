@@ -5,7 +5,7 @@ import type { CounterName, Counters } from '../stats.js'
 import type { SafeKV } from '../store.js'
 import { bulkStamp, documentStamp, pinnedID, stampKind, versionsBulkStamp } from './documents.js'
 import type { ListFallbackReason } from './lists.js'
-import { isPreciseList, LIST_OPERATIONS, memberRoom, planList, planVersions, VERSION_READS } from './lists.js'
+import { completeAnswer, isPreciseList, LIST_OPERATIONS, memberRoom, planList, planVersions, VERSION_READS } from './lists.js'
 import type { KnownMembers } from './members.js'
 import { ListMembers } from './members.js'
 import type { Purger } from './purge.js'
@@ -29,8 +29,18 @@ interface StampTicket extends ReadTicket {
     readonly maxMembers: number
     /** Before the lookup, so before the query: the member race's reference time. */
     readonly startedAt: number
+    /** A list that sorts on fields it does not filter on: what a complete answer depends on instead. */
+    readonly narrow?: { readonly keys: readonly string[]; readonly args: Args }
   }
+  /** The narrow dependencies' signature, read with the lookup (before the query). */
+  narrowSignature?: string
 }
+
+/**
+ * A complete answer's entry (lists.ts, `completeAnswer`): its signature leads with this mark
+ * and covers the narrow dependencies only, so that no full signature is ever taken for it.
+ */
+const COMPLETE_MARK = '~'
 
 export interface StampStrategyOptions extends StampWritesOptions {
   stamps: Stamps
@@ -40,6 +50,8 @@ export interface StampStrategyOptions extends StampWritesOptions {
   kv: SafeKV
   clock: () => number
   prefix: string
+  /** How many documents match a `where`, asked of the database itself; undefined when it cannot say. */
+  countMatches: (collection: string, args: Args) => Promise<number | undefined>
 }
 
 /** The newest write time among a strong read's tokens (`scope=<time>-<random>,...`; '' for a scope never bumped). */
@@ -78,6 +90,9 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   private readonly listPrecision: boolean
   private readonly members: ListMembers
   private readonly writes: StampWrites
+  private readonly countMatches: StampStrategyOptions['countMatches']
+  /** A precise `find`'s sort-only field stamps and arguments, by the dependencies `dependencies` returned. */
+  private readonly narrowable = new WeakMap<readonly Scope[], { sortOnly: readonly Scope[]; args: Args }>()
 
   constructor(options: StampStrategyOptions) {
     this.stamps = options.stamps
@@ -90,6 +105,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     this.prefix = options.prefix
     this.documentStamps = options.documentStamps
     this.listPrecision = options.documentStamps && options.listPrecision
+    this.countMatches = options.countMatches
     this.writes = new StampWrites({
       schema: options.schema,
       counters: options.counters,
@@ -143,6 +159,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     this.counters.count('listsPrecise', scope, operation)
     if (plan.byValue) this.counters.count('listsByValue', scope, operation)
     if (plan.pinned) this.counters.count('listsPinned', scope, operation)
+    if (plan.sortOnly.length > 0) this.narrowable.set(plan.scopes, { sortOnly: plan.sortOnly, args })
     return plan.scopes
   }
 
@@ -161,13 +178,18 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     if (operation !== 'find' || !this.listPrecision || !isPreciseList(scope, dependencies))
       return { dependencies, keys: stampKeys, stampKeys, epoch: 0 }
     const known = this.members.known(key)
+    const narrowable = this.narrowable.get(dependencies)
+    const narrow = narrowable && {
+      keys: this.stamps.reads.keysFor(dependencies.filter((scope) => !narrowable.sortOnly.includes(scope))),
+      args: narrowable.args,
+    }
     return {
       dependencies,
       keys: known ? [...stampKeys, ...known.keys] : stampKeys,
       stampKeys,
       epoch: 0,
       flight: this.writes.flight(scope),
-      list: { key, scope, known, maxMembers: memberRoom(stampKeys.length), startedAt: this.clock() },
+      list: { key, scope, known, maxMembers: memberRoom(stampKeys.length), startedAt: this.clock(), narrow },
     }
   }
 
@@ -187,6 +209,8 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     if (this.stamps.reads.contradictsRecentWrites(ticket.keys, values)) return { bypass: 'pending' }
     if (this.stamps.reads.burstOpen(ticket.keys, values)) return { bypass: 'burst' }
     // Read before the database call: a fill that races a write lands under the old tokens.
+    const narrow = ticket.list?.narrow
+    if (narrow) ticket.narrowSignature = COMPLETE_MARK + this.stamps.reads.signature(narrow.keys, values)
     return { signature: this.stamps.reads.signature(ticket.stampKeys, values) }
   }
 
@@ -198,13 +222,40 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
   ): boolean | Promise<boolean> {
     const { list } = ticket
     if (!list) return entry.stamps === signature
-    return this.members.verify(list.key, list.scope, entry.stamps, signature, list.known, values)
+    // A complete answer's entry is checked against the narrow stamps; any other against all.
+    const expected = entry.stamps.startsWith(COMPLETE_MARK) ? ticket.narrowSignature : signature
+    if (expected === undefined) return false
+    return this.members.verify(list.key, list.scope, entry.stamps, expected, list.known, values)
   }
 
   fill(ticket: StampTicket, signature: string, result: unknown): FillDecision | Promise<FillDecision> {
     const { list } = ticket
     if (!list) return { signature }
-    return this.members.fill(list.key, list.scope, signature, result, list.maxMembers, list.startedAt)
+    const { narrow } = list
+    const narrowSignature = ticket.narrowSignature
+    if (!narrow || narrowSignature === undefined)
+      return this.members.fill(list.key, list.scope, signature, result, list.maxMembers, list.startedAt)
+    return this.completeSignature(list.scope, narrow.args, result).then((complete) => {
+      if (complete) this.counters.count('listsComplete', list.scope, 'find')
+      return this.members.fill(list.key, list.scope, complete ? narrowSignature : signature, result, list.maxMembers, list.startedAt)
+    })
+  }
+
+  /**
+   * Whether a `find`'s answer holds every match (lists.ts, `completeAnswer`), asking the
+   * database for the count when the answer cannot say: after the query, so a document that
+   * began to match in between either counts (no longer complete) or bumped a stamp the
+   * narrow signature, read before the query, holds.
+   */
+  private async completeSignature(scope: Scope, args: Args, result: unknown): Promise<boolean> {
+    const complete = completeAnswer(args, result)
+    if (complete !== 'count') return complete
+    try {
+      const matches = await this.countMatches(scope.slice(2), args)
+      return matches !== undefined && completeAnswer(args, result, matches) === true
+    } catch {
+      return false
+    }
   }
 
   youngestWrite(ticket: StampTicket, values: Map<string, string | null>): number {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { closePayload } from '@pkc/testkit'
 import type { Payload, PayloadRequest, Where } from 'payload'
+import { createLocalReq } from 'payload'
 import type { KVCacheHandle } from '../../src/index.js'
 import { unwrapAdapter, withKVCache } from '../../src/index.js'
 import { holdNextFind } from '../support/hold.js'
@@ -172,6 +173,34 @@ export function listSuite(env: TestEnv): void {
       expect((await expectFresh(adaCount)).totalDocs).toBe(before.totalDocs + 1)
     })
 
+    it('an upsert of the document its where matches is seen as an update is (a list filtering on what it changed, the partitions it left and entered); one that creates, as a create is', async () => {
+      // @payloadcms/db-d1-sqlite 3.87.1's upsert writes nothing in Miniflare's D1 (preferences.ts).
+      if (env.kind === 'd1') return
+      const [from, to] = [data.authors[0]!, data.authors[1]!]
+      const { id } = await pair.cached.create({
+        collection: 'posts',
+        data: { title: 'Upserted', body: 'upserted', views: 0, author: from.id },
+      })
+      const countOf = (author: number | string) => (p: Payload) => p.count({ collection: 'posts', where: { author: { equals: author } } })
+      const viewed = (p: Payload) =>
+        p.find({ collection: 'posts', depth: 0, limit: 5, sort: 'title', where: { views: { greater_than_equal: 50 } } })
+      const upsert = async (body: string, data: Record<string, unknown>) =>
+        pair.cached.db.upsert({ collection: 'posts', where: { body: { equals: body } }, data, req: await createLocalReq({}, pair.cached) })
+      const counts = { from: await warm(countOf(from.id)), to: await warm(countOf(to.id)) }
+      await warm(viewed)
+      await upsert('upserted', { views: 60, author: to.id })
+      expect((await expectFresh(viewed)).docs.map((doc) => doc.id)).toContain(id)
+      expect((await expectFresh(countOf(from.id))).totalDocs).toBe(counts.from.totalDocs - 1)
+      expect((await expectFresh(countOf(to.id))).totalDocs).toBe(counts.to.totalDocs + 1)
+      await warm(countOf(from.id))
+      const created = (await upsert('upserted anew', { title: 'Upserted anew', body: 'upserted anew', author: from.id })) as {
+        id: number | string
+      }
+      expect((await expectFresh(countOf(from.id))).totalDocs).toBe(counts.from.totalDocs)
+      for (const doc of [id, created.id]) await pair.cached.delete({ collection: 'posts', id: doc })
+      await expectFresh(viewed)
+    })
+
     it('findDistinct depends on its field: an edit elsewhere leaves it, an edit of the field is seen', async () => {
       if (missingFeatures(env.kind).findDistinct) return
       const distinct = (p: Payload) => p.findDistinct({ collection: 'posts', field: 'views', sort: 'views', limit: 20 })
@@ -271,6 +300,85 @@ export function listSuite(env: TestEnv): void {
           await warm(asText)
         }
         expect(pinned()).toBe(before)
+      })
+    })
+
+    describe('complete answers (a page that holds every match)', () => {
+      /** An author's posts, most viewed first: `views` is a field it sorts on and does not filter on. */
+      const byAuthor =
+        (author: number | string, limit = 10) =>
+        (p: Payload) =>
+          p.find({ collection: 'posts', depth: 0, limit, sort: '-views', where: { author: { equals: author } } })
+      /** The same through the adapter, as Payload's preferences read: one page, no count in the answer. */
+      const unpaged = (author: number | string, limit: number) => (p: Payload) =>
+        p.db.find({ collection: 'posts', limit, pagination: false, sort: '-views', where: { author: { equals: author } } })
+      let author: number | string
+      /** The author's three posts, views 1, 2 and 3, and a post of another author. */
+      let own: Array<{ id: number | string; views: number }>
+      let other: { id: number | string; author: number | string }
+
+      beforeAll(async () => {
+        author = (await pair.cached.create({ collection: 'authors', data: { name: 'Complete' } })).id
+        own = []
+        for (const views of [1, 2, 3])
+          own.push({
+            id: (await pair.cached.create({ collection: 'posts', data: { title: `Complete ${views}`, views, author } })).id,
+            views,
+          })
+        const outsider = data.authors.find((candidate) => candidate.id !== author)!.id
+        other = {
+          id: (await pair.cached.create({ collection: 'posts', data: { title: 'Outsider', views: 0, author: outsider } })).id,
+          author: outsider,
+        }
+      })
+
+      afterAll(async () => {
+        for (const { id } of [...own, other]) await pair.cached.delete({ collection: 'posts', id })
+      })
+
+      it('an edit of a field it only sorts on, of a post outside the match, leaves it served; a member’s edit of it, and a post moved into the match, are seen', async () => {
+        const read = byAuthor(author)
+        const page = await warm(read)
+        expect(page.docs.map((doc) => doc.id)).toStrictEqual([own[2]!.id, own[1]!.id, own[0]!.id])
+        await pair.cached.update({ collection: 'posts', id: other.id, data: { views: 1000 } })
+        await expectServed(read, page)
+        await pair.cached.update({ collection: 'posts', id: own[0]!.id, data: { views: 2000 } })
+        expect((await expectFresh(read)).docs[0]!.id).toBe(own[0]!.id)
+        await warm(read)
+        await pair.cached.update({ collection: 'posts', id: other.id, data: { author, views: 3000 } })
+        expect((await expectFresh(read)).docs[0]!.id).toBe(other.id)
+        await pair.cached.update({ collection: 'posts', id: other.id, data: { author: other.author, views: 0 } })
+        await pair.cached.update({ collection: 'posts', id: own[0]!.id, data: { views: 1 } })
+        await expectFresh(read)
+      })
+
+      it('a page short of its matches (with ties on the sort) sees an edit of the sort field that brings a post outside it onto the page', async () => {
+        // Every match ties on `views`: which two are on the page falls to the adapter's tie-break.
+        for (const { id } of own) await pair.cached.update({ collection: 'posts', id, data: { views: 7 } })
+        const read = byAuthor(author, 2)
+        const page = await warm(read)
+        expect(page.totalDocs).toBe(3)
+        const outside = own.find((doc) => !page.docs.some((shown) => shown.id === doc.id))!
+        await pair.cached.update({ collection: 'posts', id: outside.id, data: { views: 8 } })
+        expect((await expectFresh(read)).docs[0]!.id).toBe(outside.id)
+        for (const { id, views } of own) await pair.cached.update({ collection: 'posts', id, data: { views } })
+        await expectFresh(read)
+      })
+
+      it('without a count in the answer (pagination off, as the admin’s preferences read): complete when the database counts no more matches, else it keeps the sort field’s stamp', async () => {
+        const complete = unpaged(author, 3)
+        const before = await warm(complete)
+        expect(before.docs).toHaveLength(3)
+        await pair.cached.update({ collection: 'posts', id: other.id, data: { views: 1000 } })
+        await expectServed(complete, before)
+        const short = unpaged(author, 2)
+        await warm(short)
+        await pair.cached.update({ collection: 'posts', id: own[0]!.id, data: { views: 5000 } })
+        expect((await expectFresh(short)).docs[0]!.id).toBe(own[0]!.id)
+        await pair.cached.update({ collection: 'posts', id: own[0]!.id, data: { views: 1 } })
+        await pair.cached.update({ collection: 'posts', id: other.id, data: { views: 0 } })
+        await expectFresh(short)
+        await expectFresh(complete)
       })
     })
 
