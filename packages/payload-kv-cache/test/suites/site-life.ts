@@ -244,81 +244,77 @@ function siteLife(env: TestEnv, kind: SiteKV, steps: number): void {
     await settled()
   })
 
-  it(
-    `${steps} random operations, each write through a random deploy: every cached read of every deploy equals the database`,
-    async () => {
-      // The misbehaving KVs' walks replay one seeded sequence unless PKC_SEED names another, as
-      // kv-semantics.test.ts does; the plain KV's walk takes a new one each run.
-      const seedValue = process.env.PKC_SEED
-        ? Number(process.env.PKC_SEED)
-        : kind === 'as-is'
-          ? Math.floor(Math.random() * 2 ** 31)
-          : 20261207
+  it(`${steps} random operations, each write through a random deploy: every cached read of every deploy equals the database`, async () => {
+    // The misbehaving KVs' walks replay one seeded sequence unless PKC_SEED names another, as
+    // kv-semantics.test.ts does; the plain KV's walk takes a new one each run.
+    const seedValue = process.env.PKC_SEED
+      ? Number(process.env.PKC_SEED)
+      : kind === 'as-is'
+        ? Math.floor(Math.random() * 2 ** 31)
+        : 20261207
 
-      const { next } = workload(seedValue, data, { findDistinct: !missingFeatures(env.kind).findDistinct })
-      const rnd = random(seedValue + 1)
-      const pick = () => deploys[Math.floor(rnd() * deploys.length)]!
-      const bulkWhere = { body: { equals: 'bulk' } }
-      // The budget case's own steps: a bulk edit of every bulk post in one invocation (the
-      // admin's bulk edit), and reads of what it changed.
-      const bulkEdits = new Set([Math.floor(steps / 3), Math.floor((2 * steps) / 3)])
-      const bulkOp = (step: number) => {
-        const r = rnd()
-        if (bulkEdits.has(step)) {
-          const title = `bulk ${Math.floor(rnd() * 1000)}`
-          return {
-            name: 'bulk edit of the posts',
-            write: true,
-            run: (p: Payload) => p.update({ collection: 'posts', where: bulkWhere, data: { title } }),
-          }
+    const { next } = workload(seedValue, data, { findDistinct: !missingFeatures(env.kind).findDistinct })
+    const rnd = random(seedValue + 1)
+    const pick = () => deploys[Math.floor(rnd() * deploys.length)]!
+    const bulkWhere = { body: { equals: 'bulk' } }
+    // The budget case's own steps: a bulk edit of every bulk post in one invocation (the
+    // admin's bulk edit), and reads of what it changed.
+    const bulkEdits = new Set([Math.floor(steps / 3), Math.floor((2 * steps) / 3)])
+    const bulkOp = (step: number) => {
+      const r = rnd()
+      if (bulkEdits.has(step)) {
+        const title = `bulk ${Math.floor(rnd() * 1000)}`
+        return {
+          name: 'bulk edit of the posts',
+          write: true,
+          run: (p: Payload) => p.update({ collection: 'posts', where: bulkWhere, data: { title } }),
         }
-        if (r < 0.5)
-          return {
-            name: 'find the bulk posts',
-            write: false,
-            run: (p: Payload) => p.find({ collection: 'posts', where: bulkWhere, sort: 'id', depth: 0, pagination: false }),
-          }
-        const id = bulkPosts[Math.floor(rnd() * bulkPosts.length)]!
-        return { name: `findByID bulk post ${id}`, write: false, run: (p: Payload) => p.findByID({ collection: 'posts', id, depth: 0 }) }
       }
-      // Steps closer together than KV's second, so that writes to one key within it happen.
-      const afterStep = async () => {
-        await site.afterStep()
-        await time.step(Math.floor(rnd() * 300))
-      }
-      let reads = 0
-      for (let step = 0; step < steps; step++) {
-        const op = bulkPosts.length > 0 && (bulkEdits.has(step) || rnd() < 0.08) ? bulkOp(step) : next()
-        const deploy = pick()
-        try {
-          if (op.write) {
-            await time.write(inInvocation(() => op.run(deploy.payload)))
-            await afterStep()
-            continue
-          }
-          reads++
-          const run = op.run
-          const cached = await outcome(() => inInvocation(() => run(deploy.payload)))
-          const truth = await outcome(() => run(plain))
-          expect(cached).toStrictEqual(truth)
-          // Half the time let every deploy's fills land; otherwise they race the next step.
-          if (rnd() < 0.5) await settled()
-          expect(await outcome(() => inInvocation(() => run(deploy.payload)))).toStrictEqual(truth)
+      if (r < 0.5)
+        return {
+          name: 'find the bulk posts',
+          write: false,
+          run: (p: Payload) => p.find({ collection: 'posts', where: bulkWhere, sort: 'id', depth: 0, pagination: false }),
+        }
+      const id = bulkPosts[Math.floor(rnd() * bulkPosts.length)]!
+      return { name: `findByID bulk post ${id}`, write: false, run: (p: Payload) => p.findByID({ collection: 'posts', id, depth: 0 }) }
+    }
+    // Steps closer together than KV's second, so that writes to one key within it happen.
+    const afterStep = async () => {
+      await site.afterStep()
+      await time.step(Math.floor(rnd() * 300))
+    }
+    let reads = 0
+    for (let step = 0; step < steps; step++) {
+      const op = bulkPosts.length > 0 && (bulkEdits.has(step) || rnd() < 0.08) ? bulkOp(step) : next()
+      const deploy = pick()
+      try {
+        if (op.write) {
+          await time.write(inInvocation(() => op.run(deploy.payload)))
           await afterStep()
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error)
-          throw new Error(`site life (${kind}) failed: PKC_SEED=${seedValue} step=${step} deploy=${deploy.name} op=${op.name}\n${message}`)
+          continue
         }
+        reads++
+        const run = op.run
+        const cached = await outcome(() => inInvocation(() => run(deploy.payload)))
+        const truth = await outcome(() => run(plain))
+        expect(cached).toStrictEqual(truth)
+        // Half the time let every deploy's fills land; otherwise they race the next step.
+        if (rnd() < 0.5) await settled()
+        expect(await outcome(() => inInvocation(() => run(deploy.payload)))).toStrictEqual(truth)
+        await afterStep()
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error)
+        throw new Error(`site life (${kind}) failed: PKC_SEED=${seedValue} step=${step} deploy=${deploy.name} op=${op.name}\n${message}`)
       }
-      expect(reads).toBeGreaterThan(steps / 3)
-      // The cache did work in every deploy: a run served from the database would prove nothing.
-      for (const deploy of deploys)
-        expect({ deploy: deploy.name, hit: deploy.cache.stats().hits > 0 }).toEqual({ deploy: deploy.name, hit: true })
-      await settled()
-      site.check()
-    },
-    360_000,
-  )
+    }
+    expect(reads).toBeGreaterThan(steps / 3)
+    // The cache did work in every deploy: a run served from the database would prove nothing.
+    for (const deploy of deploys)
+      expect({ deploy: deploy.name, hit: deploy.cache.stats().hits > 0 }).toEqual({ deploy: deploy.name, hit: true })
+    await settled()
+    site.check()
+  }, 360_000)
 }
 
 /**
