@@ -128,6 +128,16 @@ export class Schema {
     return findOne.call(this.inner, { collection: slug, where: { id: { equals: id } }, req, joins: false })
   }
 
+  /**
+   * The ids of at most two documents that match `where`, as an `upsert` on it finds the one it
+   * updates (drizzle's and MongoDB's upsert update the first match, or create).
+   */
+  async matchingIDs(slug: string, where: unknown, req: unknown): Promise<unknown[]> {
+    const find = this.inner.find as (args: Record<string, unknown>) => Promise<{ docs?: unknown[] }>
+    const { docs } = await find.call(this.inner, { collection: slug, where, limit: 2, pagination: false, req, joins: false })
+    return (docs ?? []).map((doc) => (doc as { id?: unknown } | null)?.id)
+  }
+
   /** Locks the row until `req`'s transaction ends where the database needs it (see `lockRow`); false if it could not. */
   lockRow(slug: string, id: DocumentID, req: unknown): Promise<boolean> {
     return lockRow(this.inner, slug, id, req)

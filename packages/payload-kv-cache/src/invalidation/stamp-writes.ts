@@ -152,7 +152,13 @@ export class StampWrites {
         after = (result, threw) => [...documents(result, threw), ...changes.after(result, threw)]
         continue
       }
-      // A create, a delete, an upsert (which may create): which documents exist changes.
+      if (operation === 'upsert') {
+        const upsert = this.upsertChanges(scope, args, partitioned)
+        before = upsert.before
+        after = (result, threw) => [...documents(result, threw), ...upsert.after(result, threw)]
+        continue
+      }
+      // A create, a delete: which documents exist changes.
       scopes.push(membershipStamp(scope))
       if (!partitioned) continue
       if (operation === 'create') {
@@ -328,6 +334,48 @@ export class StampWrites {
         const out: StampScope[] = changed.map((field) => fieldStamp(scope, field))
         if (partitioned && schema.partitions.moves(scope, changed))
           out.push(...this.partitionsOf(scope, 'updateOne', [before!.row, result]))
+        return out
+      },
+    }
+  }
+
+  /**
+   * An `upsert` (Payload's preferences write with one on every change) updates the document
+   * its `where` matches, or creates one. Read just before the write: exactly one match, and
+   * the write returned that document whole, makes it an update of it (`fieldChanges`' rule,
+   * with the same image); no match, several, or anything unsure is what a create may change:
+   * membership and every partition.
+   */
+  private upsertChanges(
+    scope: Scope,
+    args: Args,
+    partitioned: boolean,
+  ): { before: (inTransaction: boolean) => Promise<void>; after: WriteScopes['after'] } {
+    let image: ReturnType<StampWrites['image']> | undefined
+    let id: DocumentID | undefined
+    const created = () => this.unsure(scope, 'upsert', partitioned)
+    return {
+      before: async (inTransaction) => {
+        if (!inTransaction && this.schema().readsMayLag()) return
+        try {
+          const ids = await this.schema().matchingIDs(scope.slice(2), args.where, args.req)
+          id = ids.length === 1 ? this.schema().canonicalID(scope, usableID(ids[0])) : undefined
+        } catch {
+          this.counters.count('beforeImagesFailed', scope, 'upsert')
+          return
+        }
+        if (id === undefined) return
+        image = this.image(scope, id, args, 'upsert')
+        await image.before(inTransaction)
+      },
+      after: (result, threw) => {
+        const before = image?.end()
+        if (id === undefined || !before || threw || !isWhole(args, result, id)) return created()
+        const changed = changedFields(before.row, result, this.schema().paths.storedFields(scope))
+        if (changed === undefined || changed.length > MAX_FIELD_BUMPS) return created()
+        const out: StampScope[] = changed.map((field) => fieldStamp(scope, field))
+        if (partitioned && this.schema().partitions.moves(scope, changed))
+          out.push(...this.partitionsOf(scope, 'upsert', [before.row, result]))
         return out
       },
     }
