@@ -102,21 +102,30 @@ export function planList(
 }
 
 /**
- * Whether a `find` returned every document its `where` matches (`matches`: how many the
- * database counts, when the answer does not say). Such an answer's order is its members'
- * order: a write that changes a sort value changes it only by writing a member (its document
- * stamp) or by moving a document into or out of the match (membership, a partition or a
- * filtered field's stamp), so it needs no stamp of a field it only sorts on. Only the first
- * page: a later one is a window even when short.
+ * Whether a `find` returned every document its `where` matches: the answer's `totalDocs`, or
+ * (`matches`) the database's own count when the answer has none. Such an answer's order is
+ * its members' order: a write that changes a sort value changes it only by writing a member
+ * (its document stamp) or by moving a document into or out of the match (membership, a
+ * partition or a filtered field's stamp), so it needs no stamp of a field it only sorts on.
+ * Never from a page shorter than its `limit`: drizzle's LIMIT counts joined rows when the sort
+ * reaches a `hasMany` or blocks table, so a short page may leave matches out. Never without a
+ * `where` or with `near`: MongoDB answers those counts from collection metadata
+ * (`estimatedDocumentCount`), not by counting. Only the first page.
  */
 export function completeAnswer(args: Record<string, unknown>, result: unknown, matches?: number): boolean | 'count' {
   const { docs, totalDocs } = (result ?? {}) as { docs?: unknown; totalDocs?: unknown }
   if (!Array.isArray(docs) || typeof args.limit !== 'number') return false
   if (args.page !== undefined && args.page !== 1) return false
-  if (docs.length < args.limit) return true
+  if (!countable(args.where)) return false
   if (args.pagination !== false) return totalDocs === docs.length
   if (matches === undefined) return 'count'
   return matches === docs.length
+}
+
+/** A `where` whose count every adapter makes by counting: it has a condition, and no `near`. */
+function countable(where: unknown): boolean {
+  if (where === null || typeof where !== 'object' || Object.keys(where).length === 0) return false
+  return !JSON.stringify(where).includes('"near"')
 }
 
 /**

@@ -365,6 +365,37 @@ export function listSuite(env: TestEnv): void {
         await expectFresh(read)
       })
 
+      it('a page the database cuts short by joined rows, not documents (sorted on a hasMany relationship), is not taken as complete: a post moved onto it is seen', async () => {
+        const categories: Array<number | string> = []
+        for (const title of ['Rows 1', 'Rows 2', 'Rows 3', 'Rows 4'])
+          categories.push((await pair.cached.create({ collection: 'categories', data: { title } })).id)
+        const [c1, c2, c3, c4] = categories as [number | string, number | string, number | string, number | string]
+        const posts: Array<number | string> = []
+        for (let i = 0; i < 6; i++)
+          posts.push(
+            (
+              await pair.cached.create({
+                collection: 'posts',
+                data: { title: `Rows ${i}`, body: 'rows', categories: i < 2 ? [c2, c3] : [c4] },
+              })
+            ).id,
+          )
+        const reads = [
+          (p: Payload) => p.find({ collection: 'posts', depth: 0, limit: 4, sort: 'categories', where: { body: { equals: 'rows' } } }),
+          (p: Payload) =>
+            p.db.find({ collection: 'posts', limit: 4, pagination: false, sort: 'categories', where: { body: { equals: 'rows' } } }),
+        ]
+        for (const read of reads) {
+          const page = await warm(read)
+          const outside = posts.find((id) => !page.docs.some((doc) => doc.id === id))!
+          await pair.cached.update({ collection: 'posts', id: outside, data: { categories: [c1] } })
+          expect((await expectFresh(read)).docs.map((doc) => doc.id)).toContain(outside)
+          await pair.cached.update({ collection: 'posts', id: outside, data: { categories: [c4] } })
+        }
+        for (const id of posts) await pair.cached.delete({ collection: 'posts', id })
+        for (const id of categories) await pair.cached.delete({ collection: 'categories', id })
+      })
+
       it('without a count in the answer (pagination off, as the admin’s preferences read): complete when the database counts no more matches, else it keeps the sort field’s stamp', async () => {
         const complete = unpaged(author, 3)
         const before = await warm(complete)
