@@ -132,9 +132,9 @@ export class Schema {
    * The ids of at most two documents that match `where`, as an `upsert` on it finds the one it
    * updates (drizzle's and MongoDB's upsert update the first match, or create).
    */
-  async matchingIDs(slug: string, where: unknown, req: unknown): Promise<unknown[]> {
+  async matchingIDs(slug: string, where: unknown, locale: unknown, req: unknown): Promise<unknown[]> {
     const find = this.inner.find as (args: Record<string, unknown>) => Promise<{ docs?: unknown[] }>
-    const { docs } = await find.call(this.inner, { collection: slug, where, limit: 2, pagination: false, req, joins: false })
+    const { docs } = await find.call(this.inner, { collection: slug, where, locale, limit: 2, pagination: false, req, joins: false })
     return (docs ?? []).map((doc) => (doc as { id?: unknown } | null)?.id)
   }
 

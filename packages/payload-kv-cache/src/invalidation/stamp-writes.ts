@@ -358,7 +358,7 @@ export class StampWrites {
       before: async (inTransaction) => {
         if (!inTransaction && this.schema().readsMayLag()) return
         try {
-          const ids = await this.schema().matchingIDs(scope.slice(2), args.where, args.req)
+          const ids = await this.schema().matchingIDs(scope.slice(2), args.where, args.locale, args.req)
           id = ids.length === 1 ? this.schema().canonicalID(scope, usableID(ids[0])) : undefined
         } catch {
           this.counters.count('beforeImagesFailed', scope, 'upsert')
