@@ -34,6 +34,8 @@ interface StampTicket extends ReadTicket {
   }
   /** The narrow dependencies' signature, read with the lookup (before the query). */
   narrowSignature?: string
+  /** The lookup found an entry, stale or expired: its answer changes, so a count may pay for itself. */
+  replacing?: boolean
 }
 
 /**
@@ -209,8 +211,11 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     if (this.stamps.reads.contradictsRecentWrites(ticket.keys, values)) return { bypass: 'pending' }
     if (this.stamps.reads.burstOpen(ticket.keys, values)) return { bypass: 'burst' }
     // Read before the database call: a fill that races a write lands under the old tokens.
-    const narrow = ticket.list?.narrow
-    if (narrow) ticket.narrowSignature = COMPLETE_MARK + this.stamps.reads.signature(narrow.keys, values)
+    const { list } = ticket
+    if (list?.narrow) {
+      ticket.narrowSignature = COMPLETE_MARK + this.stamps.reads.signature(list.narrow.keys, values)
+      ticket.replacing = values.get(list.key) != null
+    }
     return { signature: this.stamps.reads.signature(ticket.stampKeys, values) }
   }
 
@@ -235,7 +240,7 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
     const narrowSignature = ticket.narrowSignature
     if (!narrow || narrowSignature === undefined)
       return this.members.fill(list.key, list.scope, signature, result, list.maxMembers, list.startedAt)
-    return this.completeSignature(list.scope, narrow.args, result).then((complete) => {
+    return this.completeSignature(list.scope, narrow.args, result, ticket.replacing === true).then((complete) => {
       if (complete) this.counters.count('listsComplete', list.scope, 'find')
       return this.members.fill(list.key, list.scope, complete ? narrowSignature : signature, result, list.maxMembers, list.startedAt)
     })
@@ -245,11 +250,14 @@ export class StampStrategy implements InvalidationStrategy<StampTicket> {
    * Whether a `find`'s answer holds every match (lists.ts, `completeAnswer`), asking the
    * database for the count when the answer cannot say: after the query, so a document that
    * began to match in between either counts (no longer complete) or bumped a stamp the
-   * narrow signature, read before the query, holds.
+   * narrow signature, read before the query, holds. Only when the entry it replaces went stale
+   * or expired (`replacing`): a count is a database read, which a first fill (most of them,
+   * BENCHMARKS.md 1c) would pay for hits it may never have.
    */
-  private async completeSignature(scope: Scope, args: Args, result: unknown): Promise<boolean> {
+  private async completeSignature(scope: Scope, args: Args, result: unknown, replacing: boolean): Promise<boolean> {
     const complete = completeAnswer(args, result)
     if (complete !== 'count') return complete
+    if (!replacing) return false
     try {
       const matches = await this.countMatches(scope.slice(2), args)
       return matches !== undefined && completeAnswer(args, result, matches) === true

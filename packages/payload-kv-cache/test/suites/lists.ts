@@ -338,8 +338,10 @@ export function listSuite(env: TestEnv): void {
 
       it('an edit of a field it only sorts on, of a post outside the match, leaves it served; a member’s edit of it, and a post moved into the match, are seen', async () => {
         const read = byAuthor(author)
+        const completes = pair.cache.breakdown().totals.listsComplete
         const page = await warm(read)
         expect(page.docs.map((doc) => doc.id)).toStrictEqual([own[2]!.id, own[1]!.id, own[0]!.id])
+        expect(pair.cache.breakdown().totals.listsComplete).toBe(completes + 1)
         await pair.cached.update({ collection: 'posts', id: other.id, data: { views: 1000 } })
         await expectServed(read, page)
         await pair.cached.update({ collection: 'posts', id: own[0]!.id, data: { views: 2000 } })
@@ -396,14 +398,19 @@ export function listSuite(env: TestEnv): void {
         for (const id of categories) await pair.cached.delete({ collection: 'categories', id })
       })
 
-      it('without a count in the answer (pagination off, as the admin’s preferences read): complete when the database counts no more matches, else it keeps the sort field’s stamp', async () => {
+      it('without a count in the answer (pagination off, as the admin’s preferences read): once its entry has gone stale, complete when the database counts no more matches, else it keeps the sort field’s stamp', async () => {
         const complete = unpaged(author, 3)
+        const short = unpaged(author, 2)
+        // A first fill asks no count: both go stale at an edit of `views` anywhere.
+        for (const read of [complete, short]) await warm(read)
+        await pair.cached.update({ collection: 'posts', id: other.id, data: { views: 1000 } })
+        for (const read of [complete, short]) await expectFresh(read)
+        // Refilled, with the count: the complete one leaves `views` out, the short one keeps it.
         const before = await warm(complete)
         expect(before.docs).toHaveLength(3)
-        await pair.cached.update({ collection: 'posts', id: other.id, data: { views: 1000 } })
-        await expectServed(complete, before)
-        const short = unpaged(author, 2)
         await warm(short)
+        await pair.cached.update({ collection: 'posts', id: other.id, data: { views: 2000 } })
+        await expectServed(complete, before)
         await pair.cached.update({ collection: 'posts', id: own[0]!.id, data: { views: 5000 } })
         expect((await expectFresh(short)).docs[0]!.id).toBe(own[0]!.id)
         await pair.cached.update({ collection: 'posts', id: own[0]!.id, data: { views: 1 } })
