@@ -259,18 +259,20 @@ export function listSuite(env: TestEnv): void {
         await pair.cached.delete({ collection: 'categories', id: other.id })
       })
 
-      it('ids it cannot name a stamp by (a number id as text, a comma-separated string) keep to the collection stamp', async () => {
-        const [news] = data.categories.map((category) => category.id) as [number | string]
+      it('ids it cannot name a stamp by (a number id as text, a comma-separated string) keep to the collection stamp, and see an edit of what they name', async () => {
+        const [news, tech] = data.categories.map((category) => category.id) as [number | string, number | string]
         const before = pinned()
-        const asString = (p: Payload) =>
-          p.find({ collection: 'categories', where: { id: { in: String(news) } }, depth: 0, pagination: false })
-        await warm(asString)
-        if (typeof news === 'number') {
-          const asText = (p: Payload) =>
-            p.find({ collection: 'categories', where: { id: { in: [String(news)] } }, depth: 0, pagination: false })
-          await warm(asText)
-        }
+        const byIDs = (ids: string | Array<number | string>) => (p: Payload) =>
+          p.find({ collection: 'categories', where: { id: { in: ids } }, depth: 0, pagination: false })
+        const reads = [byIDs(String(news))]
+        // As text alone, and beside an id as the database returns it.
+        if (typeof news === 'number') reads.push(byIDs([String(news)]), byIDs([String(news), tech]))
+        for (const read of reads) await warm(read)
         expect(pinned()).toBe(before)
+        const { title } = await pair.plain.findByID({ collection: 'categories', id: news, depth: 0 })
+        await pair.cached.update({ collection: 'categories', id: news, data: { title: `${title}, renamed` } })
+        for (const read of reads) await expectFresh(read)
+        await pair.cached.update({ collection: 'categories', id: news, data: { title } })
       })
     })
 
@@ -554,6 +556,43 @@ export function listSuite(env: TestEnv): void {
             expect(seen).toStrictEqual(await read(plain))
           }
         })
+      })
+    })
+
+    describe('population reads beyond the ids they name', () => {
+      const categoryIDs = () => data.categories.map((category) => category.id) as [number | string, number | string]
+
+      it('ids in an `or` pin nothing: an edit of a document the other branch matches is seen', async () => {
+        const [news, tech] = categoryIDs()
+        const title = (await pair.plain.findByID({ collection: 'categories', id: tech, depth: 0 })).title
+        const read = (p: Payload) =>
+          p.find({
+            collection: 'categories',
+            where: { or: [{ id: { in: [news] } }, { title: { equals: title } }] },
+            depth: 0,
+            pagination: false,
+          })
+        expect((await warm(read)).docs).toHaveLength(2)
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title: `${title}, renamed` } })
+        expect((await expectFresh(read)).docs).toHaveLength(1)
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title } })
+        await expectFresh(read)
+      })
+
+      it('an updateMany, which names no document, is seen by a read pinned to ids', async () => {
+        const [news, tech] = categoryIDs()
+        const title = (await pair.plain.findByID({ collection: 'categories', id: tech, depth: 0 })).title
+        const read = (p: Payload) => p.find({ collection: 'categories', where: { id: { in: [news, tech] } }, depth: 0, pagination: false })
+        await warm(read)
+        await pair.cached.db.updateMany({
+          collection: 'categories',
+          where: { id: { equals: tech } },
+          data: { title: 'By updateMany' },
+          req: {},
+        })
+        expect((await expectFresh(read)).docs.map((doc) => doc.title)).toContain('By updateMany')
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title } })
+        await expectFresh(read)
       })
     })
   })
