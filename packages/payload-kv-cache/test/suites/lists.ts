@@ -288,18 +288,20 @@ export function listSuite(env: TestEnv): void {
         await pair.cached.delete({ collection: 'categories', id: other.id })
       })
 
-      it('ids it cannot name a stamp by (a number id as text, a comma-separated string) keep to the collection stamp', async () => {
-        const [news] = data.categories.map((category) => category.id) as [number | string]
+      it('ids it cannot name a stamp by (a number id as text, a comma-separated string) keep to the collection stamp, and see an edit of what they name', async () => {
+        const [news, tech] = data.categories.map((category) => category.id) as [number | string, number | string]
         const before = pinned()
-        const asString = (p: Payload) =>
-          p.find({ collection: 'categories', where: { id: { in: String(news) } }, depth: 0, pagination: false })
-        await warm(asString)
-        if (typeof news === 'number') {
-          const asText = (p: Payload) =>
-            p.find({ collection: 'categories', where: { id: { in: [String(news)] } }, depth: 0, pagination: false })
-          await warm(asText)
-        }
+        const byIDs = (ids: string | Array<number | string>) => (p: Payload) =>
+          p.find({ collection: 'categories', where: { id: { in: ids } }, depth: 0, pagination: false })
+        const reads = [byIDs(String(news))]
+        // As text alone, and beside an id as the database returns it.
+        if (typeof news === 'number') reads.push(byIDs([String(news)]), byIDs([String(news), tech]))
+        for (const read of reads) await warm(read)
         expect(pinned()).toBe(before)
+        const { title } = await pair.plain.findByID({ collection: 'categories', id: news, depth: 0 })
+        await pair.cached.update({ collection: 'categories', id: news, data: { title: `${title}, renamed` } })
+        for (const read of reads) await expectFresh(read)
+        await pair.cached.update({ collection: 'categories', id: news, data: { title } })
       })
     })
 
@@ -700,6 +702,172 @@ export function listSuite(env: TestEnv): void {
             expect(seen).toStrictEqual(await read(plain))
           }
         })
+      })
+    })
+
+    /*
+     * Each case below is a write that changes a list only through one stamp a plan or a
+     * write's bump set could leave out; each was found by changing that code (issue 22).
+     */
+    describe('what a write bumps and a list checks, one stamp at a time', () => {
+      type ID = number | string
+      /** A post of `author` now, as the earlier cases left them. */
+      const postOf = async (author: ID) => {
+        const where = { author: { equals: author } }
+        return (await pair.plain.find({ collection: 'posts', depth: 0, limit: 1, sort: 'title', where })).docs[0]!.id
+      }
+      const countOf = (where: Where) => (p: Payload) => p.count({ collection: 'posts', where })
+
+      it('a post moved out of a partition: a count of the partition it left sees it', async () => {
+        const [ada, grace] = data.authors.map((author) => author.id) as [ID, ID]
+        const moved = await postOf(ada)
+        // A count has no members whose stamps would see the move: only the partition it left.
+        const adaCount = countOf({ author: { equals: ada } })
+        const before = await warm(adaCount)
+        await pair.cached.update({ collection: 'posts', id: moved, data: { author: grace } })
+        expect((await expectFresh(adaCount)).totalDocs).toBe(before.totalDocs - 1)
+        await warm(adaCount)
+        await pair.cached.update({ collection: 'posts', id: moved, data: { author: ada } })
+        expect((await expectFresh(adaCount)).totalDocs).toBe(before.totalDocs)
+      })
+
+      it('a partition field in an `or`, or under `not_equals`, is no partition: a move into another value is seen', async () => {
+        const [ada, grace, linus] = data.authors.map((author) => author.id) as [ID, ID, ID]
+        const moved = await postOf(linus)
+        const either = countOf({ or: [{ author: { equals: ada } }, { author: { equals: grace } }] })
+        const notAda = countOf({ author: { not_equals: ada } })
+        const before = [await warm(either), await warm(notAda)]
+        await pair.cached.update({ collection: 'posts', id: moved, data: { author: grace } })
+        expect((await expectFresh(either)).totalDocs).toBe(before[0]!.totalDocs + 1)
+        await expectFresh(notAda)
+        await pair.cached.update({ collection: 'posts', id: moved, data: { author: ada } })
+        expect((await expectFresh(notAda)).totalDocs).toBe(before[1]!.totalDocs - 1)
+        await expectFresh(either)
+        await pair.cached.update({ collection: 'posts', id: moved, data: { author: linus } })
+        await expectFresh(notAda)
+      })
+
+      it('a number id spelt with a leading zero is no partition value', async () => {
+        const [ada, , linus] = data.authors.map((author) => author.id) as [ID, ID, ID]
+        if (typeof ada !== 'number') return
+        const moved = await postOf(linus)
+        // SQL casts '0<id>' to the id: the count is Ada's, whatever the partition says.
+        const padded = countOf({ author: { equals: `0${ada}` } })
+        const before = await warm(padded)
+        expect(before).toStrictEqual(await countOf({ author: { equals: ada } })(pair.plain))
+        await pair.cached.update({ collection: 'posts', id: moved, data: { author: ada } })
+        await expectFresh(padded)
+        await pair.cached.update({ collection: 'posts', id: moved, data: { author: linus } })
+        await expectFresh(padded)
+      })
+
+      it('an upsert and a deleteOne by a where that names no id bump every partition', async () => {
+        const ada = data.authors[0]!.id
+        const adaCount = countOf({ author: { equals: ada } })
+        await warm(adaCount)
+        const where = { body: { equals: 'Upserted into Ada’s partition' } }
+        await pair.cached.db.upsert({
+          collection: 'posts',
+          where,
+          data: { body: where.body.equals, author: ada, _status: 'published' },
+          req: {},
+        })
+        await expectFresh(adaCount)
+        await warm(adaCount)
+        await pair.cached.db.deleteOne({ collection: 'posts', where, req: {} })
+        await expectFresh(adaCount)
+      })
+
+      it('an updateMany, which names no document, is seen by a precise count', async () => {
+        const target = post(4)
+        const views = (await pair.plain.findByID({ collection: 'posts', id: target, depth: 0 })).views
+        const many = countOf({ views: { equals: 4242 } })
+        expect((await warm(many)).totalDocs).toBe(0)
+        await pair.cached.db.updateMany({ collection: 'posts', where: { id: { equals: target } }, data: { views: 4242 }, req: {} })
+        expect((await expectFresh(many)).totalDocs).toBe(1)
+        await pair.cached.update({ collection: 'posts', id: target, data: { views } })
+        await expectFresh(many)
+      })
+
+      it('an edit of a group field’s value is seen by a count on it', async () => {
+        const target = post(2)
+        const scored = countOf({ 'meta.score': { greater_than: 1000 } })
+        expect((await warm(scored)).totalDocs).toBe(0)
+        await pair.cached.update({ collection: 'posts', id: target, data: { meta: { score: 1001 } } })
+        expect((await expectFresh(scored)).totalDocs).toBe(1)
+        await pair.cached.update({ collection: 'posts', id: target, data: { meta: { score: 3 } } })
+        await expectFresh(scored)
+      })
+
+      it('an update that changes more fields than are bumped one by one is seen by a list on any of them', async () => {
+        const since = new Date().toISOString()
+        const recent = countOf({ updatedAt: { greater_than_equal: since } })
+        expect((await warm(recent)).totalDocs).toBe(0)
+        await pair.cached.update({
+          collection: 'posts',
+          id: post(1),
+          data: {
+            title: 'Many fields',
+            body: 'Many fields',
+            views: 41,
+            publishedOn: new Date(Date.UTC(2024, 5, 1)).toISOString(),
+            categories: [],
+            tags: ['life'],
+            meta: { score: 4, note: 'many' },
+            data: { many: true },
+          },
+        })
+        expect((await expectFresh(recent)).totalDocs).toBe(1)
+      })
+
+      it('a change of createdAt, the adapters’ last sort key, reorders a page sorted on ties', async () => {
+        const made = []
+        for (const i of [0, 1, 2])
+          made.push(await pair.cached.create({ collection: 'posts', data: { title: `Tie ${i}`, views: 900, _status: 'published' } }))
+        const page = (p: Payload) => p.find({ collection: 'posts', depth: 0, limit: 2, sort: 'views', where: { views: { equals: 900 } } })
+        const before = await warm(page)
+        const outside = made.find((doc) => !before.docs.some((member) => member.id === doc.id))!
+        // The adapters break ties newest first: made the newest, the post joins the page.
+        await pair.cached.db.updateOne({ collection: 'posts', id: outside.id, data: { createdAt: '2100-01-01T00:00:00.000Z' }, req: {} })
+        expect((await expectFresh(page)).docs.map((doc) => doc.id)).toContain(outside.id)
+        for (const doc of made) await pair.cached.delete({ collection: 'posts', id: doc.id })
+      })
+    })
+
+    describe('population reads beyond the ids they name', () => {
+      const categoryIDs = () => data.categories.map((category) => category.id) as [number | string, number | string]
+
+      it('ids in an `or` pin nothing: an edit of a document the other branch matches is seen', async () => {
+        const [news, tech] = categoryIDs()
+        const title = (await pair.plain.findByID({ collection: 'categories', id: tech, depth: 0 })).title
+        const read = (p: Payload) =>
+          p.find({
+            collection: 'categories',
+            where: { or: [{ id: { in: [news] } }, { title: { equals: title } }] },
+            depth: 0,
+            pagination: false,
+          })
+        expect((await warm(read)).docs).toHaveLength(2)
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title: `${title}, renamed` } })
+        expect((await expectFresh(read)).docs).toHaveLength(1)
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title } })
+        await expectFresh(read)
+      })
+
+      it('an updateMany, which names no document, is seen by a read pinned to ids', async () => {
+        const [news, tech] = categoryIDs()
+        const title = (await pair.plain.findByID({ collection: 'categories', id: tech, depth: 0 })).title
+        const read = (p: Payload) => p.find({ collection: 'categories', where: { id: { in: [news, tech] } }, depth: 0, pagination: false })
+        await warm(read)
+        await pair.cached.db.updateMany({
+          collection: 'categories',
+          where: { id: { equals: tech } },
+          data: { title: 'By updateMany' },
+          req: {},
+        })
+        expect((await expectFresh(read)).docs.map((doc) => doc.title)).toContain('By updateMany')
+        await pair.cached.update({ collection: 'categories', id: tech, data: { title } })
+        await expectFresh(read)
       })
     })
   })
