@@ -240,6 +240,36 @@ export function versionSuite(env: TestEnv): void {
       })
     })
 
+    it('an updateVersion whose result names no parent (`returning: false`, a `select` that leaves `parent` out) is seen by the parent’s versions reads', async () => {
+      const a = post(6)
+      const reads = versionReads(a)
+      const latest = async () =>
+        (await pair.plain.findVersions({ collection: 'posts', depth: 0, where: { parent: { equals: a } }, sort: '-updatedAt', limit: 1 }))
+          .docs[0]!
+      // The version is named by id alone, and the write returns nothing to name its parent by:
+      // the versions bulk stamp, which every versions read checks.
+      let version = await latest()
+      await seen(reads, () =>
+        pair.cached.db.updateVersion({
+          collection: 'posts',
+          id: version.id,
+          versionData: { version: { ...version.version, body: 'Edited, nothing returned' } },
+          returning: false,
+          req: {},
+        }),
+      )
+      version = await latest()
+      await seen(reads, () =>
+        pair.cached.db.updateVersion({
+          collection: 'posts',
+          id: version.id,
+          versionData: { version: { ...version.version, body: 'Edited, parent not selected' } },
+          select: { version: { title: true } },
+          req: {},
+        }),
+      )
+    })
+
     it('deletes of posts are seen by their versions reads: Payload’s delete, and on SQL a deleteOne or deleteMany alone (foreign keys) and a delete of an author their versions name', async () => {
       const author = await pair.cached.create({ collection: 'authors', data: { name: 'Short-lived' } })
       const create = async (title: string) => {
