@@ -327,16 +327,24 @@ export class StampWrites {
         const before = image.end()
         // A `select` or `returning: false` leaves fields out of the result (MongoDB projects
         // `restoreVersion`'s select); a different id means a custom id was changed.
-        const whole = !threw && isWhole(args, result, id)
-        const schema = this.schema()
-        const changed = before && whole ? changedFields(before.row, result, schema.paths.storedFields(scope)) : undefined
-        if (changed === undefined || changed.length > MAX_FIELD_BUMPS) return this.unsure(scope, 'updateOne', partitioned)
-        const out: StampScope[] = changed.map((field) => fieldStamp(scope, field))
-        if (partitioned && schema.partitions.moves(scope, changed))
-          out.push(...this.partitionsOf(scope, 'updateOne', [before!.row, result]))
-        return out
+        if (!before || threw || !isWhole(args, result, id)) return this.unsure(scope, 'updateOne', partitioned)
+        return this.changeBumps(scope, 'updateOne', before.row, result, partitioned)
       },
     }
+  }
+
+  /**
+   * What a write that changed one document from `before` to `after` bumps: the stamps of the
+   * fields whose stored value changed, and if one lists key on changed, the partitions the
+   * document was in and is in; membership (and every partition) past `MAX_FIELD_BUMPS`.
+   */
+  private changeBumps(scope: Scope, operation: string, before: unknown, after: unknown, partitioned: boolean): StampScope[] {
+    const schema = this.schema()
+    const changed = changedFields(before, after, schema.paths.storedFields(scope))
+    if (changed === undefined || changed.length > MAX_FIELD_BUMPS) return this.unsure(scope, operation, partitioned)
+    const out: StampScope[] = changed.map((field) => fieldStamp(scope, field))
+    if (partitioned && schema.partitions.moves(scope, changed)) out.push(...this.partitionsOf(scope, operation, [before, after]))
+    return out
   }
 
   /**
@@ -353,7 +361,6 @@ export class StampWrites {
   ): { before: (inTransaction: boolean) => Promise<void>; after: WriteScopes['after'] } {
     let image: ReturnType<StampWrites['image']> | undefined
     let id: DocumentID | undefined
-    const created = () => this.unsure(scope, 'upsert', partitioned)
     return {
       before: async (inTransaction) => {
         if (!inTransaction && this.schema().readsMayLag()) return
@@ -370,13 +377,8 @@ export class StampWrites {
       },
       after: (result, threw) => {
         const before = image?.end()
-        if (id === undefined || !before || threw || !isWhole(args, result, id)) return created()
-        const changed = changedFields(before.row, result, this.schema().paths.storedFields(scope))
-        if (changed === undefined || changed.length > MAX_FIELD_BUMPS) return created()
-        const out: StampScope[] = changed.map((field) => fieldStamp(scope, field))
-        if (partitioned && this.schema().partitions.moves(scope, changed))
-          out.push(...this.partitionsOf(scope, 'upsert', [before.row, result]))
-        return out
+        if (id === undefined || !before || threw || !isWhole(args, result, id)) return this.unsure(scope, 'upsert', partitioned)
+        return this.changeBumps(scope, 'upsert', before.row, result, partitioned)
       },
     }
   }
